@@ -1,0 +1,80 @@
+"""The RUN schema (one JSON object per training run, stored or live) and the paper's reference numbers."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+RUNS_DIR = Path(__file__).resolve().parent.parent / "assets" / "runs"
+
+# Every RUN has these keys (DESIGN.md); extra keys (recipe, note, ...) are allowed.
+RUN_KEYS = ("name", "arch", "depth", "width", "batch_norm", "shortcut", "dataset", "image_size", "batch_size",
+            "seed", "device", "wall_seconds", "command", "iterations", "train_error", "test_error")
+
+PAPER = "He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. arXiv:1512.03385 (CVPR 2016)"
+
+# Table 6: CIFAR-10 test error (%), residual nets, option A, trained on the 50k training set.
+# (The paper reports 110 as "best (mean +/- std)": 6.43 (6.61 +/- 0.16).)
+CIFAR10_TEST_ERROR = {
+    "source": f"{PAPER}, Table 6",
+    "resnet": {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93},
+}
+
+# Table 2: ImageNet validation top-1 error (%), 10-crop testing.
+IMAGENET_TOP1_10CROP = {
+    "source": f"{PAPER}, Table 2",
+    "plain": {18: 27.94, 34: 28.54},
+    "resnet": {18: 27.88, 34: 25.03},
+}
+
+
+def validate(run: dict[str, Any]) -> dict[str, Any]:
+    """Raise ValueError unless ``run`` follows the RUN schema; return it unchanged."""
+    missing = [k for k in RUN_KEYS if k not in run]
+    if missing:
+        raise ValueError(f"RUN is missing {missing}")
+    if run["arch"] not in ("plain", "residual"):
+        raise ValueError(f"arch must be 'plain' or 'residual', got {run['arch']!r}")
+    n = len(run["iterations"])
+    for key in ("train_error", "test_error"):
+        if len(run[key]) != n:
+            raise ValueError(f"{key} has {len(run[key])} values for {n} iterations")
+        for v in run[key]:
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 <= v <= 1.0):
+                raise ValueError(f"{key} holds {v!r}, not a fraction in [0, 1] or null")
+    if any(b <= a for a, b in zip(run["iterations"], run["iterations"][1:])):
+        raise ValueError("iterations must increase")
+    return run
+
+
+def save_run(run: dict[str, Any], path: str | os.PathLike) -> None:
+    validate(run)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(run, indent=1))
+    os.replace(tmp, path)  # never leave a half-written run behind (Ctrl-C, crash)
+
+
+def load_run(path: str | os.PathLike) -> dict[str, Any]:
+    return validate(json.loads(Path(path).read_text()))
+
+
+def stored_runs(directory: str | os.PathLike = RUNS_DIR) -> list[dict[str, Any]]:
+    """The runs shipped in ``assets/runs`` (sorted: plain before residual, then by depth)."""
+    runs = [load_run(p) for p in sorted(Path(directory).glob("*.json"))]
+    return sorted(runs, key=lambda r: (r["arch"] != "plain", r["depth"], r["name"]))
+
+
+def final(values: list[float | None]) -> float | None:
+    """The last measured value of a curve (test error is null between evaluations)."""
+    return next((v for v in reversed(values) if v is not None), None)
+
+
+def to_csv(run: dict[str, Any]) -> str:
+    lines = ["iteration,train_error,test_error"]
+    for it, tr, te in zip(run["iterations"], run["train_error"], run["test_error"]):
+        lines.append(f"{it},{'' if tr is None else tr},{'' if te is None else te}")
+    return "\n".join(lines) + "\n"

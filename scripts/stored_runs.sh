@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Produce the stored runs in assets/runs/ and the offline checkpoints in assets/checkpoints/.
+#
+#   DATASET=../shared/data/cifar10-jpeg SCALE=0.035 THREADS=1 bash scripts/stored_runs.sh
+#
+# SCALE=1 is the paper's full recipe (64k iterations; wants a GPU: DEVICE=cuda). On the 2-vCPU CPU the
+# stored runs used SCALE=0.035 (2,240 iterations, lr /10 at 1,120 and 1,680), two processes of one
+# thread each (plain and residual side by side). Resumable: rerun the same command after a stop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATASET=${DATASET:-../shared/data/cifar10-jpeg}
+SCALE=${SCALE:-0.035}
+DEVICE=${DEVICE:-auto}
+THREADS=${THREADS:-1}
+DEPTHS=${DEPTHS:-"20 56"}
+EVAL_EVERY=${EVAL_EVERY:-280}
+LOG_EVERY=${LOG_EVERY:-20}
+NOTE=${NOTE:-"shortened schedule: the paper's recipe with iterations and lr milestones scaled by $SCALE"}
+mkdir -p assets/runs assets/checkpoints
+python -c "from resnet_demo.data import load; load('$DATASET')"  # decode once, cached for both processes
+for arch in plain residual; do
+  (
+    for depth in $DEPTHS; do
+      if [ "$arch" = residual ]; then name="resnet$depth"; else name="plain$depth"; fi
+      save=()
+      [ "$arch" = residual ] && save=(--save "assets/checkpoints/$name.pt")
+      python -m resnet_demo.train --arch "$arch" --depth "$depth" --dataset "$DATASET" \
+        --schedule-scale "$SCALE" --eval-every "$EVAL_EVERY" --log-every "$LOG_EVERY" --device "$DEVICE" \
+        --threads "$THREADS" --note "$NOTE" --out "assets/runs/$name.json" "${save[@]}" \
+        --resume --quiet
+    done
+  ) &
+done
+wait
