@@ -45,7 +45,7 @@ class TrainConfig:
     milestones: tuple[int, ...] = (32000, 48000)  # lr /10 at each (the paper: 32k and 48k)
     warmup_iterations: int = 0      # lr/10 for this many iterations first (the paper does 400 for ResNet-110)
     augment: bool = True            # 4-pixel pad, random crop, horizontal flip
-    eval_every: int = 2000          # test error every this many iterations (and at the end)
+    eval_every: int = 2000          # test error every this many iterations and at the end (0: never)
     log_every: int = 100            # a point on the stored curves every this many iterations
     smoothing: int = 50             # training error is the mean of the last this-many batches
     seed: int = 0
@@ -157,7 +157,8 @@ class Trainer:
         self.recent = (self.recent + [batch_error])[-cfg.smoothing:]
         train_error = sum(self.recent) / len(self.recent)
         last = self.iteration == cfg.iterations
-        test_error = self.evaluate() if (self.iteration % cfg.eval_every == 0 or last) else None
+        due = cfg.eval_every > 0 and (self.iteration % cfg.eval_every == 0 or last)
+        test_error = self.evaluate() if due else None
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise FloatingPointError(f"loss became {loss_value} at iteration {self.iteration} (lr {lr})")

@@ -1,0 +1,34 @@
+"""ResNet Lab: python app.py [--host H] [--port P] [--share]"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from resnet_demo.image_input import MAX_BYTES
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="ResNet Lab: why deep residual learning works (Gradio app)")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="interface to listen on (0.0.0.0 for all; default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--share", action="store_true", help="also serve on a public *.gradio.live link")
+    p.add_argument("--queue-size", type=int, default=int(os.environ.get("RESNET_DEMO_QUEUE_SIZE", "32")),
+                   help="requests waiting beyond this are turned away with a 'queue full' message")
+    args = p.parse_args()
+
+    from resnet_demo.ui import build_demo  # gradio and torch load here, after --help
+
+    demo = build_demo()
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=1)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_BYTES)
+    except Exception as e:  # offline --share: say so and keep serving locally
+        if not args.share:
+            raise
+        print(f"Could not create a public share link ({e}); serving locally only.", flush=True)
+        demo.launch(server_name=args.host, server_port=args.port, share=False, max_file_size=MAX_BYTES)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Per-layer gradient magnitudes, read with tensor hooks during one backward pass, and the paper's
+Fig. 7 response statistics.
+
+Hooks: a forward hook on each weight layer registers a *tensor* hook on that layer's output (module
+full-backward hooks break on in-place ops and ``out += identity``). The forward hooks are removed when
+the pass ends; the tensor hooks die with the graph. Nothing is left on the model.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .threads import flush_denormals
+
+
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every conv and linear layer, in registration (= forward) order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def _norm_after(model: nn.Module, conv_name: str) -> nn.Module | None:
+    """The BN (or its Identity stand-in) right after a conv: conv->bn, convK->bnK, shortcut/downsample .0->.1."""
+    modules = dict(model.named_modules())
+    m = re.fullmatch(r"(.*?)conv(\d*)", conv_name)
+    if m:
+        return modules.get(f"{m.group(1)}bn{m.group(2)}")
+    m = re.fullmatch(r"(.*)\.0", conv_name)
+    if m:
+        return modules.get(f"{m.group(1)}.1")
+    return None
+
+
+@dataclass
+class Profile:
+    layers: list[str]                    # weight layer names, forward order
+    grad_norms: list[float]              # ||dL/d(output)|| per layer
+    weight_grad_norms: list[float] = field(default_factory=list)  # ||dL/dW|| (empty when not computed)
+    response_std: list[float] = field(default_factory=list)       # std of each conv's response after BN
+    response_layers: list[str] = field(default_factory=list)
+    loss: float = float("nan")
+
+
+def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, weight_grads: bool = True) -> Profile:
+    """One forward and backward pass that reads every layer's output gradient, weight gradient and
+    (for convs followed by BN or its stand-in) response std. ``weight_grads=False`` leaves parameters
+    untouched (for shared, frozen models): the graph is then built from the input instead."""
+    flush_denormals()
+    layers = weight_layers(model)
+    grads: dict[str, float] = {}
+    stds: dict[str, float] = {}
+    handles = []
+
+    def on_output(name: str):
+        def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+            if out.requires_grad:
+                out.register_hook(lambda g: grads.__setitem__(name, g.detach().norm().item()))
+        return hook
+
+    def on_response(name: str):
+        def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+            stds[name] = out.detach().float().std().item()
+        return hook
+
+    for name, layer in layers:
+        handles.append(layer.register_forward_hook(on_output(name)))
+        if isinstance(layer, nn.Conv2d):
+            norm = _norm_after(model, name)
+            if norm is not None:
+                handles.append(norm.register_forward_hook(on_response(name)))
+    try:
+        if weight_grads:
+            model.zero_grad(set_to_none=True)
+            x = images
+        else:
+            x = images.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            loss = F.cross_entropy(model(x), labels)
+            loss.backward() if weight_grads else torch.autograd.backward(loss, inputs=[x])
+    finally:
+        for h in handles:
+            h.remove()
+    names = [n for n, _ in layers]
+    out = Profile(names, [grads[n] for n in names], loss=loss.item())
+    if weight_grads:
+        out.weight_grad_norms = [m.weight.grad.norm().item() for _, m in layers]
+        model.zero_grad(set_to_none=True)
+    out.response_layers = [n for n in names if n in stds]
+    out.response_std = [stds[n] for n in out.response_layers]
+    return out
+
+
+def layer_grad_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[tuple[str, float]]:
+    """(layer name, L2 norm of dLoss/d(layer output)) for every weight layer, forward order (DESIGN.md)."""
+    p = profile(model, images, labels, weight_grads=False)
+    return list(zip(p.layers, p.grad_norms))
+
+
+def first_last_ratio(norms: list[float]) -> float:
+    """Gradient norm at the first weight layer over that at the last (the classifier)."""
+    return norms[0] / norms[-1] if norms[-1] > 0 else float("inf")
+
+
+CHECKPOINTS = (0, 10, 25, 50, 100, 200, 400)  # training steps at which the profile is read
+
+
+def probe_batch(data, seed: int, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed batch of real test images (chosen by ``seed``), normalised."""
+    from .data import normalize
+
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(data.x_test), generator=g)[:size]
+    return normalize(data.x_test[idx]), data.y_test[idx]
+
+
+def trace(data, depth: int, batch_norm: bool, seed: int, steps: int, *, batch_size: int = 64,
+          should_stop=lambda: False):
+    """Train a plain and a residual net of ``depth`` (same seed, same batches) for ``steps`` SGD steps,
+    yielding {"step", "plain": Profile, "residual": Profile, "diverged": {...}} at each checkpoint <= steps."""
+    from .train import TrainConfig, Trainer
+
+    lr = 0.1 if batch_norm else 0.01  # without BN the paper's 0.1 sends deep nets to NaN at once
+    trainers = {}
+    for arch in ("plain", "residual"):
+        cfg = TrainConfig(arch=arch, depth=depth, batch_norm=batch_norm, seed=seed, batch_size=batch_size, lr=lr,
+                          iterations=max(steps, 1), milestones=(), eval_every=0, log_every=10**9)
+        trainers[arch] = Trainer(cfg, data)
+    x, y = probe_batch(data, seed)
+    diverged: dict[str, str] = {}
+    marks = [c for c in CHECKPOINTS if c < steps] + [steps]
+    for mark in marks:
+        for arch, t in trainers.items():
+            while t.iteration < mark and arch not in diverged:
+                if should_stop():
+                    return
+                try:
+                    t.step()
+                except FloatingPointError as e:
+                    diverged[arch] = str(e)
+        profiles = {arch: profile(t.model, x.contiguous(memory_format=t.memory_format), y)
+                    for arch, t in trainers.items()}
+        yield {"step": mark, **profiles, "diverged": dict(diverged), "lr": lr}
+
+
+def describe(depth: int, batch_norm: bool, step: int, plain: Profile, residual: Profile) -> str:
+    """A sentence computed from the numbers on screen."""
+    rp, rr = first_last_ratio(plain.grad_norms), first_last_ratio(residual.grad_norms)
+
+    def trend(r: float) -> str:
+        if r < 0.1:
+            return "shrinks toward the input (vanishing)"
+        if r > 10:
+            return "grows toward the input (exploding)"
+        return "stays within a factor of 10 from output to input"
+
+    when = "at initialisation" if step == 0 else f"after {step} SGD steps"
+    bn = "with BN" if batch_norm else "without BN"
+    return (f"{bn.capitalize()}, {when}: the first layer gets **{rp:.2g}×** the last layer's gradient in "
+            f"plain-{depth} and **{rr:.2g}×** in ResNet-{depth}. In the plain net the gradient {trend(rp)}; in "
+            f"the residual net it {trend(rr)}.")

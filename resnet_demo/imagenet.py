@@ -1,0 +1,334 @@
+"""Pretrained classifiers: torchvision's ImageNet ResNets and the project's own CIFAR-10 checkpoints.
+
+Everything shown about a torchvision model (labels, preprocessing, params, GFLOPS, acc@1, file name)
+is read from its ``weights`` object; nothing is re-typed. Models load lazily, are kept in a small LRU
+cache, and weights download on first use into torchvision's cache (``$TORCH_HOME/hub/checkpoints``);
+offline, a missing file raises ``WeightsUnavailable`` naming the file and the folder to put it in.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+from torch import nn
+from torchvision.models import get_model_weights
+
+from .cifar import load_checkpoint
+from .threads import flush_denormals
+
+ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
+ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total) during a download
+
+
+class WeightsUnavailable(RuntimeError):
+    """The weights file is not cached and could not be downloaded."""
+
+
+class UnknownModel(ValueError):
+    pass
+
+
+# -- the model list ---------------------------------------------------------------------------------
+def _imagenet_keys() -> dict[str, Any]:
+    """key -> weights enum member: ``resnet50`` is torchvision's DEFAULT, ``resnet50.IMAGENET1K_V1`` the rest."""
+    keys: dict[str, Any] = {}
+    for arch in ARCHS:
+        enum = get_model_weights(arch)
+        keys[arch] = enum.DEFAULT
+        for w in enum:
+            if w is not enum.DEFAULT:
+                keys[f"{arch}.{w.name}"] = w
+    return keys
+
+
+IMAGENET = _imagenet_keys()
+
+
+def cifar_checkpoints(directory: Path = CHECKPOINTS) -> dict[str, Path]:
+    """The offline CIFAR-10 models shipped in ``assets/checkpoints`` (key ``cifar-<file stem>``)."""
+    return {f"cifar-{p.stem}": p for p in sorted(directory.glob("*.pt"))}
+
+
+def model_names() -> list[str]:
+    return list(IMAGENET) + list(cifar_checkpoints())
+
+
+def describe_key(key: str) -> str:
+    """A dropdown label, e.g. 'ResNet-50 · IMAGENET1K_V2 (default) · 80.9% top-1'."""
+    if key in IMAGENET:
+        w = IMAGENET[key]
+        arch = key.split(".")[0]
+        default = " (default)" if "." not in key else ""
+        acc = w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+        return f"ResNet-{arch[6:]} · {w.name}{default} · {acc:.1f}% top-1 ImageNet"
+    if key in cifar_checkpoints():
+        return f"CIFAR-10 {key[6:]} (offline, 10 classes)"
+    raise UnknownModel(f"unknown model {key!r}; choose one of {', '.join(model_names())}")
+
+
+def weights_path(weights: Any) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+
+
+def ensure_weights(weights: Any, progress: ProgressFn | None = None, timeout: float = 30.0) -> Path:
+    """The cached weights file, downloading it (with ``progress`` callbacks) when it is missing."""
+    path = weights_path(weights)
+    if path.is_file():
+        return path
+    unavailable = (f"The weights file {path.name} is not cached and could not be downloaded. Put it in "
+                   f"{path.parent}/ (from {weights.url}) or set TORCH_HOME to a folder whose "
+                   "hub/checkpoints/ holds it.")
+    if os.environ.get("RESNET_DEMO_OFFLINE") == "1":
+        raise WeightsUnavailable(unavailable + " (RESNET_DEMO_OFFLINE=1 forbids downloads.)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    # torchvision file names end in the first hex digits of the file's sha256
+    hash_prefix = path.stem.rsplit("-", 1)[-1]
+    try:
+        with urllib.request.urlopen(weights.url, timeout=timeout) as resp, open(tmp, "wb") as f:
+            total = int(resp.headers.get("Content-Length") or weights.meta.get("_file_size", 0) * 2**20)
+            sha, done = hashlib.sha256(), 0
+            while chunk := resp.read(1 << 20):
+                f.write(chunk)
+                sha.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+        if not sha.hexdigest().startswith(hash_prefix):
+            raise WeightsUnavailable(f"download of {weights.url} is corrupt (sha256 does not start with "
+                                     f"{hash_prefix}); try again")
+        os.replace(tmp, path)
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        raise WeightsUnavailable(f"{unavailable} ({type(e).__name__}: {getattr(e, 'reason', e)})") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+# -- classifiers ------------------------------------------------------------------------------------
+@dataclass
+class Classifier:
+    key: str
+    model: nn.Module
+    labels: list[str]
+    preprocess: Callable[[Image.Image], torch.Tensor]  # PIL RGB -> (3, H, W) float
+    trunk: Callable[[torch.Tensor], torch.Tensor]      # input -> last stage's feature maps (B, C, h, w)
+    head: Callable[[torch.Tensor], torch.Tensor]       # feature maps -> logits (pool + linear)
+    crop_box: Callable[[tuple[int, int]], tuple[int, int, int, int]]  # image (w, h) -> region the net saw
+    info: dict[str, Any] = field(default_factory=dict)  # shown in the details panel
+
+
+def _central_crop_box(resize: int, crop: int) -> Callable[[tuple[int, int]], tuple[int, int, int, int]]:
+    """Where ``Resize(resize)`` (short side) then ``CenterCrop(crop)`` lands in the original image."""
+    def box(size: tuple[int, int]) -> tuple[int, int, int, int]:
+        w, h = size
+        side = min(w, h) * crop / resize
+        left, top = (w - side) / 2, (h - side) / 2
+        return round(left), round(top), round(left + side), round(top + side)
+    return box
+
+
+def limit_aspect(img: Image.Image, ratio: float = 2.0) -> Image.Image:
+    """Trim the long side to ``ratio`` x the short side, centred. The transforms keep only a central
+    square of the short side, which this never touches, so the result is the same -- but a 10000x10
+    strip no longer becomes a 232000x232 tensor on the way."""
+    w, h = img.size
+    if w > ratio * h:
+        keep = round(ratio * h)
+        return img.crop(((w - keep) // 2, 0, (w - keep) // 2 + keep, h))
+    if h > ratio * w:
+        keep = round(ratio * w)
+        return img.crop((0, (h - keep) // 2, w, (h - keep) // 2 + keep))
+    return img
+
+
+def _load_imagenet(key: str, progress: ProgressFn | None) -> Classifier:
+    w = IMAGENET[key]
+    path = ensure_weights(w, progress)
+    arch = key.split(".")[0]
+    model = getattr(torchvision.models, arch)(weights=None)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.eval().requires_grad_(False)
+    transforms = w.transforms()
+    meta = w.meta
+    info = {"model": f"{arch} ({w.name})", "weights file": path.name, "params": meta["num_params"],
+            "GFLOPS": meta["_ops"], "acc@1 (ImageNet-1K, published)": meta["_metrics"]["ImageNet-1K"]["acc@1"],
+            "acc@5 (ImageNet-1K, published)": meta["_metrics"]["ImageNet-1K"]["acc@5"],
+            "preprocessing": f"resize {transforms.resize_size[0]}, center crop {transforms.crop_size[0]}"}
+    def preprocess(img: Image.Image) -> torch.Tensor:
+        return transforms(limit_aspect(img))
+
+    def trunk(x: torch.Tensor) -> torch.Tensor:
+        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        return model.layer4(model.layer3(model.layer2(model.layer1(x))))
+
+    def head(f: torch.Tensor) -> torch.Tensor:
+        return model.fc(torch.flatten(model.avgpool(f), 1))
+
+    return Classifier(key, model, list(meta["categories"]), preprocess, trunk, head,
+                      _central_crop_box(transforms.resize_size[0], transforms.crop_size[0]), info)
+
+
+def _load_cifar(key: str) -> Classifier:
+    model, meta = load_checkpoint(cifar_checkpoints()[key])
+    model.requires_grad_(False)
+    size = meta["config"]["image_size"]
+    mean = torch.tensor(meta["mean"]).view(3, 1, 1)
+    std = torch.tensor(meta["std"]).view(3, 1, 1)
+
+    def preprocess(img: Image.Image) -> torch.Tensor:
+        # the whole image, squeezed to the training resolution (CIFAR images are whole objects)
+        small = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
+        x = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255.0).permute(2, 0, 1)
+        return (x - mean) / std
+
+    err = meta.get("test_error")
+    info = {"model": f"{meta['run_name']} (CIFAR-10, trained by this project)",
+            "weights file": cifar_checkpoints()[key].name,
+            "params": sum(p.numel() for p in model.parameters()),
+            "test error (this project's run)": None if err is None else f"{100 * err:.2f}%",
+            "trained on": meta["dataset"], "iterations": meta["iterations"],
+            "preprocessing": f"whole image resized to {size}x{size}"}
+    def trunk(x: torch.Tensor) -> torch.Tensor:
+        return model.blocks(F.relu(model.bn(model.conv(x))))
+
+    def head(f: torch.Tensor) -> torch.Tensor:
+        return model.fc(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1))
+
+    return Classifier(key, model, list(meta["classes"]), preprocess, trunk, head,
+                      lambda s: (0, 0, s[0], s[1]), info)
+
+
+class ModelCache:
+    """At most ``capacity`` models in memory, least recently used evicted; one load per key at a time."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self._models: OrderedDict[str, Classifier] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+
+    def get(self, key: str, progress: ProgressFn | None = None) -> Classifier:
+        describe_key(key)  # raises UnknownModel
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._models:
+                    return self._models[key]
+            clf = _load_cifar(key) if key.startswith("cifar-") else _load_imagenet(key, progress)
+            with self._lock:
+                self._models[key] = clf
+                while len(self._models) > self.capacity:
+                    self._models.popitem(last=False)
+            return clf
+
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return list(self._models)
+
+
+MODELS = ModelCache(int(os.environ.get("RESNET_DEMO_MAX_MODELS", "3")))
+
+
+# -- inference --------------------------------------------------------------------------------------
+@dataclass
+class Prediction:
+    top: list[tuple[str, float]]   # best first
+    cam_map: torch.Tensor | None   # (h, w) Grad-CAM at the last stage's resolution, in [0, 1]
+    image_size: tuple[int, int]    # (width, height) of the input image
+    box: tuple[int, int, int, int]  # the region of the image the network saw (left, top, right, bottom)
+    model_ms: float
+    info: dict[str, Any]
+
+    def heatmap(self, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Grad-CAM over the whole image as (H, W) in [0, 1]; ``size`` (w, h) rescales it for display."""
+        w, h = size or self.image_size
+        sx, sy = w / self.image_size[0], h / self.image_size[1]
+        left, top, right, bottom = self.box
+        box = (round(left * sx), round(top * sy), round(right * sx), round(bottom * sy))
+        return _place_cam(self.cam_map, (w, h), box)
+
+
+def classify(image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: bool = True,
+             progress: ProgressFn | None = None) -> Prediction:
+    """Top-k labels and a Grad-CAM map of the last stage for an RGB PIL image."""
+    flush_denormals()
+    clf = MODELS.get(model_name, progress)
+    image = image.convert("RGB")
+    x = clf.preprocess(image).unsqueeze(0)
+    t0 = time.perf_counter()
+    # No hooks: the model is shared between requests, so the trunk and head are called separately and
+    # only the head (pool + linear) is differentiated for Grad-CAM.
+    with torch.inference_mode():
+        feats = clf.trunk(x)
+    cam = None
+    if with_cam:
+        with torch.enable_grad():
+            feats = feats.clone().requires_grad_(True)
+            logits = clf.head(feats)
+    else:
+        with torch.inference_mode():
+            logits = clf.head(feats)
+    probs = logits.detach().softmax(1)[0]
+    values, idx = probs.topk(min(top_k, probs.numel()))
+    if with_cam:
+        (grad,) = torch.autograd.grad(logits[0, idx[0]], feats)
+        cam = _grad_cam(feats.detach(), grad)
+    model_ms = (time.perf_counter() - t0) * 1000
+    top = [(clf.labels[i], float(v)) for v, i in zip(values.tolist(), idx.tolist())]
+    return Prediction(top, cam, image.size, clf.crop_box(image.size), model_ms, clf.info)
+
+
+def predict(image: Image.Image, model_name: str, top_k: int = 5) -> list[tuple[str, float]]:
+    """Top-k (label, probability) pairs, best first (the DESIGN.md contract)."""
+    return classify(image, model_name, top_k, with_cam=False).top
+
+
+def _grad_cam(act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Selvaraju et al. 2017: ReLU(sum_k mean(dy/dA_k) A_k), scaled to [0, 1]. act, grad: (1, C, h, w)."""
+    weights = grad.mean(dim=(2, 3), keepdim=True)
+    cam = F.relu((weights * act).sum(1))[0]  # (h, w)
+    peak = cam.max()
+    return cam / peak if peak > 0 else cam
+
+
+def _place_cam(cam: torch.Tensor | None, size: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """Upsample the map onto the region the network saw; zero outside it. Returns (H, W) in [0, 1]."""
+    w, h = size
+    if cam is None:
+        return np.zeros((h, w), dtype=np.float32)
+    left, top, right, bottom = box
+    full = np.zeros((h, w), dtype=np.float32)
+    bw, bh = max(1, right - left), max(1, bottom - top)
+    up = F.interpolate(cam[None, None], size=(bh, bw), mode="bilinear", align_corners=False)[0, 0]
+    full[top:top + bh, left:left + bw] = up.clamp(0, 1).numpy()[: h - top, : w - left]
+    return full
+
+
+def overlay(image: Image.Image, cam: np.ndarray, alpha: float = 0.5) -> Image.Image:
+    """The heatmap (blue -> red) blended over the image."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    c = cam[..., None]
+    heat = np.concatenate([np.clip(1.5 - np.abs(4 * c - 3), 0, 1), np.clip(1.5 - np.abs(4 * c - 2), 0, 1),
+                           np.clip(1.5 - np.abs(4 * c - 1), 0, 1)], axis=-1)  # a "jet" colour map
+    out = (1 - alpha) * rgb + alpha * heat
+    return Image.fromarray((out * 255).round().astype(np.uint8))

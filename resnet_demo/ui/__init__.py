@@ -1,0 +1,21 @@
+"""The Gradio app: one module per tab, assembled here."""
+from __future__ import annotations
+
+import gradio as gr
+
+from . import classify, depth, gradflow
+
+TITLE = "ResNet Lab — why deep residual learning works"
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nAn interactive companion to He, Zhang, Ren, Sun, "
+                    "[Deep Residual Learning for Image Recognition](https://arxiv.org/abs/1512.03385) (2015).")
+        with gr.Tab("Classify"):
+            classify.build()
+        with gr.Tab("Depth"):
+            depth.build()
+        with gr.Tab("Gradient flow"):
+            gradflow.build()
+    return demo

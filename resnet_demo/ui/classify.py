@@ -1,0 +1,82 @@
+"""The Classify tab: an upload or a URL through a pretrained ResNet, top-5, Grad-CAM, details."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from .. import imagenet
+from ..image_input import InputError, load_input
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
+DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on its long side
+
+
+def _upload_path(payload: Any) -> str | None:
+    """The event runs with preprocess=False (gr.Image would open the file with PIL first and turn a bad
+    file into a generic error); the payload is Gradio's FileData, already checked to be in its cache."""
+    if not payload:
+        return None
+    if isinstance(payload, dict):
+        return payload.get("path")
+    return str(payload)
+
+
+def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: float) -> str:
+    rows = [("model time", f"{pred.model_ms:.0f} ms (forward + Grad-CAM)"), ("total time", f"{total_ms:.0f} ms"),
+            ("image", f"{pred.image_size[0]}x{pred.image_size[1]} from {source}")]
+    for key, value in pred.info.items():
+        if isinstance(value, int) and value > 10_000:
+            value = f"{value / 1e6:.2f} M"
+        elif isinstance(value, float):
+            value = f"{value:g}" + ("%" if "acc" in key else "")
+        rows.append((key, value))
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    return (f"**{imagenet.describe_key(model_name)}**\n\n| | |\n|---|---|\n{table}\n\n"
+            "The heatmap is Grad-CAM on the last stage: where evidence for the top label was found. "
+            "Areas outside the centre crop the network saw stay dark.")
+
+
+def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):
+    t0 = time.perf_counter()
+    try:
+        image, source = load_input(_upload_path(upload), url)
+    except InputError as e:
+        raise gr.Error(str(e)) from None
+    if upload and url and url.strip():
+        gr.Warning("Both an upload and a URL were given: the upload was classified. Clear it to use the URL.")
+
+    def on_download(done: int, total: int) -> None:
+        progress(done / max(total, 1), desc=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB")
+
+    try:
+        pred = imagenet.classify(image, model_name or "resnet50", progress=on_download)
+    except (imagenet.WeightsUnavailable, imagenet.UnknownModel) as e:
+        raise gr.Error(str(e)) from None
+    shown = image.copy()
+    shown.thumbnail((DISPLAY_MAX, DISPLAY_MAX))
+    heat = imagenet.overlay(shown, pred.heatmap(shown.size))
+    total_ms = (time.perf_counter() - t0) * 1000
+    return {label: p for label, p in pred.top}, heat, _details(pred, model_name or "resnet50", source, total_ms)
+
+
+def build() -> None:
+    gr.Markdown("Upload a photo or paste an image URL, pick a ResNet, and see its top-5 ImageNet labels and "
+                "where it looked. The CIFAR-10 models were trained by this project and work with no network.")
+    with gr.Row():
+        with gr.Column():
+            image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=320)
+            url = gr.Textbox(label="…or an image URL", placeholder="https://…/photo.jpg", max_lines=1)
+            choices = [(imagenet.describe_key(k), k) for k in imagenet.model_names()]
+            model = gr.Dropdown(choices, value="resnet50", label="Model")
+            button = gr.Button("Classify", variant="primary")
+            gr.Examples([[str(p)] for p in sorted(EXAMPLES.iterdir())], inputs=[image], label="Example photos")
+        with gr.Column():
+            labels = gr.Label(num_top_classes=5, label="Top-5")
+            heat = gr.Image(label="Grad-CAM", type="pil", format="jpeg", interactive=False, height=320)
+            details = gr.Markdown()
+    gr.on([button.click, url.submit], classify, inputs=[image, url, model], outputs=[labels, heat, details],
+          api_name="classify", preprocess=False, concurrency_id="classify", concurrency_limit=2, time_limit=120)

@@ -1,0 +1,126 @@
+"""The Gradient-flow tab: per-layer gradient magnitudes, plain vs residual, BN on/off, through training."""
+from __future__ import annotations
+
+import copy
+import os
+import time
+from typing import Any
+
+import gradio as gr
+import torch
+
+from .. import gradflow, imagenet, plots
+from ..image_input import InputError, load_input
+from .classify import _upload_path
+from .depth import _data
+
+TIME_LIMIT_S = float(os.environ.get("RESNET_DEMO_GRADFLOW_LIMIT_S", "240"))
+
+PAPER_41 = ("**The paper (§4.1)** on plain nets trained with BN: the forward signals have non-zero variances and "
+            "“the backward propagated gradients exhibit healthy norms with BN”, so their degradation is "
+            "“unlikely to be caused by vanishing gradients”. BN does not make a deep plain net's gradients "
+            "*uniform*, though: at initialisation they can grow toward the input (Yang et al. 2019, “A Mean "
+            "Field Theory of Batch Normalization”). Compare with the numbers above, and watch how they change as "
+            "training goes on.")
+
+
+def _figures(layers: list[str], p: gradflow.Profile, r: gradflow.Profile, depth: int, step: int,
+             p0: gradflow.Profile | None, r0: gradflow.Profile | None):
+    series = {f"plain-{depth}": p.grad_norms, f"ResNet-{depth}": r.grad_norms}
+    if step and p0 is not None and r0 is not None:
+        series = {f"plain-{depth} (step 0)": p0.grad_norms, f"ResNet-{depth} (step 0)": r0.grad_norms,
+                  f"plain-{depth} (step {step})": p.grad_norms, f"ResNet-{depth} (step {step})": r.grad_norms}
+    out_fig = plots.grad_flow(layers, series, title=f"‖∂loss/∂(layer output)‖ per layer, step {step}",
+                              y_title="gradient norm (log)")
+    w_fig = plots.grad_flow(layers, {f"plain-{depth}": p.weight_grad_norms, f"ResNet-{depth}": r.weight_grad_norms},
+                            title=f"‖∂loss/∂W‖ per layer, step {step}", y_title="weight-gradient norm (log)")
+    s_fig = plots.grad_flow(p.response_layers, {f"plain-{depth}": p.response_std, f"ResNet-{depth}": r.response_std},
+                            title="Std of each 3×3 layer's response (after BN, before ReLU/addition; the paper's Fig. 7)",
+                            y_title="std", log=False)
+    return out_fig, w_fig, s_fig
+
+
+def grad_flow(depth: float, batch_norm: bool, steps: float, seed: float):
+    depth, steps, seed = int(depth), int(steps), int(seed or 0)
+    if depth not in (20, 32, 44, 56, 110):
+        raise gr.Error("Depth must be one of 20, 32, 44, 56, 110.")
+    if not 0 <= steps <= gradflow.CHECKPOINTS[-1]:
+        raise gr.Error(f"Steps must be between 0 and {gradflow.CHECKPOINTS[-1]}.")
+    t0 = time.perf_counter()
+    first: dict[str, Any] = {}
+    step = -1
+    for snap in gradflow.trace(_data(), depth, bool(batch_norm), seed, steps,
+                               should_stop=lambda: time.perf_counter() - t0 > TIME_LIMIT_S):
+        p, r, step = snap["plain"], snap["residual"], snap["step"]
+        first = first or snap
+        figs = _figures(p.layers, p, r, depth, step, first["plain"], first["residual"])
+        text = gradflow.describe(depth, bool(batch_norm), step, p, r)
+        if snap["diverged"]:
+            text += " " + " ".join(f"**{a} diverged:** {why}." for a, why in snap["diverged"].items())
+        if step < steps:
+            text += f"\n\n*Training… step {step} of {steps} ({time.perf_counter() - t0:.0f} s).*"
+        else:
+            text += f"\n\n*lr {snap['lr']}, batch 64, seed {seed}; {time.perf_counter() - t0:.1f} s.*"
+        result = {"layers": p.layers, "plain": p.grad_norms, "residual": r.grad_norms, "step": step,
+                  "weight_plain": p.weight_grad_norms, "weight_residual": r.weight_grad_norms}
+        yield *figs, text, result
+    if step != steps:
+        gr.Warning(f"Stopped at the time limit ({TIME_LIMIT_S:.0f} s); showing the last step reached.")
+
+
+def imagenet_profile(upload: Any, url: str | None, model_name: str):
+    try:
+        image, _ = load_input(_upload_path(upload), url)
+    except InputError as e:
+        raise gr.Error(str(e)) from None
+    try:
+        clf = imagenet.MODELS.get(model_name)
+    except (imagenet.WeightsUnavailable, imagenet.UnknownModel) as e:
+        raise gr.Error(str(e)) from None
+    x = clf.preprocess(image).unsqueeze(0)
+    model = copy.deepcopy(clf.model)  # the cached model is shared; hooks go on a private copy
+    with torch.inference_mode():
+        label = model(x).argmax(1)
+    prof = gradflow.profile(model, x, label, weight_grads=False)
+    ratio = gradflow.first_last_ratio(prof.grad_norms)
+    fig = plots.grad_flow(prof.layers, {f"{model_name} (pretrained)": prof.grad_norms},
+                          title=f"‖∂loss/∂(layer output)‖, loss = cross-entropy of the top label "
+                                f"'{clf.labels[int(label)]}'", y_title="gradient norm (log)")
+    text = (f"Pretrained {model_name}, evaluation mode: the first layer gets **{ratio:.2g}×** the last layer's "
+            f"gradient over {len(prof.layers)} weight layers.")
+    return fig, text
+
+
+def build() -> None:
+    gr.Markdown("### Do gradients vanish in deep plain nets?\nFor a plain and a residual net of the same depth, "
+                "built from the same seed, the norm of the loss gradient at every weight layer (read with backward "
+                "hooks, one batch of 64 real CIFAR-10 images), at initialisation and as training goes on.")
+    with gr.Row():
+        depth = gr.Dropdown([20, 32, 44, 56, 110], value=56, label="Depth")
+        batch_norm = gr.Checkbox(True, label="BatchNorm")
+        steps = gr.Slider(0, gradflow.CHECKPOINTS[-1], value=0, step=1, label="Training steps (0 = at initialisation)")
+        seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
+        button = gr.Button("Show gradient flow", variant="primary")
+    summary = gr.Markdown()
+    out_plot = gr.Plot(label="Gradient w.r.t. each layer's output")
+    with gr.Row():
+        w_plot = gr.Plot(label="Weight gradients")
+        s_plot = gr.Plot(label="Layer responses (Fig. 7)")
+    gr.Markdown(PAPER_41)
+    result = gr.JSON(label="Per-layer norms", visible=False)
+    button.click(grad_flow, [depth, batch_norm, steps, seed], [out_plot, w_plot, s_plot, summary, result],
+                 api_name="grad_flow", concurrency_id="gradflow", concurrency_limit=1,
+                 time_limit=int(TIME_LIMIT_S) + 60)
+
+    with gr.Accordion("ImageNet mode: a pretrained torchvision ResNet on your image", open=False):
+        with gr.Row():
+            image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=240)
+            with gr.Column():
+                url = gr.Textbox(label="…or an image URL", max_lines=1)
+                model = gr.Dropdown([(imagenet.describe_key(k), k) for k in imagenet.IMAGENET], value="resnet50",
+                                    label="Model")
+                go = gr.Button("Profile")
+        im_text = gr.Markdown()
+        im_plot = gr.Plot()
+        go.click(imagenet_profile, [image, url, model], [im_plot, im_text], api_name="grad_flow_imagenet",
+                 preprocess=False, concurrency_id="classify", time_limit=120)

@@ -1,0 +1,96 @@
+"""Shared fixtures: a seeded torchvision cache, the test data folder, a loopback HTTP server."""
+from __future__ import annotations
+
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("RESNET_DEMO_SHARED_DATA", ROOT.parent / "shared" / "data"))
+NO_SHARED = f"needs the test data folder {SHARED_DATA} (../shared/data beside the repo), absent here"
+
+# Tests never download: a missing weights file must fail fast, not hang on the network.
+os.environ.setdefault("RESNET_DEMO_OFFLINE", "1")
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(NO_SHARED)
+    return path
+
+
+def photo(name: str = "chelsea.png") -> Path:
+    """A real photograph: from ../shared/data/images when present, else the copy bundled in assets/."""
+    for folder in (SHARED_DATA / "images", ROOT / "assets" / "examples"):
+        if (folder / name).exists():
+            return folder / name
+    pytest.skip(NO_SHARED)
+
+
+SEEDED = ("resnet18", "resnet50")  # the models whose weights file the seeded cache holds
+
+
+@pytest.fixture(scope="session")
+def torch_home(tmp_path_factory) -> Path:
+    """$TORCH_HOME with random-init state dicts saved under torchvision's file names for SEEDED, so the
+    real loading path (cache lookup, torch.load, load_state_dict) runs with no network."""
+    import torch
+    import torchvision
+
+    from resnet_demo import imagenet
+
+    home = tmp_path_factory.mktemp("torch_home")
+    old = os.environ.get("TORCH_HOME")
+    os.environ["TORCH_HOME"] = str(home)
+    for key in SEEDED:
+        torch.manual_seed(0)
+        path = imagenet.weights_path(imagenet.IMAGENET[key])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(getattr(torchvision.models, key)(weights=None).state_dict(), path)
+    yield home
+    if old is None:
+        os.environ.pop("TORCH_HOME", None)
+    else:
+        os.environ["TORCH_HOME"] = old
+
+
+class Recorder(ThreadingHTTPServer):
+    """A loopback server whose routes are set per test; it records every request it receives."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes: dict[str, tuple] = {}
+        self.requests: list[str] = []
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.requests.append(self.path)
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404)
+            return
+        route[0](self)
+
+
+@pytest.fixture
+def server():
+    srv = Recorder()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()

@@ -1,0 +1,89 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from resnet_demo import data, gradflow
+from resnet_demo.cifar import cifar_net
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return gradflow.probe_batch(data.load_bundled(), seed=0)
+
+
+def _reference_norms(model, x, y):
+    """Independent reference: capture each weight layer's output, then torch.autograd.grad w.r.t. them."""
+    outs = []
+    hooks = [m.register_forward_hook(lambda _m, _i, o: outs.append(o)) for _, m in gradflow.weight_layers(model)]
+    try:
+        loss = F.cross_entropy(model(x), y)
+    finally:
+        for h in hooks:
+            h.remove()
+    return [g.norm().item() for g in torch.autograd.grad(loss, outs)]
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("bn", [False, True])
+def test_hook_norms_equal_autograd(batch, residual, bn):
+    x, y = batch
+    torch.manual_seed(0)
+    model = cifar_net(20, residual=residual, batch_norm=bn).eval()  # eval: both passes see the same BN maths
+    got = gradflow.layer_grad_norms(model, x, y)
+    ref = _reference_norms(model, x, y)
+    assert [n for n, _ in got] == [n for n, _ in gradflow.weight_layers(model)]
+    assert len(got) == 20
+    for (_name, g), r in zip(got, ref):
+        assert g == pytest.approx(r, rel=1e-4)
+
+
+def test_hooks_leave_nothing_behind(batch):
+    x, y = batch
+    model = cifar_net(8)
+    for _ in range(100):
+        gradflow.layer_grad_norms(model, x[:8], y[:8])
+    for m in model.modules():
+        assert not m._forward_hooks and not m._backward_hooks and not m._forward_pre_hooks
+    assert all(p.grad is None for p in model.parameters())  # layer_grad_norms leaves weights untouched
+
+
+def test_profile_weight_grads_match_autograd(batch):
+    x, y = batch
+    torch.manual_seed(0)
+    model = cifar_net(8)
+    prof = gradflow.profile(model, x, y)
+    loss = F.cross_entropy(model(x), y)
+    weights = [m.weight for _, m in gradflow.weight_layers(model)]
+    ref = [g.norm().item() for g in torch.autograd.grad(loss, weights)]
+    assert prof.weight_grad_norms == pytest.approx(ref, rel=1e-4)
+    assert len(prof.response_std) == 7  # every 3x3 conv (stem + 6 block convs), not the linear layer
+
+
+def _ratios(x, y, bn):
+    out = {}
+    for residual in (False, True):
+        torch.manual_seed(0)
+        norms = [n for _, n in gradflow.layer_grad_norms(cifar_net(56, residual=residual, batch_norm=bn), x, y)]
+        out[residual] = gradflow.first_last_ratio(norms)
+    return out[False], out[True]
+
+
+def test_without_bn_plain_gradients_vanish_relative_to_residual(batch):
+    plain, residual = _ratios(*batch, bn=False)
+    assert plain * 100 <= residual
+    assert plain < 1 < residual
+
+
+def test_with_bn_plain_gradients_explode_toward_input_at_init(batch):
+    plain, residual = _ratios(*batch, bn=True)
+    assert plain >= 100 * residual
+
+
+def test_trace_yields_checkpoints_and_sentence():
+    d = data.load_bundled().subset(640, 200)
+    snaps = list(gradflow.trace(d, 20, True, 0, 12))
+    assert [s["step"] for s in snaps] == [0, 10, 12]
+    s = snaps[-1]
+    text = gradflow.describe(20, True, s["step"], s["plain"], s["residual"])
+    rp = gradflow.first_last_ratio(s["plain"].grad_norms)
+    assert f"{rp:.2g}×" in text and "after 12 SGD steps" in text

@@ -1,0 +1,129 @@
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from resnet_demo import data, runs
+from resnet_demo.cifar import load_checkpoint
+from resnet_demo.train import TrainConfig, Trainer, main
+
+ROOT = __import__("conftest").ROOT
+
+
+@pytest.fixture(scope="module")
+def small():
+    return data.load_bundled().subset(640, 200)
+
+
+def tiny(**kw) -> TrainConfig:
+    base = dict(depth=8, width=8, batch_size=32, iterations=60, milestones=(40,), eval_every=30, log_every=10,
+                smoothing=10, seed=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_tiny_run_lowers_the_loss(small):
+    t = Trainer(tiny(iterations=80, augment=False), small)
+    losses = [m["loss"] for m in t.steps()]
+    assert sum(losses[-10:]) / 10 < 0.85 * sum(losses[:10]) / 10
+    assert t.iteration == 80
+
+
+def test_generator_metrics_and_run(small):
+    t = Trainer(tiny(), small)
+    metrics = list(t.steps())
+    assert [m["iteration"] for m in metrics] == list(range(1, 61))
+    assert [m["lr"] for m in metrics][38:42] == pytest.approx([0.1, 0.1, 0.01, 0.01])  # lr /10 at the milestone
+    evals = [m for m in metrics if m["test_error"] is not None]
+    assert [m["iteration"] for m in evals] == [30, 60]
+    run = runs.validate(t.run)
+    assert run["iterations"] == [10, 20, 30, 40, 50, 60]
+    assert run["test_error"][2] == evals[0]["test_error"] and run["test_error"][0] is None
+    assert metrics[-1]["done"]
+
+
+def test_same_seed_same_batches_across_architectures(small):
+    a, b = Trainer(tiny(arch="plain"), small), Trainer(tiny(arch="residual"), small)
+    for _ in range(3):
+        a.step(), b.step()
+    assert torch.equal(a.order, b.order) and a.cursor == b.cursor
+    assert torch.equal(a.gen.get_state(), b.gen.get_state())
+
+
+def test_should_stop_ends_the_generator(small):
+    t = Trainer(tiny(iterations=1000), small)
+    n = 0
+    for _ in t.steps(should_stop=lambda: n >= 5):
+        n += 1
+    assert t.iteration == 5
+
+
+def test_resume_gives_the_same_run_as_no_interruption(small):
+    full = Trainer(tiny(), small)
+    list(full.steps())
+    first = Trainer(tiny(), small)
+    for m in first.steps():
+        if m["iteration"] == 25:
+            break
+    state = first.state_dict()
+    second = Trainer(tiny(), small)
+    second.load_state_dict(state)
+    list(second.steps())
+    assert second.run["train_error"] == full.run["train_error"]
+    assert second.run["test_error"] == full.run["test_error"]
+
+
+def test_scaled_schedule():
+    cfg = TrainConfig().scaled(0.05)
+    assert cfg.iterations == 3200 and cfg.milestones == (1600, 2400)
+    assert TrainConfig().lr_at(0) == 0.1 and TrainConfig().lr_at(32000) == pytest.approx(0.01)
+    assert TrainConfig().lr_at(48000) == pytest.approx(0.001)
+
+
+def test_cli_writes_a_valid_run_and_checkpoint(tmp_path):
+    out, ckpt = tmp_path / "run.json", tmp_path / "model.pt"
+    rc = main(["--depth", "8", "--width", "8", "--batch-size", "32", "--iterations", "30", "--eval-every", "15",
+               "--log-every", "5", "--device", "cpu", "--out", str(out), "--save", str(ckpt), "--quiet"])
+    assert rc == 0
+    run = runs.load_run(out)
+    assert run["depth"] == 8 and run["iterations"][-1] == 30 and run["command"].startswith("python -m resnet_demo.train")
+    model, meta = load_checkpoint(ckpt)
+    assert meta["test_error"] == runs.final(run["test_error"])
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+    assert not (tmp_path / "model.pt.resume.pt").exists()
+
+
+def test_cli_ctrl_c_keeps_progress_and_resumes(tmp_path):
+    out = tmp_path / "run.json"
+    args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
+            "--iterations", "600", "--eval-every", "100", "--log-every", "10", "--device", "cpu",
+            "--threads", "1", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    resume = tmp_path / "run.json.resume.pt"
+    deadline = time.time() + 60
+    while not resume.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert resume.exists(), "no resume file after the first evaluation"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    stopped = runs.load_run(out)
+    assert 100 <= stopped["iterations"][-1] < 600
+    state = torch.load(resume, weights_only=False)
+    assert state["iteration"] == stopped["iterations"][-1] or state["iteration"] > stopped["iterations"][-1]
+    # a different recipe must not silently continue from this file
+    other = args[:9] + ["--iterations", "50"] + args[11:] + ["--resume"]
+    rc = subprocess.run(other, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert rc.returncode != 0 and "different configuration" in rc.stderr
+    rc = subprocess.run(args + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert rc.returncode == 0, rc.stderr
+    assert f"resumed at iteration {state['iteration']}" in rc.stderr
+    done = runs.load_run(out)
+    assert done["iterations"][-1] == 600
+    assert done["iterations"][: len(stopped["iterations"])] == stopped["iterations"]  # history kept
+    assert not resume.exists()
