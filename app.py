@@ -21,13 +21,8 @@ def main() -> None:
 
     demo = build_demo()
     demo.queue(max_size=args.queue_size, default_concurrency_limit=1)
-    try:
-        demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_BYTES)
-    except Exception as e:  # offline --share: say so and keep serving locally
-        if not args.share:
-            raise
-        print(f"Could not create a public share link ({e}); serving locally only.", flush=True)
-        demo.launch(server_name=args.host, server_port=args.port, share=False, max_file_size=MAX_BYTES)
+    # Offline, --share prints "Could not create share link" and keeps serving locally (Gradio's behaviour).
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_BYTES)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,11 @@ import ipaddress
 import os
 import socket
 import ssl
+import struct
 import time
 import urllib.parse
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +79,7 @@ def decode_image(data: bytes | str | os.PathLike) -> Image.Image:
     except UnidentifiedImageError as e:
         raise InputError("This file is not an image we can read. Use JPEG, PNG, WebP, GIF, BMP or TIFF "
                          f"(detected: {_sniff(data)}).") from e
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, Image.Error) as e:
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, struct.error, zlib.error) as e:
         raise InputError(f"The image file is damaged or truncated and cannot be decoded ({e}).") from e
 
 
@@ -244,6 +246,7 @@ def fetch_url(url: str, *, max_bytes: int = MAX_BYTES, deadline_s: float = FETCH
         try:
             path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
             conn.request("GET", path, headers={"User-Agent": "resnet-lab/1.0", "Accept": "image/*"})
+            sock = conn.sock  # http.client drops conn.sock once the response owns the stream
             resp = conn.getresponse()
             if resp.status in (301, 302, 303, 307, 308):
                 location = resp.getheader("Location")
@@ -258,7 +261,7 @@ def fetch_url(url: str, *, max_bytes: int = MAX_BYTES, deadline_s: float = FETCH
                 raise InputError(f"The URL returned {ctype}, not an image. Use a direct link to the image file.")
             chunks, total = [], 0
             while True:
-                conn.sock.settimeout(remaining())
+                sock.settimeout(remaining())
                 chunk = resp.read1(65536)
                 if not chunk:
                     break

@@ -63,14 +63,18 @@ class Recorder(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _Handler)
         self.routes: dict[str, tuple] = {}
         self.requests: list[str] = []
 
     @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.server_address[0]}:{self.port}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -86,11 +90,29 @@ class _Handler(BaseHTTPRequestHandler):
         route[0](self)
 
 
-@pytest.fixture
-def server():
-    srv = Recorder()
+def _serve(host: str):
+    srv = Recorder(host)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
+    return srv
+
+
+@pytest.fixture
+def server():
+    """The victim: a loopback server that must never receive a request from a refused URL."""
+    srv = _serve("127.0.0.1")
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def allowed_server(monkeypatch):
+    """A loopback server on 127.0.0.2 that the guard lets through, via its explicit test hook only."""
+    from resnet_demo import image_input
+
+    srv = _serve("127.0.0.2")
+    monkeypatch.setattr(image_input, "TEST_ALLOWED_ADDRESSES", frozenset({"127.0.0.2"}))
     yield srv
     srv.shutdown()
     srv.server_close()

@@ -1,0 +1,96 @@
+"""The launched app through gradio_client: the API endpoints documented in README."""
+from __future__ import annotations
+
+import dataclasses
+import socket
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from resnet_demo import live
+from resnet_demo.image_input import MAX_BYTES
+
+from conftest import photo
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(torch_home):
+    base = live.PRESETS[live.DEFAULT_PRESET]
+    live.PRESETS["tiny"] = dataclasses.replace(
+        base, config=dataclasses.replace(base.config, iterations=12, eval_every=6, log_every=3, smoothing=3),
+        train_images=256, test_images=64)
+    from resnet_demo.ui import build_demo
+
+    demo = build_demo()
+    demo.queue(max_size=16)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                            max_file_size=MAX_BYTES)
+    yield url
+    demo.close()
+    del live.PRESETS["tiny"]
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_classify_upload_returns_top5_from_the_categories(client):
+    from torchvision.models import ResNet18_Weights
+
+    label, heat, details = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/classify")
+    confidences = label["confidences"]
+    assert len(confidences) == 5
+    cats = set(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+    assert all(c["label"] in cats for c in confidences)
+    probs = [c["confidence"] for c in confidences]
+    assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
+    assert label["label"] == confidences[0]["label"]
+    assert "11.69 M" in details and "69.758%" in details  # params and acc@1 from weights.meta
+    assert heat is not None
+
+
+@pytest.mark.parametrize("upload,url,message", [
+    (None, "", "Upload an image or paste an image URL"),
+    (None, "http://169.254.169.254/latest/meta-data/", "Refused"),
+    (None, "file:///etc/passwd", "http:// and https://"),
+    ("text", "", "not an image we can read"),
+])
+def test_classify_refusals_are_clear_messages(client, tmp_path, upload, url, message):
+    if upload == "text":
+        path = tmp_path / "notes.jpg"
+        path.write_text("definitely not a picture")
+        upload = handle_file(str(path))
+    with pytest.raises(AppError, match=message):
+        client.predict(upload, url, "resnet18", api_name="/classify")
+    # and the server keeps serving
+    label, _, _ = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/classify")
+    assert len(label["confidences"]) == 5
+
+
+def test_missing_weights_name_the_file_and_folder(client, torch_home):
+    with pytest.raises(AppError, match=r"resnet101-cd907fc2\.pth.*hub/checkpoints"):
+        client.predict(handle_file(str(photo())), "", "resnet101", api_name="/classify")
+
+
+def test_grad_flow_endpoint(client):
+    *_, summary, result = client.predict(20, True, 0, 0, api_name="/grad_flow")
+    assert len(result["layers"]) == len(result["plain"]) == len(result["residual"]) == 20
+    assert result["layers"][0] == "conv" and result["layers"][-1] == "fc"
+    assert "plain-20" in summary and "ResNet-20" in summary
+
+
+def test_train_live_endpoint(client):
+    job = client.submit("tiny", 8, 32, True, 1, False, api_name="/train_live")
+    outputs = job.result(timeout=120)
+    result = outputs[-1]
+    assert set(result) == {"runs", "elapsed_s"} and result["elapsed_s"] > 0
+    assert [r["iterations"][-1] for r in result["runs"]] == [12] * 4
+    assert "Verdict" in outputs[1]
