@@ -158,7 +158,7 @@ def describe(depth: int, batch_norm: bool, step: int, plain: Profile, residual: 
         return "stays within a factor of 10 from output to input"
 
     when = "at initialisation" if step == 0 else f"after {step} SGD steps"
-    bn = "with BN" if batch_norm else "without BN"
-    return (f"{bn.capitalize()}, {when}: the first layer gets **{rp:.2g}×** the last layer's gradient in "
+    bn = "With BN" if batch_norm else "Without BN"
+    return (f"{bn}, {when}: the first layer gets **{rp:.2g}×** the last layer's gradient in "
             f"plain-{depth} and **{rr:.2g}×** in ResNet-{depth}. In the plain net the gradient {trend(rp)}; in "
             f"the residual net it {trend(rr)}.")

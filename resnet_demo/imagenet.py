@@ -259,13 +259,17 @@ class Prediction:
     model_ms: float
     info: dict[str, Any]
 
-    def heatmap(self, size: tuple[int, int] | None = None) -> np.ndarray:
-        """Grad-CAM over the whole image as (H, W) in [0, 1]; ``size`` (w, h) rescales it for display."""
-        w, h = size or self.image_size
-        sx, sy = w / self.image_size[0], h / self.image_size[1]
+    def scaled_box(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """The seen region in an image resized to ``size`` (w, h)."""
+        sx, sy = size[0] / self.image_size[0], size[1] / self.image_size[1]
         left, top, right, bottom = self.box
-        box = (round(left * sx), round(top * sy), round(right * sx), round(bottom * sy))
-        return _place_cam(self.cam_map, (w, h), box)
+        return round(left * sx), round(top * sy), round(right * sx), round(bottom * sy)
+
+    def heatmap(self, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Grad-CAM over the whole image as (H, W) in [0, 1], zero outside the region the network saw;
+        ``size`` (w, h) rescales it for display."""
+        size = size or self.image_size
+        return _place_cam(self.cam_map, size, self.scaled_box(size))
 
 
 def classify(image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: bool = True,
@@ -324,11 +328,15 @@ def _place_cam(cam: torch.Tensor | None, size: tuple[int, int], box: tuple[int, 
     return full
 
 
-def overlay(image: Image.Image, cam: np.ndarray, alpha: float = 0.5) -> Image.Image:
-    """The heatmap (blue -> red) blended over the image."""
+def overlay(image: Image.Image, cam: np.ndarray, box: tuple[int, int, int, int] | None = None,
+            alpha: float = 0.5) -> Image.Image:
+    """The heatmap (blue -> red) blended over the image; outside ``box`` (not seen) the image is dimmed."""
     rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     c = cam[..., None]
     heat = np.concatenate([np.clip(1.5 - np.abs(4 * c - 3), 0, 1), np.clip(1.5 - np.abs(4 * c - 2), 0, 1),
                            np.clip(1.5 - np.abs(4 * c - 1), 0, 1)], axis=-1)  # a "jet" colour map
-    out = (1 - alpha) * rgb + alpha * heat
+    out = rgb * 0.3  # dimmed where the network did not look
+    left, top, right, bottom = box or (0, 0, rgb.shape[1], rgb.shape[0])
+    seen = (slice(top, bottom), slice(left, right))
+    out[seen] = (1 - alpha) * rgb[seen] + alpha * heat[seen]
     return Image.fromarray((out * 255).round().astype(np.uint8))

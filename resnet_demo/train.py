@@ -75,7 +75,8 @@ def resolve_device(name: str) -> torch.device:
 def device_label(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu, {n} thread{'s' if n > 1 else ''}"
 
 
 class Trainer:

@@ -35,9 +35,9 @@ def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: 
             value = f"{value:g}" + ("%" if "acc" in key else "")
         rows.append((key, value))
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return (f"**{imagenet.describe_key(model_name)}**\n\n| | |\n|---|---|\n{table}\n\n"
+    return (f"**{imagenet.describe_key(model_name)}**\n\n| measure | value |\n|---|---|\n{table}\n\n"
             "The heatmap is Grad-CAM on the last stage: where evidence for the top label was found. "
-            "Areas outside the centre crop the network saw stay dark.")
+            "The network sees only the centre crop; the rest of the image is dimmed.")
 
 
 def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):
@@ -58,7 +58,7 @@ def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress
         raise gr.Error(str(e)) from None
     shown = image.copy()
     shown.thumbnail((DISPLAY_MAX, DISPLAY_MAX))
-    heat = imagenet.overlay(shown, pred.heatmap(shown.size))
+    heat = imagenet.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size))
     total_ms = (time.perf_counter() - t0) * 1000
     return {label: p for label, p in pred.top}, heat, _details(pred, model_name or "resnet50", source, total_ms)
 

@@ -160,4 +160,6 @@ def build() -> None:
                         [live_plot, status, downloads, live_runs, result], api_name="train_live",
                         concurrency_id="train", concurrency_limit=1, time_limit=int(TIME_LIMIT_S) + 60)
     event.then(stored_figure, [selected, reference, overlay, live_runs], stored_plot, api_name=False)
-    stop_button.click(stop, None, None, cancels=[event], api_name=False, queue=False)
+    # No `cancels`: a cancelled job shows "Error" on every output. The flag ends the run between two
+    # steps instead, and the generator yields its last snapshot (with the verdict so far) as usual.
+    stop_button.click(stop, None, None, api_name=False, queue=False)

@@ -35,7 +35,7 @@ def _figures(layers: list[str], p: gradflow.Profile, r: gradflow.Profile, depth:
     w_fig = plots.grad_flow(layers, {f"plain-{depth}": p.weight_grad_norms, f"ResNet-{depth}": r.weight_grad_norms},
                             title=f"‖∂loss/∂W‖ per layer, step {step}", y_title="weight-gradient norm (log)")
     s_fig = plots.grad_flow(p.response_layers, {f"plain-{depth}": p.response_std, f"ResNet-{depth}": r.response_std},
-                            title="Std of each 3×3 layer's response (after BN, before ReLU/addition; the paper's Fig. 7)",
+                            title="Response std per 3×3 layer (after BN, before ReLU/addition; Fig. 7)",
                             y_title="std", log=False)
     return out_fig, w_fig, s_fig
 

@@ -1,0 +1,121 @@
+"""A real browser (Debian's Chromium via Playwright) against the app served by `python app.py`.
+
+Screenshots go to artifacts/screenshots/ (not committed)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, photo
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "artifacts" / "screenshots"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"needs Chromium at {CHROMIUM} (apt-get install -y chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(torch_home):
+    port = _free_port()
+    env = dict(os.environ, TORCH_HOME=str(torch_home), RESNET_DEMO_OFFLINE="1")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url, timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+        if proc.poll() is not None:
+            pytest.fail(f"app exited: {proc.stdout.read()}")
+    else:
+        proc.kill()
+        pytest.fail("app did not answer within 120 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app, request):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.goto(app)
+    page.get_by_role("tab", name="Classify").wait_for()
+    yield page
+    page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    page.close()
+    assert problems == [], "errors in the browser console"
+
+
+def test_classify_upload_shows_five_labels_and_heatmap(page):
+    page.locator("input[type=file]").first.set_input_files(str(photo()))
+    page.get_by_role("button", name="Classify", exact=True).click()
+    rows = page.locator('[data-testid$="-confidence-set"]')
+    rows.first.wait_for(timeout=60_000)
+    assert rows.count() == 5
+    heat = page.locator("img[src*='.jpeg'], img[src*='.jpg']")
+    heat.first.wait_for(timeout=30_000)
+    page.get_by_text("weights file").wait_for()
+
+
+def test_classify_refused_url_shows_the_reason(page):
+    page.get_by_label("…or an image URL").first.fill("http://169.254.169.254/latest/meta-data/")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    page.get_by_text("Only public internet addresses can be fetched").first.wait_for(timeout=30_000)
+
+
+def test_depth_stored_plot_live_stream_and_stop(page):
+    page.get_by_role("tab", name="Depth").click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the stored runs
+    page.get_by_role("button", name="Train live").click()
+    page.get_by_text("images/s").first.wait_for(timeout=60_000)   # the status line streams
+    assert page.locator(".js-plotly-plot").count() >= 2          # and the live plot is drawn
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("ended early: stopped").or_(page.get_by_text("Verdict")).first.wait_for(timeout=30_000)
+
+
+def test_gradient_flow_renders_for_two_settings(page):
+    page.get_by_role("tab", name="Gradient flow").click()
+    page.get_by_label("Depth").first.click()
+    page.get_by_role("option", name="20", exact=True).click()
+    page.get_by_role("button", name="Show gradient flow").click()
+    page.get_by_text("plain-20 and").first.wait_for(timeout=60_000)
+    assert "With BN" in page.get_by_text("plain-20 and").first.inner_text()
+    page.get_by_label("BatchNorm").last.uncheck()
+    page.get_by_role("button", name="Show gradient flow").click()
+    page.get_by_text("Without BN").first.wait_for(timeout=60_000)
+    assert page.locator(".js-plotly-plot").count() >= 3
