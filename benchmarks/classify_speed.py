@@ -1,0 +1,87 @@
+"""Classify end to end (decode + preprocess + forward + top-5) against the tutorials' pipeline.
+
+    python benchmarks/classify_speed.py [--models resnet18 resnet50 ...] [--repeats 15]
+
+Baseline: the torchvision model in eager mode with Resize(256), CenterCrop(224), ToTensor, Normalize
+on a PIL image -- the pipeline most tutorials use -- on the same weights and photos. Ours:
+``resnet_demo.imagenet.classify`` without Grad-CAM (``predict``) and with it (what the tab runs). Every
+figure is a median over repeats of all photos, and the ratio is ours / baseline in the same run.
+Also: achieved GFLOP/s from the weights' published GFLOPS (2 FLOPs per MAC).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+
+from _common import ROOT, seeded_torch_home
+
+PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["resnet18", "resnet50"])
+    p.add_argument("--repeats", type=int, default=15)
+    args = p.parse_args()
+    seeded_torch_home(tuple(args.models))
+    import torch
+    import torchvision
+    from PIL import Image
+    from torchvision import transforms as T
+
+    from resnet_demo import imagenet
+    from resnet_demo.image_input import decode_image
+
+    blobs = [(ROOT / "assets" / "examples" / n).read_bytes() for n in PHOTOS]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(PHOTOS)} photos; median of "
+          f"{args.repeats} rounds")
+    print("| model | baseline ms | ours ms (top-5) | ratio | ours + Grad-CAM ms | same top-5 | GFLOP/s (ours) |")
+    print("|---|---|---|---|---|---|---|")
+    for key in args.models:
+        w = imagenet.IMAGENET[key]
+        path = imagenet.ensure_weights(w)
+        base_model = getattr(torchvision.models, key.split(".")[0])(weights=None)
+        base_model.load_state_dict(torch.load(path, weights_only=True))
+        base_model.eval()
+        tutorial = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
+                              T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        cats = w.meta["categories"]
+
+        def baseline(blob: bytes) -> list[str]:
+            img = Image.open(io.BytesIO(blob)).convert("RGB")
+            with torch.no_grad():
+                probs = base_model(tutorial(img).unsqueeze(0)).softmax(1)[0]
+            return [cats[i] for i in probs.topk(5).indices.tolist()]
+
+        def ours(blob: bytes, cam: bool = False) -> list[str]:
+            return [lbl for lbl, _ in imagenet.classify(decode_image(blob), key, with_cam=cam).top]
+
+        for blob in blobs:  # warm-up (and load into the cache)
+            baseline(blob), ours(blob)
+
+        def timed(fn) -> float:
+            rounds = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                for blob in blobs:
+                    fn(blob)
+                rounds.append((time.perf_counter() - t0) / len(blobs))
+            return statistics.median(rounds) * 1000
+
+        b = timed(baseline)
+        o = timed(ours)
+        c = timed(lambda blob: ours(blob, cam=True))
+        # the same top-5 needs the same preprocessing: V1 weights resize to 256 like the tutorial
+        same = all(baseline(blob) == ours(blob) for blob in blobs)
+        resize = w.transforms().resize_size[0]
+        same_note = "yes" if same else ("no" + (f" (weights resize to {resize}, tutorial 256)" if resize != 256 else ""))
+        gflops = 2 * w.meta["_ops"] / (o / 1000)
+        print(f"| {key} | {b:.1f} | {o:.1f} | {o / b:.2f} | {c:.1f} | {same_note} | {gflops:.0f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

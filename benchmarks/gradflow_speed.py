@@ -1,0 +1,70 @@
+"""Gradient-flow profile time for plain+residual pairs, and what flushing denormals is worth.
+
+    python benchmarks/gradflow_speed.py [--repeats 5]
+
+For depth 56 and 110 (batch 64, BN off and on, at initialisation, as the tab computes them): the median
+time of one pair (build both nets + one forward/backward profile each). Targets (issue #5): 56-pair
+<= 2 s, 110-pair <= 5 s on 2 vCPU. The baseline column runs the same work in a fresh thread with
+denormals *not* flushed, to show the ratio the flush buys on deep random-init nets.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from resnet_demo import data, gradflow  # noqa: E402
+from resnet_demo.cifar import cifar_net  # noqa: E402
+
+
+def pair(depth: int, bn: bool, x, y) -> float:
+    t0 = time.perf_counter()
+    for residual in (False, True):
+        torch.manual_seed(0)
+        gradflow.profile(cifar_net(depth, residual=residual, batch_norm=bn), x, y)
+    return time.perf_counter() - t0
+
+
+def in_thread(fn, flush: bool) -> float:
+    out = {}
+
+    def work():
+        torch.set_flush_denormal(flush)
+        out["t"] = fn()
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    return out["t"]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+    x, y = gradflow.probe_batch(data.load_bundled(), seed=0)
+    targets = {56: 2.0, 110: 5.0}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {len(x)}")
+    print("| depth | BN | pair s (median) | target s | ratio to target | no-flush baseline s | flush speed-up |")
+    print("|---|---|---|---|---|---|---|")
+    ok = True
+    for depth in (56, 110):
+        for bn in (False, True):
+            pair(depth, bn, x, y)  # warm-up
+            fast = statistics.median(in_thread(lambda: pair(depth, bn, x, y), True) for _ in range(args.repeats))
+            slow = statistics.median(in_thread(lambda: pair(depth, bn, x, y), False) for _ in range(max(1, args.repeats // 2)))
+            ok &= fast <= targets[depth]
+            print(f"| {depth} | {'on' if bn else 'off'} | {fast:.2f} | {targets[depth]:.0f} | {fast / targets[depth]:.2f} | "
+                  f"{slow:.2f} | {slow / fast:.1f}x |", flush=True)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from resnet_demo import imagenet
+
+from conftest import SEEDED, photo
+
+
+def test_every_resnet_and_weights_variant_is_offered():
+    names = imagenet.model_names()
+    for arch in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
+        assert arch in names
+    for arch in ("resnet50", "resnet101", "resnet152"):  # V1 and V2 where both exist; DEFAULT is V2
+        assert imagenet.IMAGENET[arch].name == "IMAGENET1K_V2"
+        assert imagenet.IMAGENET[f"{arch}.IMAGENET1K_V1"].name == "IMAGENET1K_V1"
+    assert imagenet.IMAGENET["resnet18"].name == "IMAGENET1K_V1"
+    assert "80.9% top-1" in imagenet.describe_key("resnet50")  # from weights.meta
+
+
+@pytest.mark.parametrize("key", SEEDED)
+def test_predict_through_the_real_loading_path(torch_home, key):
+    top = imagenet.predict(Image.open(photo()), key)
+    cats = imagenet.IMAGENET[key].meta["categories"]
+    assert len(top) == 5 and all(label in cats for label, _ in top)
+    probs = [p for _, p in top]
+    assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
+    # the same answer as torchvision's own builder fed the same file
+    ref = __import__("torchvision").models.get_model(key, weights=None)
+    ref.load_state_dict(torch.load(imagenet.weights_path(imagenet.IMAGENET[key]), weights_only=True))
+    x = imagenet.IMAGENET[key].transforms()(Image.open(photo()).convert("RGB")).unsqueeze(0)
+    with torch.no_grad():
+        p = ref.eval()(x).softmax(1)[0]
+    assert [cats[i] for i in p.topk(5).indices] == [label for label, _ in top]
+
+
+@pytest.mark.parametrize("name", ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"])
+def test_preprocessing_is_exactly_the_weights_transforms(torch_home, name):
+    clf = imagenet.MODELS.get("resnet50")
+    img = Image.open(photo(name)).convert("RGB")
+    assert torch.equal(clf.preprocess(img), imagenet.IMAGENET["resnet50"].transforms()(img))
+
+
+def test_grad_cam_has_the_image_size_and_unit_range(torch_home):
+    img = Image.open(photo()).convert("RGB")
+    pred = imagenet.classify(img, "resnet18")
+    cam = pred.heatmap()
+    assert cam.shape == (img.height, img.width) and cam.dtype == np.float32
+    assert cam.min() >= 0 and cam.max() <= 1 and cam.max() > 0.5
+    left, top, right, bottom = pred.box
+    assert cam[:, :left].max() == 0 and cam[:, right:].max() == 0  # nothing outside the centre crop
+    assert imagenet.overlay(img, cam, pred.box).size == img.size
+
+
+def test_grad_cam_matches_a_hook_based_reference(torch_home):
+    """Independent reference: hooks on layer4 of a private copy, autograd through the whole net."""
+    clf = imagenet.MODELS.get("resnet18")
+    img = Image.open(photo()).convert("RGB")
+    pred = imagenet.classify(img, "resnet18")
+    model = __import__("copy").deepcopy(clf.model).requires_grad_(True)
+    acts = []
+    model.layer4.register_forward_hook(lambda _m, _i, o: acts.append(o))
+    logits = model(clf.preprocess(img).unsqueeze(0))
+    (g,) = torch.autograd.grad(logits[0, logits[0].argmax()], acts[0])
+    ref = torch.relu((g.mean((2, 3), keepdim=True) * acts[0]).sum(1))[0]
+    assert torch.allclose(pred.cam_map, (ref / ref.max()).detach(), atol=1e-4)
+
+
+def test_extreme_aspect_ratios_do_not_blow_up_memory(torch_home):
+    for size in ((10000, 10), (10, 10000), (1, 1)):
+        top = imagenet.predict(Image.new("RGB", size, (120, 60, 30)), "resnet18")
+        assert len(top) == 5
+    img = Image.open(photo()).convert("RGB")
+    assert imagenet.limit_aspect(img) is img  # ordinary photos are untouched
+
+
+def test_missing_weights_offline_name_the_file_and_folder(torch_home, monkeypatch):
+    monkeypatch.setenv("RESNET_DEMO_OFFLINE", "1")
+    with pytest.raises(imagenet.WeightsUnavailable) as e:
+        imagenet.predict(Image.open(photo()), "resnet34")
+    assert "resnet34-b627a593.pth" in str(e.value) and str(torch_home / "hub" / "checkpoints") in str(e.value)
+    assert len(imagenet.predict(Image.open(photo()), "resnet18")) == 5  # the others keep working
+
+
+class _FakeResponse:
+    def __init__(self, body: bytes):
+        self.body, self.headers = body, {"Content-Length": str(len(body))}
+
+    def read(self, n):
+        chunk, self.body = self.body[:n], self.body[n:]
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def test_download_checks_the_hash_and_reports_progress(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("RESNET_DEMO_OFFLINE", raising=False)
+    w = imagenet.IMAGENET["resnet18"]
+    monkeypatch.setattr(imagenet.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(b"x" * (3 << 20)))
+    seen = []
+    with pytest.raises(imagenet.WeightsUnavailable, match="corrupt"):
+        imagenet.ensure_weights(w, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (3 << 20, 3 << 20) and len(seen) == 3
+    assert not imagenet.weights_path(w).exists() and not list(imagenet.weights_path(w).parent.glob("*.partial"))
+
+
+def test_unknown_model_is_refused():
+    with pytest.raises(imagenet.UnknownModel):
+        imagenet.predict(Image.new("RGB", (8, 8)), "vgg16")
+
+
+def test_model_cache_is_bounded(torch_home):
+    cache = imagenet.ModelCache(1)
+    cache.get("resnet18")
+    cache.get("resnet50")
+    assert cache.loaded() == ["resnet50"]
+
+
+def test_download_lands_in_the_torchvision_cache(tmp_path, monkeypatch):
+    import hashlib
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("RESNET_DEMO_OFFLINE", raising=False)
+    body = b"weights" * 1000
+    digest = hashlib.sha256(body).hexdigest()
+    w = SimpleNamespace(url=f"https://download.pytorch.org/models/tiny-{digest[:8]}.pth", meta={"_file_size": 0})
+    urls = []
+    monkeypatch.setattr(imagenet.urllib.request, "urlopen", lambda url, timeout: urls.append(url) or _FakeResponse(body))
+    path = imagenet.ensure_weights(w)
+    assert path == tmp_path / "hub" / "checkpoints" / f"tiny-{digest[:8]}.pth" and path.read_bytes() == body
+    assert imagenet.ensure_weights(w) == path and len(urls) == 1  # cached: no second download
