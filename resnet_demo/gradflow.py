@@ -23,7 +23,7 @@ def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def _norm_after(model: nn.Module, conv_name: str) -> nn.Module | None:
+def norm_after(model: nn.Module, conv_name: str) -> nn.Module | None:
     """The BN (or its Identity stand-in) right after a conv: conv->bn, convK->bnK, shortcut/downsample .0->.1."""
     modules = dict(model.named_modules())
     m = re.fullmatch(r"(.*?)conv(\d*)", conv_name)
@@ -69,7 +69,7 @@ def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, wei
     for name, layer in layers:
         handles.append(layer.register_forward_hook(on_output(name)))
         if isinstance(layer, nn.Conv2d):
-            norm = _norm_after(model, name)
+            norm = norm_after(model, name)
             if norm is not None:
                 handles.append(norm.register_forward_hook(on_response(name)))
     try:

@@ -94,7 +94,10 @@ def _snapshot(trainers: list[Trainer], total: int, elapsed: float, images: int, 
 
 
 def final_train_error(run: dict[str, Any]) -> float | None:
-    return final(run["train_error"])
+    """The error on the fixed training sample at the last evaluation when measured, else the smoothed
+    batch error (the dashed curve)."""
+    measured = final(run.get("train_error_measured") or [])
+    return measured if measured is not None else final(run["train_error"])
 
 
 def gaps(runs: list[dict[str, Any]]) -> dict[str, float]:

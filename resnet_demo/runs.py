@@ -38,7 +38,7 @@ def validate(run: dict[str, Any]) -> dict[str, Any]:
     if run["arch"] not in ("plain", "residual"):
         raise ValueError(f"arch must be 'plain' or 'residual', got {run['arch']!r}")
     n = len(run["iterations"])
-    for key in ("train_error", "test_error"):
+    for key in ("train_error", "test_error") + (("train_error_measured",) if "train_error_measured" in run else ()):
         if len(run[key]) != n:
             raise ValueError(f"{key} has {len(run[key])} values for {n} iterations")
         for v in run[key]:

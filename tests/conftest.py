@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +15,12 @@ NO_SHARED = f"needs the test data folder {SHARED_DATA} (../shared/data beside th
 
 # Tests never download: a missing weights file must fail fast, not hang on the network.
 os.environ.setdefault("RESNET_DEMO_OFFLINE", "1")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def shared(*parts: str) -> Path:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 
 import pytest
 from gradio_client import Client, handle_file
@@ -11,13 +10,7 @@ from gradio_client.exceptions import AppError
 from resnet_demo import live
 from resnet_demo.image_input import MAX_BYTES
 
-from conftest import photo
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port, photo
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,51 @@
+"""Run every benchmark and print its table: python benchmarks/run_all.py [--quick]
+
+Each script measures its own baseline in the same run and prints ratios; see each file's docstring.
+--quick uses fewer repeats (a smoke run, not for quoting).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+FULL = [
+    ("classify_speed.py", ["--models", "resnet18", "resnet50", "resnet50.IMAGENET1K_V1"]),
+    ("cold_start.py", []),
+    ("train_throughput.py", []),
+    ("gradflow_speed.py", []),
+    ("memory.py", []),
+    ("live_preset.py", []),
+    ("load_classify.py", ["--users", "4", "--seconds", "30"]),
+]
+QUICK = {"classify_speed.py": ["--repeats", "3"], "cold_start.py": ["--repeats", "2"],
+         "train_throughput.py": ["--repeats", "1"], "gradflow_speed.py": ["--repeats", "1"],
+         "memory.py": ["--calls", "40"], "live_preset.py": ["--seeds", "1"],
+         "load_classify.py": ["--seconds", "10"]}
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    print(f"# Benchmarks — {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{time.strftime('%Y-%m-%d %H:%M')}\n")
+    failed = []
+    for script, extra in FULL:
+        args = extra + (QUICK[script] if quick else [])
+        print(f"## {script} {' '.join(args)}\n", flush=True)
+        rc = subprocess.run([sys.executable, str(HERE / script), *args], cwd=HERE.parent).returncode
+        if rc:
+            failed.append(script)
+        print(flush=True)
+    print("missed targets: " + (", ".join(failed) if failed else "none"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
