@@ -60,7 +60,7 @@ def _run(arch, depth, final_train):
 def test_verdict_follows_the_numbers():
     text = live.verdict([_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25),
                          _run("residual", 56, 0.239)])
-    assert "plain-56 ended 12.3 points above plain-20: degradation" in text
+    assert "plain-56 ended 12.3 points above plain-20: degradation" in text and "last batches" in text
     assert "ResNet-56 ended 1.1 points below ResNet-20" in text
     assert "ResNet-56 is 18.4 points below plain-56" in text
     flipped = live.verdict([_run("plain", 20, 0.40), _run("plain", 56, 0.35), _run("residual", 20, 0.30),
@@ -81,3 +81,12 @@ def test_stored_figure_has_a_trace_per_curve():
     assert any("paper ResNet-56: 6.97%" == t.name for t in with_ref.data)
     overlaid = plots.error_curves(rs, overlay=[_run("plain", 8, 0.5)], reference=False)
     assert len(overlaid.data) == 6
+
+
+def test_measured_training_error_is_preferred_for_the_verdict():
+    rs = [_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25), _run("residual", 56, 0.239)]
+    for r, measured in zip(rs, (0.2, 0.5, 0.1, 0.12)):
+        r["train_error_measured"] = [None, measured]
+    assert live.final_train_error(rs[0]) == 0.2
+    text = live.verdict(rs)
+    assert "measured on 1,000 training images" in text and "plain-56 ended 30.0 points above plain-20" in text
