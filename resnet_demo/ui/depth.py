@@ -49,6 +49,19 @@ def _provenance(runs: list[dict[str, Any]]) -> str:
     return text
 
 
+def stored_summary(runs: list[dict[str, Any]]) -> str:
+    """What the stored runs show, computed from their final training errors (same wording as live)."""
+    pick = []
+    for arch in ("plain", "residual"):
+        mine = sorted((r for r in runs if r["arch"] == arch), key=lambda r: r["depth"])
+        if len(mine) < 2:
+            return ""
+        pick += [mine[0], mine[-1]]
+    ends = {r["iterations"][-1] for r in pick}
+    when = f"after {ends.pop():,} iterations" if len(ends) == 1 else "runs of different lengths"
+    return f"**What these runs show** ({when}): " + live.verdict(pick)
+
+
 def stored_figure(selected: list[str], reference: bool, overlay_on: bool, live_runs: list[dict] | None):
     runs = [r for r in stored_runs() if r["name"] in (selected or [])]
     overlay = live_runs if overlay_on and live_runs else None
@@ -122,15 +135,17 @@ def stop(request: gr.Request) -> None:
 def build() -> None:
     runs = stored_runs()
     names = [r["name"] for r in runs]
-    gr.Markdown("### The degradation problem\nA deeper *plain* net has **higher training error** than a shallower "
-                "one: not overfitting, but an optimisation difficulty. Residual nets, same depth and the same "
-                "parameters, do not degrade. These curves come from this project's own training runs.")
+    gr.Markdown("### The degradation problem\nIn the paper a deeper *plain* net has **higher training error** than a "
+                "shallower one: not overfitting, but an optimisation difficulty; residual nets of the same depth and "
+                "the same parameters do not degrade (Fig. 6). The curves below come from this project's own "
+                "training runs, and the sentence under them says what they show.")
     with gr.Row():
         selected = gr.CheckboxGroup(names, value=names, label="Runs to show")
         reference = gr.Checkbox(True, label="Paper's final test errors (Table 6)")
         overlay = gr.Checkbox(False, label="Overlay my last live run")
     live_runs = gr.State(None)
     stored_plot = gr.Plot(stored_figure(names, True, False, None), label="Stored runs")
+    gr.Markdown(stored_summary(runs))
     gr.Markdown(_provenance(runs) if runs else "No stored runs found in assets/runs/.")
     for control in (selected, reference, overlay):
         control.change(stored_figure, [selected, reference, overlay, live_runs], stored_plot, api_name=False,
