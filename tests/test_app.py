@@ -87,3 +87,35 @@ def test_train_live_endpoint(client):
     assert set(result) == {"runs", "elapsed_s"} and result["elapsed_s"] > 0
     assert [r["iterations"][-1] for r in result["runs"]] == [12] * 4
     assert "Verdict" in outputs[1]
+
+
+def _rss_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_bad_files_through_classify_get_a_prediction_or_a_clear_error(client, tmp_path):
+    import badfiles
+
+    cases = badfiles.build()
+    assert len(cases) >= 30
+    rss_before = None
+    for i, (name, (data, expected)) in enumerate(sorted(cases.items())):
+        path = tmp_path / name
+        path.write_bytes(data)
+        upload = handle_file(str(path))
+        if expected == "ok":
+            label, _, _ = client.predict(upload, "", "resnet18", api_name="/classify")
+            assert len(label["confidences"]) == 5, name
+        else:
+            with pytest.raises(AppError) as err:
+                client.predict(upload, "", "resnet18", api_name="/classify")
+            message = str(err.value)
+            assert "upstream" not in message.lower() and "traceback" not in message.lower(), (name, message)
+        if i == 4:
+            rss_before = _rss_mb()  # after warm-up
+    label, _, _ = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/classify")
+    assert len(label["confidences"]) == 5  # still serving
+    assert _rss_mb() - rss_before < 400, "memory grew while serving bad files"
