@@ -28,7 +28,6 @@ from torch import nn
 from torchvision.models import get_model_weights
 
 from .cifar import load_checkpoint
-from .gradflow import norm_after
 from .threads import flush_denormals
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -158,25 +157,6 @@ def limit_aspect(img: Image.Image, ratio: float = 2.0) -> Image.Image:
     return img
 
 
-@torch.no_grad()
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """Fold every eval-mode BN into the conv before it (W' = W*g/s, b' = (b-mu)*g/s + beta) and put an
-    Identity in its place: the same function with one pass over memory less per layer (inference only)."""
-    for name, conv in list(model.named_modules()):
-        if not isinstance(conv, nn.Conv2d):
-            continue
-        bn = norm_after(model, name)
-        if not isinstance(bn, nn.BatchNorm2d):
-            continue
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-        conv.weight = nn.Parameter(conv.weight * scale[:, None, None, None], requires_grad=False)
-        conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias, requires_grad=False)
-        parent_name, _, attr = next(n for n, m in model.named_modules() if m is bn).rpartition(".")
-        setattr(model.get_submodule(parent_name) if parent_name else model, attr, nn.Identity())
-    return model
-
-
 def _load_imagenet(key: str, progress: ProgressFn | None) -> Classifier:
     w = IMAGENET[key]
     path = ensure_weights(w, progress)
@@ -184,8 +164,6 @@ def _load_imagenet(key: str, progress: ProgressFn | None) -> Classifier:
     model = getattr(torchvision.models, arch)(weights=None)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     model.eval().requires_grad_(False)
-    # Inference fast path (benchmarks/classify_speed.py): BN folded into the convs, channels_last.
-    model = fold_batchnorm(model).to(memory_format=torch.channels_last)
     transforms = w.transforms()
     meta = w.meta
     info = {"model": f"{arch} ({w.name})", "weights file": path.name, "params": meta["num_params"],
@@ -300,7 +278,7 @@ def classify(image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: b
     flush_denormals()
     clf = MODELS.get(model_name, progress)
     image = image.convert("RGB")
-    x = clf.preprocess(image).unsqueeze(0).contiguous(memory_format=torch.channels_last)
+    x = clf.preprocess(image).unsqueeze(0)
     t0 = time.perf_counter()
     # No hooks: the model is shared between requests, so the trunk and head are called separately and
     # only the head (pool + linear) is differentiated for Grad-CAM.
