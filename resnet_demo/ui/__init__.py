@@ -9,7 +9,8 @@ TITLE = "ResNet Lab — why deep residual learning works"
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
+    # delete_cache: uploads and outputs older than an hour are removed every hour (a long-lived Space)
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\nAn interactive companion to He, Zhang, Ren, Sun, "
                     "[Deep Residual Learning for Image Recognition](https://arxiv.org/abs/1512.03385) (2015).")
         with gr.Tab("Classify"):

@@ -1,6 +1,8 @@
 """The Classify tab: an upload or a URL through a pretrained ResNet, top-5, Grad-CAM, details."""
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,28 @@ from ..image_input import InputError, load_input
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on its long side
+HEATMAPS = Path(tempfile.gettempdir()) / "resnet-lab-heatmaps"
+
+
+def _save_heatmap(image: Image.Image) -> str:
+    """Write the heatmap to a file of its own and return its path.
+
+    Returning a PIL image makes Gradio write it to a cache path named by its content *in place*, so
+    two users who get the same heatmap at once can download a half-written file (measured under load:
+    'peer closed connection'). A file path is copied into the cache under a staging name and renamed,
+    which is safe. Our copies are pruned after 5 minutes; Gradio has its own by then."""
+    HEATMAPS.mkdir(exist_ok=True)
+    cutoff = time.time() - 300
+    for old in HEATMAPS.glob("*.jpg"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            pass  # another request pruned it first
+    fd, path = tempfile.mkstemp(prefix="gradcam-", suffix=".jpg", dir=HEATMAPS)
+    with os.fdopen(fd, "wb") as f:
+        image.save(f, "JPEG", quality=90)
+    return path
 
 
 def _upload_path(payload: Any) -> str | None:
@@ -58,7 +82,7 @@ def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress
         raise gr.Error(str(e)) from None
     shown = image.copy()
     shown.thumbnail((DISPLAY_MAX, DISPLAY_MAX))
-    heat = imagenet.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size))
+    heat = _save_heatmap(imagenet.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size)))
     total_ms = (time.perf_counter() - t0) * 1000
     return {label: p for label, p in pred.top}, heat, _details(pred, model_name or "resnet50", source, total_ms)
 
@@ -76,7 +100,7 @@ def build() -> None:
             gr.Examples([[str(p)] for p in sorted(EXAMPLES.iterdir())], inputs=[image], label="Example photos")
         with gr.Column():
             labels = gr.Label(num_top_classes=5, label="Top-5")
-            heat = gr.Image(label="Grad-CAM", type="pil", format="jpeg", interactive=False, height=320)
+            heat = gr.Image(label="Grad-CAM", type="filepath", interactive=False, height=320)
             details = gr.Markdown()
     gr.on([button.click, url.submit], classify, inputs=[image, url, model], outputs=[labels, heat, details],
           api_name="classify", preprocess=False, concurrency_id="classify", concurrency_limit=2, time_limit=120)
