@@ -15,12 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cifar import weight_layers
 from .threads import flush_denormals
-
-
-def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Every conv and linear layer, in registration (= forward) order."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
 def norm_after(model: nn.Module, conv_name: str) -> nn.Module | None:

@@ -27,7 +27,7 @@ from PIL import Image
 from torch import nn
 from torchvision.models import get_model_weights
 
-from .cifar import load_checkpoint
+from .cifar import count_params, load_checkpoint
 from .threads import flush_denormals
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -200,7 +200,7 @@ def _load_cifar(key: str) -> Classifier:
     err = meta.get("test_error")
     info = {"model": f"{meta['run_name']} (CIFAR-10, trained by this project)",
             "weights file": cifar_checkpoints()[key].name,
-            "params": sum(p.numel() for p in model.parameters()),
+            "params": count_params(model),
             "test error (this project's run)": None if err is None else f"{100 * err:.2f}%",
             "trained on": meta["dataset"], "iterations": meta["iterations"],
             "preprocessing": f"whole image resized to {size}x{size}"}
