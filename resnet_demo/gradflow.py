@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cifar import weight_layers
+from .data import normalize
 from .threads import flush_denormals
+from .train import TrainConfig, Trainer
 
 
 def norm_after(model: nn.Module, conv_name: str) -> nn.Module | None:
@@ -106,8 +108,6 @@ CHECKPOINTS = (0, 10, 25, 50, 100, 200, 400)  # training steps at which the prof
 
 def probe_batch(data, seed: int, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed batch of real test images (chosen by ``seed``), normalised."""
-    from .data import normalize
-
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(data.x_test), generator=g)[:size]
     return normalize(data.x_test[idx]), data.y_test[idx]
@@ -117,8 +117,6 @@ def trace(data, depth: int, batch_norm: bool, seed: int, steps: int, *, batch_si
           should_stop=lambda: False):
     """Train a plain and a residual net of ``depth`` (same seed, same batches) for ``steps`` SGD steps,
     yielding {"step", "plain": Profile, "residual": Profile, "diverged": {...}} at each checkpoint <= steps."""
-    from .train import TrainConfig, Trainer
-
     lr = 0.1 if batch_norm else 0.01  # without BN the paper's 0.1 sends deep nets to NaN at once
     trainers = {}
     for arch in ("plain", "residual"):

@@ -185,7 +185,8 @@ def _load_imagenet(key: str, progress: ProgressFn | None) -> Classifier:
 
 
 def _load_cifar(key: str) -> Classifier:
-    model, meta = load_checkpoint(cifar_checkpoints()[key])
+    path = cifar_checkpoints()[key]
+    model, meta = load_checkpoint(path)
     model.requires_grad_(False)
     size = meta["config"]["image_size"]
     mean = torch.tensor(meta["mean"]).view(3, 1, 1)
@@ -199,11 +200,12 @@ def _load_cifar(key: str) -> Classifier:
 
     err = meta.get("test_error")
     info = {"model": f"{meta['run_name']} (CIFAR-10, trained by this project)",
-            "weights file": cifar_checkpoints()[key].name,
+            "weights file": path.name,
             "params": count_params(model),
             "test error (this project's run)": None if err is None else f"{100 * err:.2f}%",
             "trained on": meta["dataset"], "iterations": meta["iterations"],
             "preprocessing": f"whole image resized to {size}x{size}"}
+
     def trunk(x: torch.Tensor) -> torch.Tensor:
         return model.blocks(F.relu(model.bn(model.conv(x))))
 

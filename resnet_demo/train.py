@@ -159,12 +159,12 @@ class Trainer:
         self.iteration += 1
         self.recent = (self.recent + [batch_error])[-cfg.smoothing:]
         train_error = sum(self.recent) / len(self.recent)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):  # before any evaluation: a diverged net is not worth measuring
+            raise FloatingPointError(f"loss became {loss_value} at iteration {self.iteration} (lr {lr})")
         last = self.iteration == cfg.iterations
         due = cfg.eval_every > 0 and (self.iteration % cfg.eval_every == 0 or last)
         test_error = self.evaluate() if due else None
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(f"loss became {loss_value} at iteration {self.iteration} (lr {lr})")
         if self.iteration % cfg.log_every == 0 or last or test_error is not None:
             self.run["iterations"].append(self.iteration)
             self.run["train_error"].append(round(train_error, 5))

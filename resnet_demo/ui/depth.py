@@ -27,6 +27,11 @@ def _data():
     return load_bundled()  # read-only tensors, shared safely
 
 
+@functools.lru_cache(maxsize=1)
+def _stored() -> tuple[dict[str, Any], ...]:
+    return tuple(stored_runs())  # files shipped with the app: read once, not on every checkbox toggle
+
+
 def _provenance(runs: list[dict[str, Any]]) -> str:
     lines = ["| run | device | iterations | wall time | final train error | final test error |",
              "|---|---|---|---|---|---|"]
@@ -63,7 +68,7 @@ def stored_summary(runs: list[dict[str, Any]]) -> str:
 
 
 def stored_figure(selected: list[str], reference: bool, overlay_on: bool, live_runs: list[dict] | None):
-    runs = [r for r in stored_runs() if r["name"] in (selected or [])]
+    runs = [r for r in _stored() if r["name"] in (selected or [])]
     overlay = live_runs if overlay_on and live_runs else None
     return plots.error_curves(runs, overlay=overlay, reference=reference,
                               title="Stored runs: dashed = training error, solid = test error")
@@ -133,7 +138,7 @@ def stop(request: gr.Request) -> None:
 
 
 def build() -> None:
-    runs = stored_runs()
+    runs = list(_stored())
     names = [r["name"] for r in runs]
     gr.Markdown("### The degradation problem\nIn the paper a deeper *plain* net has **higher training error** than a "
                 "shallower one: not overfitting, but an optimisation difficulty; residual nets of the same depth and "
