@@ -16,23 +16,19 @@ sys.path.insert(0, str(ROOT))
 
 def seeded_torch_home(models=("resnet18", "resnet50")) -> str:
     """$TORCH_HOME to use: the real one if it holds the weights of ``models`` (keys such as resnet50 or
-    resnet50.IMAGENET1K_V1), else a temp one seeded with random-init state dicts under torchvision's file
-    names (timings are the same; labels are meaningless)."""
+    resnet50.IMAGENET1K_V1), else a temp one seeded with stand-in weights (random init, BatchNorm
+    statistics calibrated) under torchvision's file names: timings are the same, labels meaningless."""
     import torch
-    import torchvision
 
     from resnet_demo import imagenet
+    from resnet_demo.standin import seed_cache
 
-    if all(imagenet.weights_path(imagenet.IMAGENET[m]).exists() for m in models):
+    if all(imagenet.weights_path(imagenet.weights_of(m)).exists() for m in models):
         return torch.hub.get_dir().rsplit("/hub", 1)[0]
     home = tempfile.mkdtemp(prefix="bench-torch-home-")
     os.environ["TORCH_HOME"] = home
-    for m in models:
-        path = imagenet.weights_path(imagenet.IMAGENET[m])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(0)
-        torch.save(getattr(torchvision.models, m.split(".")[0])(weights=None).state_dict(), path)
-    print(f"(no cached weights: seeded {home} with random-init weights)")
+    seed_cache(models)
+    print(f"(no cached weights: seeded {home} with stand-in weights)")
     return home
 
 

@@ -1,12 +1,14 @@
 """Classify end to end (decode + preprocess + forward + top-5) against the tutorials' pipeline.
 
-    python benchmarks/classify_speed.py [--models resnet18 resnet50 ...] [--repeats 15]
+    python benchmarks/classify_speed.py [--models resnet18 resnet50 resnet50.int8 ...] [--repeats 15]
 
 Baseline: the torchvision model in eager mode with Resize(256), CenterCrop(224), ToTensor, Normalize
-on a PIL image -- the pipeline most tutorials use -- on the same weights and photos. Ours:
-``resnet_demo.imagenet.classify`` without Grad-CAM (``predict``) and with it (what the tab runs). Every
-figure is a median over repeats of all photos, and the ratio is ours / baseline in the same run.
-Also: achieved GFLOP/s from the weights' published GFLOPS (2 FLOPs per MAC).
+on a PIL image -- the pipeline most tutorials use -- on the same weights and photos (for an int8 key:
+the fp32 weights it was quantized from). Ours: ``resnet_demo.imagenet.classify`` without Grad-CAM
+(``predict``) and with it (what the tab runs), on the backend the app picks (ONNX Runtime for the fp32
+trunk when installed; ``RESNET_DEMO_BACKEND=torch`` for torch alone). Every figure is a median over
+repeats of all photos, and the ratio is ours / baseline in the same run. Also: achieved GFLOP/s from
+the weights' published GFLOPS (2 FLOPs per MAC).
 """
 from __future__ import annotations
 
@@ -23,10 +25,9 @@ PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=["resnet18", "resnet50"])
+    p.add_argument("--models", nargs="+", default=["resnet18", "resnet50", "resnet50.int8"])
     p.add_argument("--repeats", type=int, default=15)
     args = p.parse_args()
-    seeded_torch_home(tuple(args.models))
     import torch
     import torchvision
     from PIL import Image
@@ -35,13 +36,20 @@ def main() -> int:
     from resnet_demo import imagenet
     from resnet_demo.image_input import decode_image
 
+    def fp32_key(key: str) -> str:
+        if key not in imagenet.INT8:
+            return key
+        source = imagenet.INT8[key].meta["unquantized"]
+        return next(k for k, w in imagenet.IMAGENET.items() if w is source)
+
+    seeded_torch_home(tuple(args.models) + tuple(fp32_key(k) for k in args.models))
     blobs = [(ROOT / "assets" / "examples" / n).read_bytes() for n in PHOTOS]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(PHOTOS)} photos; median of "
           f"{args.repeats} rounds")
-    print("| model | baseline ms | ours ms (top-5) | ratio | ours + Grad-CAM ms | same top-5 | GFLOP/s (ours) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | backend | baseline ms | ours ms (top-5) | ratio | ours + Grad-CAM ms | same top-5 | GFLOP/s (ours) |")
+    print("|---|---|---|---|---|---|---|---|")
     for key in args.models:
-        w = imagenet.IMAGENET[key]
+        w = imagenet.IMAGENET[fp32_key(key)]
         path = imagenet.ensure_weights(w)
         base_model = getattr(torchvision.models, key.split(".")[0])(weights=None)
         base_model.load_state_dict(torch.load(path, weights_only=True))
@@ -78,8 +86,12 @@ def main() -> int:
         same = all(baseline(blob) == ours(blob) for blob in blobs)
         resize = w.transforms().resize_size[0]
         same_note = "yes" if same else ("no" + (f" (weights resize to {resize}, tutorial 256)" if resize != 256 else ""))
+        if key in imagenet.INT8:
+            same_note = f"{'yes' if same else 'no'} (int8; {imagenet.MODELS.get(key).info['accuracy cost of int8 (published)']})"
         gflops = 2 * w.meta["_ops"] / (o / 1000)
-        print(f"| {key} | {b:.1f} | {o:.1f} | {o / b:.2f} | {c:.1f} | {same_note} | {gflops:.0f} |", flush=True)
+        backend = imagenet.MODELS.get(key).info["backend"]
+        print(f"| {key} | {backend} | {b:.1f} | {o:.1f} | {o / b:.2f} | {c:.1f} | {same_note} | {gflops:.0f} |",
+              flush=True)
     return 0
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,8 +28,10 @@ import torchvision
 from PIL import Image
 from torch import nn
 from torchvision.models import get_model_weights
+from torchvision.transforms import functional as TF
 
 from .cifar import count_params, load_checkpoint
+from .fast_trunk import onnx_trunk
 from .threads import flush_denormals
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -59,13 +63,27 @@ def _imagenet_keys() -> dict[str, Any]:
 IMAGENET = _imagenet_keys()
 
 
+def _int8_keys() -> dict[str, Any]:
+    """``resnet50.int8`` etc.: torchvision's quantized (FBGEMM int8) weights, DEFAULT of each, opt-in."""
+    return {f"{arch}.int8": get_model_weights(f"quantized_{arch}").DEFAULT
+            for arch in ARCHS if f"quantized_{arch}" in torchvision.models.list_models(torchvision.models.quantization)}
+
+
+INT8 = _int8_keys()
+
+
+def weights_of(key: str) -> Any:
+    """The torchvision weights enum member behind an ImageNet key (fp32 or int8)."""
+    return INT8[key] if key in INT8 else IMAGENET[key]
+
+
 def cifar_checkpoints(directory: Path = CHECKPOINTS) -> dict[str, Path]:
     """The offline CIFAR-10 models shipped in ``assets/checkpoints`` (key ``cifar-<file stem>``)."""
     return {f"cifar-{p.stem}": p for p in sorted(directory.glob("*.pt"))}
 
 
 def model_names() -> list[str]:
-    return list(IMAGENET) + list(cifar_checkpoints())
+    return list(IMAGENET) + list(INT8) + list(cifar_checkpoints())
 
 
 def describe_key(key: str) -> str:
@@ -76,6 +94,11 @@ def describe_key(key: str) -> str:
         default = " (default)" if "." not in key else ""
         acc = w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
         return f"ResNet-{arch[6:]} · {w.name}{default} · {acc:.1f}% top-1 ImageNet"
+    if key in INT8:
+        w = INT8[key]
+        acc = w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+        fp32 = w.meta["unquantized"].meta["_metrics"]["ImageNet-1K"]["acc@1"]
+        return f"ResNet-{key[6:-5]} · int8 {w.name} (faster) · {acc:.1f}% top-1 ImageNet (fp32 {fp32:.1f}%)"
     if key in cifar_checkpoints():
         return f"CIFAR-10 {key[6:]} (offline, 10 classes)"
     raise UnknownModel(f"unknown model {key!r}; choose one of {', '.join(model_names())}")
@@ -97,8 +120,10 @@ def ensure_weights(weights: Any, progress: ProgressFn | None = None, timeout: fl
         raise WeightsUnavailable(unavailable + " (RESNET_DEMO_OFFLINE=1 forbids downloads.)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    # torchvision file names end in the first hex digits of the file's sha256
-    hash_prefix = path.stem.rsplit("-", 1)[-1]
+    # most torchvision file names end in "-" + the first hex digits of the file's sha256 (torch.hub's
+    # rule); the quantized ones (resnet18_fbgemm_16fa66dd.pth) do not, and go unchecked as in torch.hub
+    match = re.search(r"-([a-f0-9]+)\.", path.name)
+    hash_prefix = match.group(1) if match else ""
     try:
         with urllib.request.urlopen(weights.url, timeout=timeout) as resp, open(tmp, "wb") as f:
             total = int(resp.headers.get("Content-Length") or weights.meta.get("_file_size", 0) * 2**20)
@@ -157,6 +182,24 @@ def limit_aspect(img: Image.Image, ratio: float = 2.0) -> Image.Image:
     return img
 
 
+def _fast_transforms(transforms: Any) -> Callable[[Image.Image], torch.Tensor]:
+    """``weights.transforms()`` with the same result, bit for bit (tested), after ``limit_aspect``: the
+    resize and crop are its own PIL calls; the float conversion and normalisation run in numpy, in the
+    same float32 operations and order. Torch would spread those over its OpenMP threads, which then
+    spin-wait on the cores ONNX Runtime is about to use (ResNet-50 classify: 51-55 ms -> 47 ms)."""
+    mean = np.asarray(transforms.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(transforms.std, dtype=np.float32)[:, None, None]
+
+    def preprocess(img: Image.Image) -> torch.Tensor:
+        img = TF.resize(limit_aspect(img), transforms.resize_size, interpolation=transforms.interpolation,
+                        antialias=transforms.antialias)
+        img = TF.center_crop(img, transforms.crop_size)
+        x = np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / np.float32(255)
+        return torch.from_numpy(np.ascontiguousarray((x - mean) / std))
+
+    return preprocess
+
+
 def _load_imagenet(key: str, progress: ProgressFn | None) -> Classifier:
     w = IMAGENET[key]
     path = ensure_weights(w, progress)
@@ -170,15 +213,57 @@ def _load_imagenet(key: str, progress: ProgressFn | None) -> Classifier:
             "GFLOPS": meta["_ops"], "acc@1 (ImageNet-1K, published)": meta["_metrics"]["ImageNet-1K"]["acc@1"],
             "acc@5 (ImageNet-1K, published)": meta["_metrics"]["ImageNet-1K"]["acc@5"],
             "preprocessing": f"resize {transforms.resize_size[0]}, center crop {transforms.crop_size[0]}"}
-    def preprocess(img: Image.Image) -> torch.Tensor:
-        return transforms(limit_aspect(img))
+    preprocess = _fast_transforms(transforms)
 
-    def trunk(x: torch.Tensor) -> torch.Tensor:
+    def torch_trunk(x: torch.Tensor) -> torch.Tensor:
         x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
         return model.layer4(model.layer3(model.layer2(model.layer1(x))))
 
     def head(f: torch.Tensor) -> torch.Tensor:
         return model.fc(torch.flatten(model.avgpool(f), 1))
+
+    trunk, info["backend"] = onnx_trunk(model, path, torch_trunk)
+    if trunk is None:
+        info["backend"] = f"torch eager ({info['backend']})"
+        trunk = torch_trunk
+    return Classifier(key, model, list(meta["categories"]), preprocess, trunk, head,
+                      _central_crop_box(transforms.resize_size[0], transforms.crop_size[0]), info)
+
+
+def _load_int8(key: str, progress: ProgressFn | None) -> Classifier:
+    """torchvision's quantized ResNet: the int8 trunk runs the convolutions; the head runs in float with
+    the dequantized linear weights, so Grad-CAM can differentiate it like the fp32 models' head."""
+    w = INT8[key]
+    path = ensure_weights(w, progress)
+    arch = key.split(".")[0]
+    # builds the fp32 net, fuses conv+bn+relu and converts it to int8 modules (as torchvision does
+    # before loading these weights); sets torch.backends.quantized.engine to the weights' backend
+    # torch warns that eager-mode quantization and quantized tensors are deprecated (torch is pinned)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+        model = getattr(torchvision.models.quantization, arch)(weights=None, quantize=True)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.eval()
+    fc_weight, fc_bias = model.fc.weight().dequantize(), model.fc.bias().detach()
+    transforms = w.transforms()
+    meta, fp32 = w.meta, w.meta["unquantized"]
+    acc, acc32 = meta["_metrics"]["ImageNet-1K"]["acc@1"], fp32.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+    info = {"model": f"{arch} int8 ({w.name}, quantized from {fp32.name})", "weights file": path.name,
+            "params": meta["num_params"], "GOPS": meta["_ops"],
+            "acc@1 (ImageNet-1K, published)": acc, "acc@5 (ImageNet-1K, published)": meta["_metrics"]["ImageNet-1K"]["acc@5"],
+            "accuracy cost of int8 (published)": f"{acc32 - acc:.2f} points top-1 ({acc32} fp32 -> {acc} int8)",
+            "preprocessing": f"resize {transforms.resize_size[0]}, center crop {transforms.crop_size[0]}",
+            "backend": f"torch int8 ({meta['backend']}) trunk + float head (Grad-CAM)"}
+
+    preprocess = _fast_transforms(transforms)
+
+    def trunk(x: torch.Tensor) -> torch.Tensor:
+        m = model
+        x = m.maxpool(m.relu(m.bn1(m.conv1(m.quant(x)))))  # bn1 and relu are fused into conv1
+        return m.layer4(m.layer3(m.layer2(m.layer1(x)))).dequantize()
+
+    def head(f: torch.Tensor) -> torch.Tensor:
+        return F.linear(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1), fc_weight, fc_bias)
 
     return Classifier(key, model, list(meta["categories"]), preprocess, trunk, head,
                       _central_crop_box(transforms.resize_size[0], transforms.crop_size[0]), info)
@@ -236,7 +321,12 @@ class ModelCache:
             with self._lock:
                 if key in self._models:
                     return self._models[key]
-            clf = _load_cifar(key) if key.startswith("cifar-") else _load_imagenet(key, progress)
+            if key in INT8:
+                clf = _load_int8(key, progress)
+            elif key in IMAGENET:
+                clf = _load_imagenet(key, progress)
+            else:
+                clf = _load_cifar(key)
             with self._lock:
                 self._models[key] = clf
                 while len(self._models) > self.capacity:

@@ -38,26 +38,21 @@ def photo(name: str = "chelsea.png") -> Path:
     pytest.skip(NO_SHARED)
 
 
-SEEDED = ("resnet18", "resnet50")  # the models whose weights file the seeded cache holds
+SEEDED = ("resnet18", "resnet50")  # the fp32 models whose weights file the seeded cache holds
+SEEDED_INT8 = ("resnet50.int8",)    # and the quantized ones
 
 
 @pytest.fixture(scope="session")
 def torch_home(tmp_path_factory) -> Path:
-    """$TORCH_HOME with random-init state dicts saved under torchvision's file names for SEEDED, so the
-    real loading path (cache lookup, torch.load, load_state_dict) runs with no network."""
-    import torch
-    import torchvision
-
-    from resnet_demo import imagenet
+    """$TORCH_HOME with stand-in weights (random init, BatchNorm statistics calibrated) saved under
+    torchvision's file names for SEEDED, so the real loading path (cache lookup, torch.load,
+    load_state_dict, the ONNX export) runs with no network."""
+    from resnet_demo.standin import seed_cache
 
     home = tmp_path_factory.mktemp("torch_home")
     old = os.environ.get("TORCH_HOME")
     os.environ["TORCH_HOME"] = str(home)
-    for key in SEEDED:
-        torch.manual_seed(0)
-        path = imagenet.weights_path(imagenet.IMAGENET[key])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(getattr(torchvision.models, key)(weights=None).state_dict(), path)
+    seed_cache(SEEDED + SEEDED_INT8)
     yield home
     if old is None:
         os.environ.pop("TORCH_HOME", None)

@@ -136,3 +136,26 @@ def test_download_lands_in_the_torchvision_cache(tmp_path, monkeypatch):
     path = imagenet.ensure_weights(w)
     assert path == tmp_path / "hub" / "checkpoints" / f"tiny-{digest[:8]}.pth" and path.read_bytes() == body
     assert imagenet.ensure_weights(w) == path and len(urls) == 1  # cached: no second download
+
+
+def test_int8_opt_in_matches_torchvisions_quantized_model(torch_home):
+    key = "resnet50.int8"
+    w = imagenet.INT8[key]
+    img = Image.open(photo("coffee.png")).convert("RGB")
+    pred = imagenet.classify(img, key)
+    ref = __import__("torchvision").models.quantization.resnet50(weights=None, quantize=True)
+    ref.load_state_dict(torch.load(imagenet.weights_path(w), weights_only=True))
+    with torch.inference_mode():
+        p = ref.eval()(w.transforms()(img).unsqueeze(0)).softmax(1)[0]
+    ours = dict(pred.top)
+    want = {w.meta["categories"][i]: float(v) for v, i in zip(*p.topk(3))}
+    # our head runs in float (for Grad-CAM), torchvision's in int8: probabilities agree to int8 precision
+    assert set(want) <= set(ours)
+    assert all(abs(ours[label] - prob) < 0.05 for label, prob in want.items())
+    assert pred.cam_map.shape == (7, 7) and float(pred.cam_map.max()) == 1.0
+    # the accuracy cost comes from torchvision's metadata, not typed in
+    fp32 = w.meta["unquantized"].meta["_metrics"]["ImageNet-1K"]["acc@1"]
+    int8 = w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+    assert f"{fp32 - int8:.2f} points" in pred.info["accuracy cost of int8 (published)"]
+    assert f"{int8:.1f}% top-1" in imagenet.describe_key(key) and f"fp32 {fp32:.1f}%" in imagenet.describe_key(key)
+    assert key in imagenet.model_names() and key not in imagenet.IMAGENET  # not offered to gradient flow

@@ -1,0 +1,79 @@
+"""The ONNX Runtime trunk: used when installed, equal to torch's, and torch whenever it cannot be trusted."""
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from resnet_demo import fast_trunk, imagenet
+
+from conftest import photo
+
+pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (requirements.txt has it)")
+
+
+@pytest.fixture
+def fresh_cache():
+    imagenet.MODELS._models.clear()
+    yield
+    imagenet.MODELS._models.clear()
+
+
+def _torch_trunk(model):
+    def trunk(x):
+        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        return model.layer4(model.layer3(model.layer2(model.layer1(x))))
+    return trunk
+
+
+def test_the_app_runs_the_trunk_on_onnx_runtime_and_it_equals_torch(torch_home, fresh_cache):
+    clf = imagenet.MODELS.get("resnet50")
+    assert clf.info["backend"].startswith("ONNX Runtime")
+    assert len(list(fast_trunk.onnx_dir().glob("resnet50-*.onnx"))) == 1  # cached for the next load
+    x = clf.preprocess(Image.open(photo()).convert("RGB")).unsqueeze(0)
+    with torch.inference_mode():
+        want = _torch_trunk(clf.model)(x)
+    got = clf.trunk(x)
+    assert got.shape == want.shape == (1, 2048, 7, 7)
+    assert float((got - want).abs().max() / want.abs().max()) < 1e-4
+    # other shapes (not what classify sends) go to torch rather than fail
+    odd = torch.randn(2, 3, 160, 160)
+    with torch.inference_mode():
+        assert torch.allclose(clf.trunk(odd), _torch_trunk(clf.model)(odd))
+
+
+def test_same_top5_and_grad_cam_as_torch(torch_home, fresh_cache, monkeypatch):
+    img = Image.open(photo("coffee.png")).convert("RGB")
+    fast = imagenet.classify(img, "resnet18")
+    monkeypatch.setenv("RESNET_DEMO_BACKEND", "torch")
+    imagenet.MODELS._models.clear()
+    slow = imagenet.classify(img, "resnet18")
+    assert slow.info["backend"] == "torch eager (RESNET_DEMO_BACKEND=torch)"
+    assert [lbl for lbl, _ in fast.top] == [lbl for lbl, _ in slow.top]
+    assert [p for _, p in fast.top] == pytest.approx([p for _, p in slow.top], rel=1e-4)
+    assert torch.allclose(fast.cam_map, slow.cam_map, atol=1e-4)
+
+
+def test_a_damaged_cache_file_is_exported_again(torch_home, fresh_cache):
+    imagenet.MODELS.get("resnet18")
+    (cached,) = fast_trunk.onnx_dir().glob("resnet18-*.onnx")
+    cached.write_bytes(cached.read_bytes()[:1000])  # truncated, newer than the weights
+    imagenet.MODELS._models.clear()
+    clf = imagenet.MODELS.get("resnet18")
+    assert clf.info["backend"].startswith("ONNX Runtime")
+    assert cached.stat().st_size > 10_000_000
+
+
+def test_disagreement_or_a_missing_runtime_keeps_torch(torch_home):
+    model = imagenet.MODELS.get("resnet18").model
+    weights = imagenet.weights_path(imagenet.IMAGENET["resnet18"])
+    trunk = _torch_trunk(model)
+    fn, why = fast_trunk.onnx_trunk(model, weights, lambda x: trunk(x) * 1.01)
+    assert fn is None and "disagreed" in why
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "onnxruntime", None)
+        assert fast_trunk.onnx_trunk(model, weights, trunk) == (None, "onnxruntime is not installed")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RESNET_DEMO_BACKEND", "tensorrt")
+        with pytest.raises(ValueError, match="RESNET_DEMO_BACKEND"):
+            fast_trunk.onnx_trunk(model, weights, trunk)
