@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 FULL = [
-    ("classify_speed.py", ["--models", "resnet18", "resnet50", "resnet50.IMAGENET1K_V1"]),
+    ("classify_speed.py", ["--models", "resnet18", "resnet50", "resnet50.IMAGENET1K_V1", "resnet50.int8"]),
     ("cold_start.py", []),
     ("train_throughput.py", []),
     ("gradflow_speed.py", []),
