@@ -50,6 +50,18 @@ def test_classify_upload_returns_top5_from_the_categories(client):
     assert heat is not None
 
 
+def test_classify_int8_opt_in_reports_backend_and_accuracy_cost(client):
+    from torchvision.models.quantization import ResNet50_QuantizedWeights
+
+    label, heat, details = client.predict(handle_file(str(photo())), "", "resnet50.int8", api_name="/classify")
+    assert len(label["confidences"]) == 5 and heat is not None
+    cats = set(ResNet50_QuantizedWeights.DEFAULT.meta["categories"])
+    assert all(c["label"] in cats for c in label["confidences"])
+    assert "torch int8" in details and "0.58 points top-1" in details
+    _, _, details = client.predict(handle_file(str(photo())), "", "resnet50", api_name="/classify")
+    assert "ONNX Runtime" in details
+
+
 @pytest.mark.parametrize("upload,url,message", [
     (None, "", "Upload an image or paste an image URL"),
     (None, "http://169.254.169.254/latest/meta-data/", "Refused"),

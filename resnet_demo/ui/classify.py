@@ -12,6 +12,7 @@ from PIL import Image
 
 from .. import imagenet
 from ..image_input import InputError, load_input
+from .common import upload_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on its long side
@@ -39,16 +40,6 @@ def _save_heatmap(image: Image.Image) -> str:
     return path
 
 
-def _upload_path(payload: Any) -> str | None:
-    """The event runs with preprocess=False (gr.Image would open the file with PIL first and turn a bad
-    file into a generic error); the payload is Gradio's FileData, already checked to be in its cache."""
-    if not payload:
-        return None
-    if isinstance(payload, dict):
-        return payload.get("path")
-    return str(payload)
-
-
 def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: float) -> str:
     rows = [("model time", f"{pred.model_ms:.0f} ms (forward + Grad-CAM)"), ("total time", f"{total_ms:.0f} ms"),
             ("image", f"{pred.image_size[0]}x{pred.image_size[1]} from {source}")]
@@ -67,7 +58,7 @@ def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: 
 def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):
     t0 = time.perf_counter()
     try:
-        image, source = load_input(_upload_path(upload), url)
+        image, source = load_input(upload_path(upload), url)
     except InputError as e:
         raise gr.Error(str(e)) from None
     if upload and url and url.strip():

@@ -12,19 +12,14 @@ from typing import Any
 import gradio as gr
 
 from .. import live, plots
-from ..data import load_bundled
 from ..runs import CIFAR10_TEST_ERROR, final, stored_runs, to_csv
+from .common import bundled_data
 
 TIME_LIMIT_S = float(os.environ.get("RESNET_DEMO_TRAIN_LIMIT_S", "300"))  # hard cap on one live run
 
 # Stop sets the flag of the session that pressed it; that session's run checks it between steps.
 _stop_flags: dict[str, threading.Event] = {}
 _stop_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=1)
-def _data():
-    return load_bundled()  # read-only tensors, shared safely
 
 
 @functools.lru_cache(maxsize=1)
@@ -111,7 +106,7 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
     with _stop_lock:
         flag = _stop_flags.setdefault(key, threading.Event())
     flag.clear()
-    trainers = live.make_trainers(_data(), preset, (shallow, deep), bool(batch_norm), seed, bool(zero_init))
+    trainers = live.make_trainers(bundled_data(), preset, (shallow, deep), bool(batch_norm), seed, bool(zero_init))
     try:
         for snap in live.run_live(trainers, should_stop=flag.is_set, time_limit_s=TIME_LIMIT_S):
             runs = snap["runs"]

@@ -11,8 +11,7 @@ import torch
 
 from .. import gradflow, imagenet, plots
 from ..image_input import InputError, load_input
-from .classify import _upload_path
-from .depth import _data
+from .common import bundled_data, upload_path
 
 TIME_LIMIT_S = float(os.environ.get("RESNET_DEMO_GRADFLOW_LIMIT_S", "240"))
 
@@ -49,7 +48,7 @@ def grad_flow(depth: float, batch_norm: bool, steps: float, seed: float):
     t0 = time.perf_counter()
     first: dict[str, Any] = {}
     step = -1
-    for snap in gradflow.trace(_data(), depth, bool(batch_norm), seed, steps,
+    for snap in gradflow.trace(bundled_data(), depth, bool(batch_norm), seed, steps,
                                should_stop=lambda: time.perf_counter() - t0 > TIME_LIMIT_S):
         p, r, step = snap["plain"], snap["residual"], snap["step"]
         first = first or snap
@@ -70,7 +69,7 @@ def grad_flow(depth: float, batch_norm: bool, steps: float, seed: float):
 
 def imagenet_profile(upload: Any, url: str | None, model_name: str):
     try:
-        image, _ = load_input(_upload_path(upload), url)
+        image, _ = load_input(upload_path(upload), url)
     except InputError as e:
         raise gr.Error(str(e)) from None
     try:
