@@ -13,6 +13,7 @@ import dataclasses
 import math
 import os
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -265,6 +266,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Ctrl-C and kill both save the run and a resume file. A script's background jobs (as in
+    # scripts/stored_runs.sh) start with SIGINT ignored, and Python then installs no handler: restore it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(arch=args.arch, depth=args.depth, width=args.width, batch_norm=args.batch_norm,

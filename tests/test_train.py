@@ -127,3 +127,20 @@ def test_cli_ctrl_c_keeps_progress_and_resumes(tmp_path):
     assert done["iterations"][-1] == 600
     assert done["iterations"][: len(stopped["iterations"])] == stopped["iterations"]  # history kept
     assert not resume.exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_stops_cleanly_as_a_scripts_background_job(tmp_path, sig):
+    """scripts/stored_runs.sh runs the CLI as background jobs, which start with SIGINT ignored: Ctrl-C
+    (the terminal signals the whole group) and kill must still save the run and the resume file."""
+    out = tmp_path / "run.json"
+    args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
+            "--iterations", "100000", "--eval-every", "0", "--device", "cpu", "--threads", "1",
+            "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    time.sleep(8)  # past torch's import and into training
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert runs.load_run(out)["iterations"] and (tmp_path / "run.json.resume.pt").exists()
