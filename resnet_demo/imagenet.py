@@ -240,7 +240,8 @@ def _load_int8(key: str, progress: ProgressFn | None) -> Classifier:
     # before loading these weights); sets torch.backends.quantized.engine to the weights' backend
     # torch warns that eager-mode quantization and quantized tensors are deprecated (torch is pinned)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
         model = getattr(torchvision.models.quantization, arch)(weights=None, quantize=True)
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     model.eval()

@@ -31,7 +31,8 @@ def standin_int8_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]
     """A quantized model as torchvision builds it before loading int8 weights (calibrated on noise)."""
     torch.manual_seed(seed)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))  # eager quantization's notices
+        warnings.simplefilter("ignore", DeprecationWarning)  # eager quantization's notices
+        warnings.simplefilter("ignore", UserWarning)
         return getattr(torchvision.models.quantization, arch)(weights=None, quantize=True).state_dict()
 
 
