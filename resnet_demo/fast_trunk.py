@@ -37,17 +37,21 @@ def wanted() -> bool:
     return value != "torch"
 
 
+def resnet_trunk(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A torchvision ResNet (float or quantized) up to its last stage: what ``imagenet`` calls the trunk."""
+    x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+    return m.layer4(m.layer3(m.layer2(m.layer1(x))))
+
+
 class _TrunkModule(nn.Module):
-    """A torchvision ResNet up to its last stage (what ``imagenet`` calls the trunk), for export."""
+    """The trunk as a module, for export."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.model
-        x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
-        return m.layer4(m.layer3(m.layer2(m.layer1(x))))
+        return resnet_trunk(self.model, x)
 
 
 def onnx_dir() -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import threading
 import time
 import urllib.error
@@ -31,7 +30,7 @@ from torchvision.models import get_model_weights
 from torchvision.transforms import functional as TF
 
 from .cifar import count_params, load_checkpoint
-from .fast_trunk import onnx_trunk
+from .fast_trunk import onnx_trunk, resnet_trunk
 from .threads import flush_denormals
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -122,7 +121,7 @@ def ensure_weights(weights: Any, progress: ProgressFn | None = None, timeout: fl
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
     # most torchvision file names end in "-" + the first hex digits of the file's sha256 (torch.hub's
     # rule); the quantized ones (resnet18_fbgemm_16fa66dd.pth) do not, and go unchecked as in torch.hub
-    match = re.search(r"-([a-f0-9]+)\.", path.name)
+    match = torch.hub.HASH_REGEX.search(path.name)
     hash_prefix = match.group(1) if match else ""
     try:
         with urllib.request.urlopen(weights.url, timeout=timeout) as resp, open(tmp, "wb") as f:
@@ -216,8 +215,7 @@ def _load_imagenet(key: str, progress: ProgressFn | None) -> Classifier:
     preprocess = _fast_transforms(transforms)
 
     def torch_trunk(x: torch.Tensor) -> torch.Tensor:
-        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-        return model.layer4(model.layer3(model.layer2(model.layer1(x))))
+        return resnet_trunk(model, x)
 
     def head(f: torch.Tensor) -> torch.Tensor:
         return model.fc(torch.flatten(model.avgpool(f), 1))
@@ -259,9 +257,7 @@ def _load_int8(key: str, progress: ProgressFn | None) -> Classifier:
     preprocess = _fast_transforms(transforms)
 
     def trunk(x: torch.Tensor) -> torch.Tensor:
-        m = model
-        x = m.maxpool(m.relu(m.bn1(m.conv1(m.quant(x)))))  # bn1 and relu are fused into conv1
-        return m.layer4(m.layer3(m.layer2(m.layer1(x)))).dequantize()
+        return resnet_trunk(model, model.quant(x)).dequantize()  # bn1 and relu are fused into conv1
 
     def head(f: torch.Tensor) -> torch.Tensor:
         return F.linear(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1), fc_weight, fc_bias)

@@ -1,4 +1,5 @@
 """The ONNX Runtime trunk: used when installed, equal to torch's, and torch whenever it cannot be trusted."""
+import functools
 import sys
 
 import pytest
@@ -20,10 +21,7 @@ def fresh_cache():
 
 
 def _torch_trunk(model):
-    def trunk(x):
-        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-        return model.layer4(model.layer3(model.layer2(model.layer1(x))))
-    return trunk
+    return functools.partial(fast_trunk.resnet_trunk, model)
 
 
 def test_the_app_runs_the_trunk_on_onnx_runtime_and_it_equals_torch(torch_home, fresh_cache):
