@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import shlex
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 
 from . import data as cdata
 from .cifar import cifar_net, save_checkpoint
-from .runs import save_run
+from .runs import load_run, save_run
 from .threads import flush_denormals
 
 
@@ -79,7 +80,19 @@ def device_label(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     n = torch.get_num_threads()
-    return f"cpu, {n} thread{'s' if n > 1 else ''}"
+    return f"cpu ({cpu_name()}, {torch.backends.cpu.get_cpu_capability()}), {n} thread{'s' if n > 1 else ''}"
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else platform's guess."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform  # noqa: PLC0415
+    return platform.processor() or "unknown CPU"
 
 
 class Trainer:
@@ -216,15 +229,27 @@ class Trainer:
         self.gen.set_state(state["gen"])
         self.order, self.cursor, self.iteration = state["order"], state["cursor"], state["iteration"]
         self.wall_seconds, self.recent = state["wall_seconds"], state["recent"]
-        command = self.run["command"]
+        command, device = self.run["command"], self.run["device"]
         self.run = state["run"]
         self.run["command"] = command
+        if device not in self.run["device"]:  # resumed on another machine: say so
+            self.run["device"] += f"; {device} from iteration {self.iteration}"
 
 
 def _recipe(cfg: TrainConfig) -> dict[str, Any]:
     keys = ("lr", "momentum", "weight_decay", "iterations", "milestones", "warmup_iterations", "augment",
             "eval_every", "smoothing", "train_eval_images", "zero_init_residual")
     return {k: getattr(cfg, k) for k in keys}
+
+
+def _complete(cfg: TrainConfig, out: str, save: str | None) -> bool:
+    """Whether ``out`` holds a finished run of exactly this recipe (and ``save``, if asked for, exists)."""
+    try:
+        run = load_run(out)
+    except (OSError, ValueError):
+        return False
+    done = bool(run["iterations"]) and run["iterations"][-1] == cfg.iterations
+    return done and run.get("recipe") == json.loads(json.dumps(_recipe(cfg))) and (save is None or Path(save).exists())
 
 
 # -- command line ---------------------------------------------------------------------------------
@@ -259,7 +284,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--note", default=None, help="free text stored in the run (e.g. why the schedule is short)")
     p.add_argument("--out", required=True, help="RUN JSON path")
     p.add_argument("--save", default=None, help="checkpoint path (a resume file is kept beside it)")
-    p.add_argument("--resume", action="store_true", help="continue from the resume file beside --save/--out")
+    p.add_argument("--state", default=None,
+                   help="resume file, written atomically at every evaluation (default: beside --save/--out)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the resume file; a run already complete with this recipe is left as is")
     p.add_argument("--quiet", action="store_true")
     return p
 
@@ -279,12 +307,15 @@ def main(argv: list[str] | None = None) -> int:
                       eval_every=args.eval_every, log_every=args.log_every, seed=args.seed, device=args.device)
     if args.schedule_scale != 1.0:
         cfg = cfg.scaled(args.schedule_scale)
+    if args.resume and _complete(cfg, args.out, args.save):
+        print(f"{args.out} is already complete ({cfg.iterations} iterations): nothing to do", file=sys.stderr)
+        return 0
     dataset = cdata.load(args.dataset, args.data_dir)
     command = "python -m resnet_demo.train " + shlex.join(sys.argv[1:] if argv is None else argv)
     trainer = Trainer(cfg, dataset, name=args.name, command=command)
     if args.note:
         trainer.run["note"] = args.note
-    resume_path = Path((args.save or args.out) + ".resume.pt")
+    resume_path = Path(args.state or (args.save or args.out) + ".resume.pt")
     if args.resume and resume_path.exists():
         trainer.load_state_dict(torch.load(resume_path, weights_only=False))
         print(f"resumed at iteration {trainer.iteration}", file=sys.stderr)
@@ -292,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     def checkpoint() -> None:
         save_run(trainer.run, args.out)
         tmp = resume_path.with_suffix(".tmp")
+        resume_path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(trainer.state_dict(), tmp)
         os.replace(tmp, resume_path)
 
