@@ -8,6 +8,8 @@ so iterating ``model.modules()`` visits the weight layers in the order the data 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,9 +63,18 @@ class BasicBlock(nn.Module):
         return F.relu(out)
 
 
+def _reset_parameters(m: nn.Conv2d | nn.Linear, generator: torch.Generator) -> None:
+    """``m.reset_parameters()`` (torch's default init for Conv2d and Linear) drawing from ``generator``."""
+    nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+    if m.bias is not None:
+        fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+
+
 class CifarNet(nn.Module):
     def __init__(self, *, depth: int, residual: bool = True, shortcut: str = "A", batch_norm: bool = True,
-                 width: int = 16, num_classes: int = 10) -> None:
+                 width: int = 16, num_classes: int = 10, generator: torch.Generator | None = None) -> None:
         super().__init__()
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth}")
@@ -84,10 +95,17 @@ class CifarNet(nn.Module):
                 in_planes = p
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(planes[-1], num_classes)
+        if generator is not None:
+            # The constructors above drew from torch's process-wide RNG, which concurrent requests share.
+            # Redo their draws, in the same order, from the caller's own generator: the weights are then
+            # exactly those of torch.manual_seed(seed) + construction (tested), whatever else runs meanwhile.
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    _reset_parameters(m, generator)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 # He et al. 2015 ("Delving deep", the paper's [13]): std = sqrt(2 / (k*k*c_in))
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu", generator=generator)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
@@ -100,10 +118,11 @@ class CifarNet(nn.Module):
 
 
 def cifar_net(depth: int, residual: bool = True, shortcut: str = "A", batch_norm: bool = True,
-              width: int = 16, num_classes: int = 10) -> nn.Module:
-    """A plain or residual CIFAR net of depth 6n+2 (the DESIGN.md contract)."""
+              width: int = 16, num_classes: int = 10, generator: torch.Generator | None = None) -> nn.Module:
+    """A plain or residual CIFAR net of depth 6n+2 (docs/architecture.md); initial weights drawn from
+    ``generator`` when given (per-request randomness), else from torch's global RNG."""
     return CifarNet(depth=depth, residual=residual, shortcut=shortcut, batch_norm=batch_norm, width=width,
-                    num_classes=num_classes)
+                    num_classes=num_classes, generator=generator)
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -103,9 +103,11 @@ class Trainer:
         flush_denormals()
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
-        torch.manual_seed(cfg.seed)
+        # Own generators, never torch's global RNG: concurrent requests (live training, gradient flow) with
+        # the same seed get the same weights and batches as when run alone.
         self.model = cifar_net(cfg.depth, residual=cfg.arch == "residual", shortcut=cfg.shortcut,
-                               batch_norm=cfg.batch_norm, width=cfg.width).to(self.device)
+                               batch_norm=cfg.batch_norm, width=cfg.width,
+                               generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
         if cfg.zero_init_residual and cfg.batch_norm:
             for block in self.model.blocks:
                 torch.nn.init.zeros_(block.bn2.weight)

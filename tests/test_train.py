@@ -2,13 +2,14 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import torch
 
 from resnet_demo import data, runs
-from resnet_demo.cifar import load_checkpoint
+from resnet_demo.cifar import cifar_net, load_checkpoint
 from resnet_demo.train import TrainConfig, Trainer, main
 
 ROOT = __import__("conftest").ROOT
@@ -52,6 +53,53 @@ def test_same_seed_same_batches_across_architectures(small):
         a.step(), b.step()
     assert torch.equal(a.order, b.order) and a.cursor == b.cursor
     assert torch.equal(a.gen.get_state(), b.gen.get_state())
+
+
+@pytest.mark.parametrize("kw", [dict(arch="residual"), dict(arch="plain"), dict(shortcut="B"), dict(batch_norm=False)])
+def test_initial_weights_come_from_the_runs_own_generator(kw):
+    """Same weights as torch.manual_seed(seed) + construction (so stored runs reproduce), without touching
+    or reading torch's process-wide RNG."""
+    torch.manual_seed(5)
+    want = cifar_net(20, residual=kw.get("arch", "residual") == "residual", shortcut=kw.get("shortcut", "A"),
+                     batch_norm=kw.get("batch_norm", True))
+    torch.manual_seed(1234)
+    got = cifar_net(20, residual=kw.get("arch", "residual") == "residual", shortcut=kw.get("shortcut", "A"),
+                    batch_norm=kw.get("batch_norm", True), generator=torch.Generator().manual_seed(5))
+    for (name, a), b in zip(want.state_dict().items(), got.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_concurrent_runs_with_one_seed_match_a_run_alone(small):
+    """Two requests with the same seed in different threads, while a third thread draws from torch's global
+    RNG (as another request's code might): each gets the weights and batches it gets when run alone."""
+    def run() -> tuple[dict, list[float]]:
+        t = Trainer(tiny(iterations=6, eval_every=0), small)
+        init = {k: v.clone() for k, v in t.model.state_dict().items()}
+        return init, [m["loss"] for m in t.steps()]
+
+    alone_init, alone_losses = run()
+    results, stop = [], threading.Event()
+
+    def noise() -> None:
+        while not stop.is_set():
+            torch.rand(100)
+            torch.manual_seed(int(time.time() * 1e6) % 2**31)
+
+    noisy = threading.Thread(target=noise)
+    noisy.start()
+    try:
+        workers = [threading.Thread(target=lambda: results.append(run())) for _ in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=120)
+    finally:
+        stop.set()
+        noisy.join()
+    assert len(results) == 2
+    for init, losses in results:
+        assert all(torch.equal(init[k], alone_init[k]) for k in alone_init)
+        assert losses == alone_losses
 
 
 def test_should_stop_ends_the_generator(small):
@@ -100,11 +148,11 @@ def test_cli_writes_a_valid_run_and_checkpoint(tmp_path):
 def test_cli_ctrl_c_keeps_progress_and_resumes(tmp_path):
     out = tmp_path / "run.json"
     args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
-            "--iterations", "600", "--eval-every", "100", "--log-every", "10", "--device", "cpu",
+            "--iterations", "2000", "--eval-every", "100", "--log-every", "10", "--device", "cpu",
             "--threads", "1", "--out", str(out), "--quiet"]
     proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     resume = tmp_path / "run.json.resume.pt"
-    deadline = time.time() + 60
+    deadline = time.time() + 180
     while not resume.exists() and time.time() < deadline:
         time.sleep(0.1)
     assert resume.exists(), "no resume file after the first evaluation"
@@ -113,7 +161,7 @@ def test_cli_ctrl_c_keeps_progress_and_resumes(tmp_path):
     assert proc.returncode == 130, err
     assert "--resume" in err
     stopped = runs.load_run(out)
-    assert 100 <= stopped["iterations"][-1] < 600
+    assert 100 <= stopped["iterations"][-1] < 2000
     state = torch.load(resume, weights_only=False)
     assert state["iteration"] == stopped["iterations"][-1] or state["iteration"] > stopped["iterations"][-1]
     # a different recipe must not silently continue from this file
@@ -124,9 +172,33 @@ def test_cli_ctrl_c_keeps_progress_and_resumes(tmp_path):
     assert rc.returncode == 0, rc.stderr
     assert f"resumed at iteration {state['iteration']}" in rc.stderr
     done = runs.load_run(out)
-    assert done["iterations"][-1] == 600
+    assert done["iterations"][-1] == 2000
     assert done["iterations"][: len(stopped["iterations"])] == stopped["iterations"]  # history kept
     assert not resume.exists()
+
+
+class _Reader:
+    """Collects a child's stream in a thread, so a test can wait for a line (a condition, not a fixed
+    sleep: a slow machine only waits longer) and still read everything after the child exits."""
+
+    def __init__(self, stream) -> None:
+        self.chunks: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream) -> None:
+        while ch := stream.read(1):
+            self.chunks.append(ch)
+
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    def wait_for(self, text: str, deadline_s: float) -> None:
+        end = time.monotonic() + deadline_s
+        while text not in self.text():
+            assert time.monotonic() < end, f"no {text!r} within {deadline_s} s: {self.text()[-500:]!r}"
+            assert self.thread.is_alive(), f"the process closed its output first: {self.text()[-500:]!r}"
+            time.sleep(0.05)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -135,12 +207,17 @@ def test_cli_stops_cleanly_as_a_scripts_background_job(tmp_path, sig):
     (the terminal signals the whole group) and kill must still save the run and the resume file."""
     out = tmp_path / "run.json"
     args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
-            "--iterations", "100000", "--eval-every", "0", "--device", "cpu", "--threads", "1",
-            "--out", str(out), "--quiet"]
+            "--iterations", "100000", "--eval-every", "0", "--log-every", "1", "--device", "cpu",
+            "--threads", "1", "--out", str(out)]
     proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    time.sleep(8)  # past torch's import and into training
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    err = _Reader(proc.stderr)
+    try:
+        err.wait_for("train err", deadline_s=120)  # the progress bar: training has begun
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        err.thread.join(timeout=10)
+    assert proc.returncode == 130, err.text()
     assert runs.load_run(out)["iterations"] and (tmp_path / "run.json.resume.pt").exists()
