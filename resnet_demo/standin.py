@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import warnings
 
+from pathlib import Path
+
 import torch
 import torchvision
+from PIL import Image
 
 
 def standin_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -28,12 +31,34 @@ def standin_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def standin_int8_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A quantized model as torchvision builds it before loading int8 weights (calibrated on noise)."""
-    torch.manual_seed(seed)
+    """The fp32 stand-in above, quantized as torchvision quantizes (fbgemm, per-channel weights, fused
+    conv+bn+relu) but calibrated on the bundled example photos, so no layer's int8 range saturates on
+    real images. (``quantize=True`` alone calibrates on one uniform-noise image: on a photo the logits then
+    clip at the int8 range and the top-5 is a tie that each CPU breaks differently.)"""
+    quantization = torchvision.models.quantization
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # eager quantization's notices
         warnings.simplefilter("ignore", UserWarning)
-        return getattr(torchvision.models.quantization, arch)(weights=None, quantize=True).state_dict()
+        model = getattr(quantization, arch)(weights=None, quantize=False)
+        model.load_state_dict(standin_state_dict(arch, seed))
+        model.eval()
+        torch.backends.quantized.engine = "fbgemm"
+        model.qconfig = torch.ao.quantization.QConfig(activation=torch.ao.quantization.default_observer,
+                                                      weight=torch.ao.quantization.default_per_channel_weight_observer)
+        model.fuse_model()
+        torch.ao.quantization.prepare(model, inplace=True)
+        with torch.no_grad():
+            model(_calibration_images(arch))
+        torch.ao.quantization.convert(model, inplace=True)
+        return model.state_dict()
+
+
+def _calibration_images(arch: str) -> torch.Tensor:
+    """The example photos shipped in assets/examples, preprocessed as the weights' transforms do, and mirrored."""
+    transforms = torchvision.models.get_model_weights(f"quantized_{arch}").DEFAULT.transforms()
+    photos = sorted((Path(__file__).resolve().parent.parent / "assets" / "examples").iterdir())
+    x = torch.stack([transforms(Image.open(p).convert("RGB")) for p in photos])
+    return torch.cat([x, x.flip(3)])
 
 
 def seed_cache(keys) -> None:
