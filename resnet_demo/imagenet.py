@@ -366,7 +366,8 @@ def classify(image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: b
     """Top-k labels and a Grad-CAM map of the last stage for an RGB PIL image."""
     flush_denormals()
     clf = MODELS.get(model_name, progress)
-    image = image.convert("RGB")
+    if image.mode != "RGB":
+        image = image.convert("RGB")  # (convert copies even when the mode is already RGB)
     x = clf.preprocess(image).unsqueeze(0)
     t0 = time.perf_counter()
     # No hooks: the model is shared between requests, so the trunk and head are called separately and

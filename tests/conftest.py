@@ -110,11 +110,14 @@ def server():
 
 @pytest.fixture
 def allowed_server(monkeypatch):
-    """A loopback server on 127.0.0.2 that the guard lets through, via its explicit test hook only."""
+    """A loopback server on 127.0.0.2 (port: any) that the URL guard lets through. The app has no switch
+    for this: the test replaces the guard's address check, wrapping the real one for every other address."""
     from resnet_demo import image_input
 
     srv = _serve("127.0.0.2")
-    monkeypatch.setattr(image_input, "TEST_ALLOWED_ADDRESSES", frozenset({"127.0.0.2"}))
+    real = image_input.address_refusal
+    monkeypatch.setattr(image_input, "address_refusal", lambda ip: None if ip == "127.0.0.2" else real(ip))
+    monkeypatch.setattr(image_input, "URL_PORTS", image_input.URL_PORTS | {srv.port})
     yield srv
     srv.shutdown()
     srv.server_close()
