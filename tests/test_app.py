@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
@@ -90,6 +91,40 @@ def test_grad_flow_endpoint(client):
     assert len(result["layers"]) == len(result["plain"]) == len(result["residual"]) == 20
     assert result["layers"][0] == "conv" and result["layers"][-1] == "fc"
     assert "plain-20" in summary and "ResNet-20" in summary
+
+
+def test_grad_flow_imagenet_profiles_fp32_models_and_refuses_the_others(client):
+    from resnet_demo import imagenet
+
+    _, text = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/grad_flow_imagenet")
+    assert "Pretrained resnet18" in text and "21 weight layers" in text  # 20 convs + fc (3 of them projections)
+    model = imagenet.MODELS.get("resnet18").model
+    assert all(not m._forward_hooks for m in model.modules()), "hooks left on the shared model"
+    for name in ("resnet50.int8", "cifar-resnet20", "vgg16"):
+        with pytest.raises(AppError, match="fp32 ImageNet ResNets"):
+            client.predict(handle_file(str(photo())), "", name, api_name="/grad_flow_imagenet")
+
+
+def test_a_soak_of_200_requests_leaves_the_temp_folders_bounded(client):
+    """Every classify writes a heatmap file and every live run two downloads: the folders they go to hold
+    at most their slot count, and Gradio's cache gains one copy per distinct file, not one per request."""
+    from resnet_demo.ui import classify, depth
+
+    from gradio.utils import get_upload_folder
+
+    def cached_heatmaps() -> int:
+        return len(list(Path(get_upload_folder()).rglob("gradcam.jpg")))
+
+    upload = handle_file(str(photo()))
+    client.predict(upload, "", "cifar-resnet20", api_name="/classify")
+    before = cached_heatmaps()
+    for _ in range(200):
+        client.predict(upload, "", "cifar-resnet20", api_name="/classify")
+    assert 0 < len(classify.HEATMAPS.files()) <= classify.HEATMAPS.slots
+    assert cached_heatmaps() == before  # the same heatmap 200 times: Gradio keeps one copy (by content)
+    for seed in range(3):
+        client.submit("tiny", 8, 32, True, seed, False, api_name="/train_live").result(timeout=120)
+    assert len(depth.DOWNLOADS.files()) == 2 * 3 <= 2 * depth.DOWNLOADS.slots
 
 
 def test_train_live_endpoint(client):

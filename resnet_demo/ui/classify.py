@@ -1,8 +1,6 @@
 """The Classify tab: an upload or a URL through a pretrained ResNet, top-5, Grad-CAM, details."""
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -12,32 +10,32 @@ from PIL import Image
 
 from .. import imagenet
 from ..image_input import InputError, load_input
-from .common import upload_path
+from .common import TempSlots, upload_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on its long side
-HEATMAPS = Path(tempfile.gettempdir()) / "resnet-lab-heatmaps"
+HEATMAPS = TempSlots("resnet-lab-heatmaps", slots=64)
 
 
 def _save_heatmap(image: Image.Image) -> str:
-    """Write the heatmap to a file of its own and return its path.
+    """Write the heatmap to a file of its own (in a bounded folder) and return its path.
 
     Returning a PIL image makes Gradio write it to a cache path named by its content *in place*, so
     two users who get the same heatmap at once can download a half-written file (measured under load:
-    'peer closed connection'). A file path is copied into the cache under a staging name and renamed,
-    which is safe. Our copies are pruned after 5 minutes; Gradio has its own by then."""
-    HEATMAPS.mkdir(exist_ok=True)
-    cutoff = time.time() - 300
-    for old in HEATMAPS.glob("*.jpg"):
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:
-            pass  # another request pruned it first
-    fd, path = tempfile.mkstemp(prefix="gradcam-", suffix=".jpg", dir=HEATMAPS)
-    with os.fdopen(fd, "wb") as f:
-        image.save(f, "JPEG", quality=90)
-    return path
+    'peer closed connection'). A file path is copied into the cache under a staging name and renamed."""
+    path = HEATMAPS.next() / "gradcam.jpg"
+    image.save(path, "JPEG", quality=90)
+    return str(path)
+
+
+def _display_copy(image: Image.Image) -> Image.Image:
+    """The image at most DISPLAY_MAX on its long side, made without a full-size copy first."""
+    w, h = image.size
+    scale = DISPLAY_MAX / max(w, h)
+    if scale >= 1:
+        return image.copy()
+    return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC,
+                        reducing_gap=2.0)
 
 
 def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: float) -> str:
@@ -71,8 +69,7 @@ def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress
         pred = imagenet.classify(image, model_name or "resnet50", progress=on_download)
     except (imagenet.WeightsUnavailable, imagenet.UnknownModel) as e:
         raise gr.Error(str(e)) from None
-    shown = image.copy()
-    shown.thumbnail((DISPLAY_MAX, DISPLAY_MAX))
+    shown = _display_copy(image)
     heat = _save_heatmap(imagenet.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size)))
     total_ms = (time.perf_counter() - t0) * 1000
     return {label: p for label, p in pred.top}, heat, _details(pred, model_name or "resnet50", source, total_ms)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import gradio as gr
 
 from .. import live, plots
 from ..runs import CIFAR10_TEST_ERROR, final, stored_runs, to_csv
-from .common import bundled_data
+from .common import TempSlots, bundled_data
 
 TIME_LIMIT_S = float(os.environ.get("RESNET_DEMO_TRAIN_LIMIT_S", "300"))  # hard cap on one live run
 
@@ -79,8 +78,11 @@ def _status(snap: dict[str, Any]) -> str:
     return text
 
 
+DOWNLOADS = TempSlots("resnet-lab-live", slots=16)  # live runs are one at a time: 16 is many minutes' worth
+
+
 def _write_downloads(runs: list[dict[str, Any]], seed: int) -> list[str]:
-    folder = Path(tempfile.mkdtemp(prefix="resnet-lab-live-"))
+    folder = DOWNLOADS.next()
     jpath = folder / f"live-runs-seed{seed}.json"
     jpath.write_text(json.dumps(runs, indent=1))
     cpath = folder / f"live-runs-seed{seed}.csv"
@@ -102,10 +104,14 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
         if d < 8 or d > 110 or (d - 2) % 6:
             raise gr.Error(f"Depth {d} is not 6n+2 between 8 and 110.")
     seed = int(seed or 0)
-    key = request.session_hash if request is not None else "anonymous"
+    key = _session(request)
     with _stop_lock:
-        flag = _stop_flags.setdefault(key, threading.Event())
-    flag.clear()
+        flag = _stop_flags.setdefault(key, threading.Event())  # armed at the click, or now (API)
+    if flag.is_set():  # Stop was pressed while this run waited in the queue
+        with _stop_lock:
+            _stop_flags.pop(key, None)
+        yield gr.skip(), "Stopped before it started (it was waiting for another run to finish).", None, gr.skip(), None
+        return
     trainers = live.make_trainers(bundled_data(), preset, (shallow, deep), bool(batch_norm), seed, bool(zero_init))
     try:
         for snap in live.run_live(trainers, should_stop=flag.is_set, time_limit_s=TIME_LIMIT_S):
@@ -121,13 +127,23 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
                 yield fig, status, None, gr.skip(), result
     finally:
         with _stop_lock:
-            _stop_flags.pop(key, None)
+            if _stop_flags.get(key) is flag:
+                del _stop_flags[key]
+
+
+def _session(request: gr.Request | None) -> str:
+    return request.session_hash if request is not None and request.session_hash else "anonymous"
+
+
+def arm(request: gr.Request) -> None:
+    """At the click, before the run joins the queue: from now on Stop reaches it, queued or running."""
+    with _stop_lock:
+        _stop_flags.setdefault(_session(request), threading.Event())
 
 
 def stop(request: gr.Request) -> None:
-    key = request.session_hash if request is not None else "anonymous"
     with _stop_lock:
-        flag = _stop_flags.get(key)
+        flag = _stop_flags.get(_session(request))
     if flag is not None:
         flag.set()
 
@@ -171,9 +187,10 @@ def build() -> None:
     status = gr.Markdown()
     downloads = gr.File(label="Download the runs (RUN JSON and CSV)", file_count="multiple")
     result = gr.JSON(label="Runs (RUN schema)", visible=False)
-    event = start.click(train_live, [preset, shallow, deep, batch_norm, seed, zero_init],
-                        [live_plot, status, downloads, live_runs, result], api_name="train_live",
-                        concurrency_id="train", concurrency_limit=1, time_limit=int(TIME_LIMIT_S) + 60)
+    event = start.click(arm, None, None, api_name=False, queue=False).then(
+        train_live, [preset, shallow, deep, batch_norm, seed, zero_init],
+        [live_plot, status, downloads, live_runs, result], api_name="train_live",
+        concurrency_id="train", concurrency_limit=1, time_limit=int(TIME_LIMIT_S) + 60)
     event.then(stored_figure, [selected, reference, overlay, live_runs], stored_plot, api_name=False)
     # No `cancels`: a cancelled job shows "Error" on every output. The flag ends the run between two
     # steps instead, and the generator yields its last snapshot (with the verdict so far) as usual.

@@ -67,7 +67,18 @@ def grad_flow(depth: float, batch_norm: bool, steps: float, seed: float):
         gr.Warning(f"Stopped at the time limit ({TIME_LIMIT_S:.0f} s); showing the last step reached.")
 
 
+def hookable_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """The module tree copied, its parameters and buffers shared (not copied: ResNet-152 has 240 MB of
+    them): hooks go on the copy's modules, so requests that share the cached model never see them. Safe
+    because the profile neither writes parameters (weight_grads=False) nor buffers (eval mode)."""
+    memo = {id(t): t for t in (*model.parameters(), *model.buffers())}
+    return copy.deepcopy(model, memo)
+
+
 def imagenet_profile(upload: Any, url: str | None, model_name: str):
+    if model_name not in imagenet.IMAGENET:
+        raise gr.Error(f"Gradient flow profiles the fp32 ImageNet ResNets: choose one of "
+                       f"{', '.join(imagenet.IMAGENET)} ({model_name!r} is not one).")
     try:
         image, _ = load_input(upload_path(upload), url)
     except InputError as e:
@@ -77,8 +88,8 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
     except (imagenet.WeightsUnavailable, imagenet.UnknownModel) as e:
         raise gr.Error(str(e)) from None
     x = clf.preprocess(image).unsqueeze(0)
-    model = copy.deepcopy(clf.model)  # the cached model is shared; hooks go on a private copy
-    with torch.inference_mode():
+    model = hookable_copy(clf.model)
+    with torch.no_grad():  # not inference_mode: the label is the loss's target, which backward keeps
         label = model(x).argmax(1)
     prof = gradflow.profile(model, x, label, weight_grads=False)
     ratio = gradflow.first_last_ratio(prof.grad_norms)
