@@ -21,7 +21,7 @@ def seeded_torch_home(models=("resnet18", "resnet50")) -> str:
     import torch
 
     from resnet_demo import imagenet
-    from resnet_demo.standin import seed_cache
+    from resnet_demo.testing.standin import seed_cache
 
     if all(imagenet.weights_path(imagenet.weights_of(m)).exists() for m in models):
         return torch.hub.get_dir().rsplit("/hub", 1)[0]

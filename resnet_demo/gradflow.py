@@ -93,7 +93,7 @@ def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, wei
 
 
 def layer_grad_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[tuple[str, float]]:
-    """(layer name, L2 norm of dLoss/d(layer output)) for every weight layer, forward order (DESIGN.md)."""
+    """(layer name, L2 norm of dLoss/d(layer output)) for every weight layer, forward order (docs/architecture.md)."""
     p = profile(model, images, labels, weight_grads=False)
     return list(zip(p.layers, p.grad_norms))
 

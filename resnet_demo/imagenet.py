@@ -393,7 +393,7 @@ def classify(image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: b
 
 
 def predict(image: Image.Image, model_name: str, top_k: int = 5) -> list[tuple[str, float]]:
-    """Top-k (label, probability) pairs, best first (the DESIGN.md contract)."""
+    """Top-k (label, probability) pairs, best first (a contract: docs/architecture.md)."""
     return classify(image, model_name, top_k, with_cam=False).top
 
 

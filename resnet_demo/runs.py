@@ -9,7 +9,7 @@ from typing import Any
 
 RUNS_DIR = Path(__file__).resolve().parent.parent / "assets" / "runs"
 
-# Every RUN has these keys (DESIGN.md); extra keys (recipe, note, ...) are allowed.
+# Every RUN has these keys (docs/architecture.md); extra keys (recipe, note, ...) are allowed.
 RUN_KEYS = ("name", "arch", "depth", "width", "batch_norm", "shortcut", "dataset", "image_size", "batch_size",
             "seed", "device", "wall_seconds", "command", "iterations", "train_error", "test_error")
 

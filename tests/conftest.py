@@ -47,7 +47,7 @@ def torch_home(tmp_path_factory) -> Path:
     """$TORCH_HOME with stand-in weights (random init, BatchNorm statistics calibrated) saved under
     torchvision's file names for SEEDED, so the real loading path (cache lookup, torch.load,
     load_state_dict, the ONNX export) runs with no network."""
-    from resnet_demo.standin import seed_cache
+    from resnet_demo.testing.standin import seed_cache
 
     home = tmp_path_factory.mktemp("torch_home")
     old = os.environ.get("TORCH_HOME")

@@ -56,7 +56,7 @@ def standin_int8_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]
 def _calibration_images(arch: str) -> torch.Tensor:
     """The example photos shipped in assets/examples, preprocessed as the weights' transforms do, and mirrored."""
     transforms = torchvision.models.get_model_weights(f"quantized_{arch}").DEFAULT.transforms()
-    photos = sorted((Path(__file__).resolve().parent.parent / "assets" / "examples").iterdir())
+    photos = sorted((Path(__file__).resolve().parents[2] / "assets" / "examples").iterdir())
     x = torch.stack([transforms(Image.open(p).convert("RGB")) for p in photos])
     return torch.cat([x, x.flip(3)])
 
@@ -64,7 +64,7 @@ def _calibration_images(arch: str) -> torch.Tensor:
 def seed_cache(keys) -> None:
     """Save stand-in weights under torchvision's file names in the current ``$TORCH_HOME``; keys as in
     ``imagenet.model_names()`` (``resnet50``, ``resnet50.IMAGENET1K_V1``, ``resnet50.int8``)."""
-    from .imagenet import INT8, weights_of, weights_path
+    from ..imagenet import INT8, weights_of, weights_path
 
     for key in keys:
         int8 = key in INT8

@@ -1,0 +1,54 @@
+"""What a fresh install or a Space build relies on: the Python version the README and the Space's front matter
+name satisfies every pinned package, and the served app never loads test helpers."""
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import subprocess
+import sys
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from conftest import ROOT
+
+
+def _front_matter() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text()
+    block = re.match(r"---\n(.*?)\n---\n", text, re.S)
+    assert block, "README.md has no YAML front matter (the Space's configuration)"
+    return dict(re.match(r"(\w+):\s*\"?([^\"\n]*)\"?", line).groups() for line in block.group(1).splitlines())
+
+
+def _pins() -> list[Requirement]:
+    reqs = []
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            reqs.append(Requirement(line))
+    return reqs
+
+
+def test_the_spaces_python_satisfies_every_pinned_package():
+    meta = _front_matter()
+    assert "python_version" in meta, "without python_version a Space builds on the Hub's default Python"
+    python = Version(meta["python_version"])
+    minimum = re.search(r"Python (\d+\.\d+)\+", (ROOT / "README.md").read_text())
+    assert minimum and Version(minimum.group(1)) == python, "README's stated minimum differs from the Space's"
+    assert meta["sdk_version"] == importlib.metadata.version("gradio")
+    for req in _pins():
+        (spec,) = req.specifier
+        assert spec.operator == "==", f"{req} is not pinned"
+        installed = importlib.metadata.distribution(req.name)
+        assert installed.version == spec.version, f"{req.name} {installed.version} installed, {spec.version} pinned"
+        requires = SpecifierSet(installed.metadata.get("Requires-Python") or "")
+        assert requires.contains(python), f"{req.name}=={spec.version} requires Python {requires}, the Space has {python}"
+
+
+def test_the_served_app_never_imports_the_test_helpers():
+    code = ("import sys; from resnet_demo.ui import build_demo; build_demo(); "
+            "print(sorted(m for m in sys.modules if m.startswith('resnet_demo.testing')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
