@@ -7,6 +7,7 @@ the pass ends; the tensor hooks die with the graph. Nothing is left on the model
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,8 @@ def norm_after(model: nn.Module, conv_name: str) -> nn.Module | None:
 @dataclass
 class Profile:
     layers: list[str]                    # weight layer names, forward order
-    grad_norms: list[float]              # ||dL/d(output)|| per layer
+    grad_norms: list[float]              # ||dL/d(output)|| per layer (L2 norm of the whole tensor)
+    grad_rms: list[float] = field(default_factory=list)           # the same per element: norm / sqrt(numel)
     weight_grad_norms: list[float] = field(default_factory=list)  # ||dL/dW|| (empty when not computed)
     response_std: list[float] = field(default_factory=list)       # std of each conv's response after BN
     response_layers: list[str] = field(default_factory=list)
@@ -49,14 +51,14 @@ def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, wei
     untouched (for shared, frozen models): the graph is then built from the input instead."""
     flush_denormals()
     layers = weight_layers(model)
-    grads: dict[str, float] = {}
+    grads: dict[str, tuple[float, int]] = {}
     stds: dict[str, float] = {}
     handles = []
 
     def on_output(name: str):
         def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
             if out.requires_grad:
-                out.register_hook(lambda g: grads.__setitem__(name, g.detach().norm().item()))
+                out.register_hook(lambda g: grads.__setitem__(name, (g.detach().norm().item(), g.numel())))
         return hook
 
     def on_response(name: str):
@@ -83,7 +85,8 @@ def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, wei
         for h in handles:
             h.remove()
     names = [n for n, _ in layers]
-    out = Profile(names, [grads[n] for n in names], loss=loss.item())
+    out = Profile(names, [grads[n][0] for n in names], [grads[n][0] / math.sqrt(grads[n][1]) for n in names],
+                  loss=loss.item())
     if weight_grads:
         out.weight_grad_norms = [m.weight.grad.norm().item() for _, m in layers]
         model.zero_grad(set_to_none=True)
@@ -98,9 +101,14 @@ def layer_grad_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     return list(zip(p.layers, p.grad_norms))
 
 
-def first_last_ratio(norms: list[float]) -> float:
-    """Gradient norm at the first weight layer over that at the last (the classifier)."""
-    return norms[0] / norms[-1] if norms[-1] > 0 else float("inf")
+def first_last_ratio(rms: list[float]) -> float:
+    """The gradient's RMS per value at the first weight layer's output over that at the last convolution's
+    (the layer before global pooling and the classifier). Per value, because the tensors differ in size
+    (CIFAR: 16x32x32 values per image at the first conv, 64x8x8 at the last, 10 logits): their norms would
+    differ by the square root of that for the same per-value gradient. Not the classifier's: global
+    average pooling divides its gradient among the 8x8 positions, a factor of the map size, not of depth."""
+    last = rms[-2] if len(rms) > 1 else rms[-1]
+    return rms[0] / last if last > 0 else float("inf")
 
 
 CHECKPOINTS = (0, 10, 25, 50, 100, 200, 400)  # training steps at which the profile is read
@@ -142,17 +150,24 @@ def trace(data, depth: int, batch_norm: bool, seed: int, steps: int, *, batch_si
 
 def describe(depth: int, batch_norm: bool, step: int, plain: Profile, residual: Profile) -> str:
     """A sentence computed from the numbers on screen."""
-    rp, rr = first_last_ratio(plain.grad_norms), first_last_ratio(residual.grad_norms)
+    rp, rr = first_last_ratio(plain.grad_rms), first_last_ratio(residual.grad_rms)
 
     def trend(r: float) -> str:
-        if r < 0.1:
-            return "shrinks toward the input (vanishing)"
-        if r > 10:
-            return "grows toward the input (exploding)"
-        return "stays within a factor of 10 from output to input"
+        if not math.isfinite(r):
+            return "is not finite"
+        if r < 0.01:
+            return f"shrinks {1 / r:.2g}× toward the input (vanishing)"
+        if r < 0.5:
+            return f"shrinks {1 / r:.2g}× toward the input"
+        if r > 100:
+            return f"grows {r:.2g}× toward the input (exploding)"
+        if r > 2:
+            return f"grows {r:.2g}× toward the input"
+        return "stays within a factor of 2 from output to input"
 
     when = "at initialisation" if step == 0 else f"after {step} SGD steps"
     bn = "With BN" if batch_norm else "Without BN"
-    return (f"{bn}, {when}: the first layer gets **{rp:.2g}×** the last layer's gradient in "
+    return (f"{bn}, {when}: per value (RMS), the first layer gets **{rp:.2g}×** the gradient of the last "
+            f"convolution in "
             f"plain-{depth} and **{rr:.2g}×** in ResNet-{depth}. In the plain net the gradient {trend(rp)}; in "
             f"the residual net it {trend(rr)}.")

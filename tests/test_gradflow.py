@@ -20,7 +20,7 @@ def _reference_norms(model, x, y):
     finally:
         for h in hooks:
             h.remove()
-    return [g.norm().item() for g in torch.autograd.grad(loss, outs)]
+    return [(g.norm().item(), g.pow(2).mean().sqrt().item()) for g in torch.autograd.grad(loss, outs)]
 
 
 @pytest.mark.parametrize("residual", [False, True])
@@ -33,8 +33,11 @@ def test_hook_norms_equal_autograd(batch, residual, bn):
     ref = _reference_norms(model, x, y)
     assert [n for n, _ in got] == [n for n, _ in gradflow.weight_layers(model)]
     assert len(got) == 20
-    for (_name, g), r in zip(got, ref):
+    for (_name, g), (r, _) in zip(got, ref):
         assert g == pytest.approx(r, rel=1e-4)
+    rms = gradflow.profile(model, x, y, weight_grads=False).grad_rms  # per value: what the ratio compares
+    assert rms == pytest.approx([r for _, r in ref], rel=1e-4)
+    assert gradflow.first_last_ratio(rms) == pytest.approx(ref[0][1] / ref[-2][1], rel=1e-4)  # last conv, not fc
 
 
 def test_hooks_leave_nothing_behind(batch):
@@ -63,8 +66,8 @@ def _ratios(x, y, bn):
     out = {}
     for residual in (False, True):
         torch.manual_seed(0)
-        norms = [n for _, n in gradflow.layer_grad_norms(cifar_net(56, residual=residual, batch_norm=bn), x, y)]
-        out[residual] = gradflow.first_last_ratio(norms)
+        prof = gradflow.profile(cifar_net(56, residual=residual, batch_norm=bn), x, y, weight_grads=False)
+        out[residual] = gradflow.first_last_ratio(prof.grad_rms)
     return out[False], out[True]
 
 
@@ -85,5 +88,5 @@ def test_trace_yields_checkpoints_and_sentence():
     assert [s["step"] for s in snaps] == [0, 10, 12]
     s = snaps[-1]
     text = gradflow.describe(20, True, s["step"], s["plain"], s["residual"])
-    rp = gradflow.first_last_ratio(s["plain"].grad_norms)
+    rp = gradflow.first_last_ratio(s["plain"].grad_rms)
     assert f"{rp:.2g}×" in text and "after 12 SGD steps" in text

@@ -25,12 +25,12 @@ PAPER_41 = ("**The paper (§4.1)** on plain nets trained with BN: the forward si
 
 def _figures(layers: list[str], p: gradflow.Profile, r: gradflow.Profile, depth: int, step: int,
              p0: gradflow.Profile | None, r0: gradflow.Profile | None):
-    series = {f"plain-{depth}": p.grad_norms, f"ResNet-{depth}": r.grad_norms}
+    series = {f"plain-{depth}": p.grad_rms, f"ResNet-{depth}": r.grad_rms}
     if step and p0 is not None and r0 is not None:
-        series = {f"plain-{depth} (step 0)": p0.grad_norms, f"ResNet-{depth} (step 0)": r0.grad_norms,
-                  f"plain-{depth} (step {step})": p.grad_norms, f"ResNet-{depth} (step {step})": r.grad_norms}
-    out_fig = plots.grad_flow(layers, series, title=f"‖∂loss/∂(layer output)‖ per layer, step {step}",
-                              y_title="gradient norm (log)")
+        series = {f"plain-{depth} (step 0)": p0.grad_rms, f"ResNet-{depth} (step 0)": r0.grad_rms,
+                  f"plain-{depth} (step {step})": p.grad_rms, f"ResNet-{depth} (step {step})": r.grad_rms}
+    out_fig = plots.grad_flow(layers, series, title=f"RMS of ∂loss/∂(layer output) per layer, step {step}",
+                              y_title="gradient RMS per value (log)")
     w_fig = plots.grad_flow(layers, {f"plain-{depth}": p.weight_grad_norms, f"ResNet-{depth}": r.weight_grad_norms},
                             title=f"‖∂loss/∂W‖ per layer, step {step}", y_title="weight-gradient norm (log)")
     s_fig = plots.grad_flow(p.response_layers, {f"plain-{depth}": p.response_std, f"ResNet-{depth}": r.response_std},
@@ -61,6 +61,7 @@ def grad_flow(depth: float, batch_norm: bool, steps: float, seed: float):
         else:
             text += f"\n\n*lr {snap['lr']}, batch 64, seed {seed}; {time.perf_counter() - t0:.1f} s.*"
         result = {"layers": p.layers, "plain": p.grad_norms, "residual": r.grad_norms, "step": step,
+                  "plain_rms": p.grad_rms, "residual_rms": r.grad_rms,
                   "weight_plain": p.weight_grad_norms, "weight_residual": r.weight_grad_norms}
         yield *figs, text, result
     if step != steps:
@@ -92,19 +93,20 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
     with torch.no_grad():  # not inference_mode: the label is the loss's target, which backward keeps
         label = model(x).argmax(1)
     prof = gradflow.profile(model, x, label, weight_grads=False)
-    ratio = gradflow.first_last_ratio(prof.grad_norms)
-    fig = plots.grad_flow(prof.layers, {f"{model_name} (pretrained)": prof.grad_norms},
-                          title=f"‖∂loss/∂(layer output)‖, loss = cross-entropy of the top label "
-                                f"'{clf.labels[int(label)]}'", y_title="gradient norm (log)")
-    text = (f"Pretrained {model_name}, evaluation mode: the first layer gets **{ratio:.2g}×** the last layer's "
-            f"gradient over {len(prof.layers)} weight layers.")
+    ratio = gradflow.first_last_ratio(prof.grad_rms)
+    fig = plots.grad_flow(prof.layers, {f"{model_name} (pretrained)": prof.grad_rms},
+                          title=f"RMS of ∂loss/∂(layer output), loss = cross-entropy of the top label "
+                                f"'{clf.labels[int(label)]}'", y_title="gradient RMS per value (log)")
+    text = (f"Pretrained {model_name}, evaluation mode: per value (RMS), the first layer gets **{ratio:.2g}×** "
+            f"the gradient of the last convolution, {len(prof.layers) - 1} weight layers later.")
     return fig, text
 
 
 def build() -> None:
     gr.Markdown("### Do gradients vanish in deep plain nets?\nFor a plain and a residual net of the same depth, "
-                "built from the same seed, the norm of the loss gradient at every weight layer (read with backward "
-                "hooks, one batch of 64 real CIFAR-10 images), at initialisation and as training goes on.")
+                "built from the same seed, the loss gradient at every weight layer's output, as RMS per value so "
+                "that layers of different sizes compare (read with backward hooks, one batch of 64 real CIFAR-10 "
+                "images), at initialisation and as training goes on.")
     with gr.Row():
         depth = gr.Dropdown([20, 32, 44, 56, 110], value=56, label="Depth")
         batch_norm = gr.Checkbox(True, label="BatchNorm")
