@@ -31,6 +31,7 @@ from torchvision.transforms import functional as TF
 
 from .cifar import count_params, load_checkpoint
 from .fast_trunk import onnx_trunk, resnet_trunk
+from .runs import stored_runs
 from .threads import flush_denormals
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -284,8 +285,8 @@ def _load_cifar(key: str) -> Classifier:
     info = {"model": f"{meta['run_name']} (CIFAR-10, trained by this project)",
             "weights file": path.name,
             "params": count_params(model),
-            "test error (this project's run)": None if err is None else f"{100 * err:.2f}%",
-            "trained on": meta["dataset"], "iterations": meta["iterations"],
+            "test error (this project's run)": None if err is None else f"{100 * err:.2f}% on the 10,000 test images",
+            "trained on": meta["dataset"], "schedule": _schedule(meta),
             "preprocessing": f"whole image resized to {size}x{size}"}
 
     def trunk(x: torch.Tensor) -> torch.Tensor:
@@ -296,6 +297,18 @@ def _load_cifar(key: str) -> Classifier:
 
     return Classifier(key, model, list(meta["classes"]), preprocess, trunk, head,
                       lambda s: (0, 0, s[0], s[1]), info)
+
+
+def _schedule(meta: dict[str, Any]) -> str:
+    """How the checkpoint was trained, from the stored run it came with (the paper's recipe beside it)."""
+    run = next((r for r in stored_runs() if r["name"] == meta["run_name"] and r["iterations"]
+                and r["iterations"][-1] == meta["iterations"]), None)
+    if run is None:
+        return f"{meta['iterations']:,} iterations"
+    rec = run["recipe"]
+    drops = " and ".join(f"{m:,}" for m in rec["milestones"])
+    return (f"{rec['iterations']:,} iterations of batch {run['batch_size']}, SGD lr {rec['lr']} /10 at {drops} "
+            "(the paper: 64,000, /10 at 32,000 and 48,000)")
 
 
 class ModelCache:

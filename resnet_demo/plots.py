@@ -6,8 +6,6 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .runs import CIFAR10_TEST_ERROR
-
 # One colour per depth, as in the paper's Fig. 6.
 DEPTH_COLOURS = {8: "#8c564b", 14: "#e377c2", 20: "#1f77b4", 32: "#2ca02c", 44: "#ff7f0e", 56: "#d62728",
                  110: "#9467bd"}
@@ -17,42 +15,26 @@ def _colour(depth: int) -> str:
     return DEPTH_COLOURS.get(depth, "#7f7f7f")
 
 
-def error_curves(runs: list[dict[str, Any]], *, overlay: list[dict[str, Any]] | None = None,
-                 reference: bool = True, title: str | None = None) -> go.Figure:
+def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.Figure:
     """The paper's Fig. 1 / Fig. 6 layout: plain (left) and residual (right), shared y axis in %,
-    dashed = training error, solid = test error, one colour per depth. ``overlay`` runs are drawn
-    dotted on top (e.g. a live run over the stored ones); ``reference`` adds Table 6's final numbers."""
+    dashed = training error, solid = test error, one colour per depth."""
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=("plain", "ResNet (residual)"))
-    for run in runs + (overlay or []):
+    for run in runs:
         col = 1 if run["arch"] == "plain" else 2
-        live = overlay is not None and run in overlay
         name = run["name"]
         its = run["iterations"]
         fig.add_trace(go.Scatter(
             x=its, y=[None if v is None else 100 * v for v in run["train_error"]], mode="lines",
             name=f"{name} train", legendgroup=name,
-            line={"color": _colour(run["depth"]), "dash": "dot" if live else "dash", "width": 1.5},
+            line={"color": _colour(run["depth"]), "dash": "dash", "width": 1.5},
             hovertemplate=f"{name}<br>iteration %{{x}}<br>training error %{{y:.2f}}%<extra></extra>"), row=1, col=col)
         test = [(i, 100 * v) for i, v in zip(its, run["test_error"]) if v is not None]
         if test:
             fig.add_trace(go.Scatter(
                 x=[i for i, _ in test], y=[v for _, v in test], mode="lines+markers", name=f"{name} test",
-                legendgroup=name, marker={"size": 4},
-                line={"color": _colour(run["depth"]), "width": 1.5 if live else 2.5, "dash": "dot" if live else "solid"},
+                legendgroup=name, marker={"size": 4}, line={"color": _colour(run["depth"]), "width": 2.5},
                 hovertemplate=f"{name}<br>iteration %{{x}}<br>test error %{{y:.2f}}%<extra></extra>"), row=1, col=col)
-    if reference:
-        depths = sorted({r["depth"] for r in runs if r["arch"] == "residual"}) or [20, 56]
-        x_end = max((r["iterations"][-1] for r in runs if r["iterations"]), default=1)
-        ref = CIFAR10_TEST_ERROR["resnet"]
-        for d in depths:
-            if d in ref:
-                fig.add_trace(go.Scatter(
-                    x=[x_end], y=[ref[d]], mode="markers", name=f"paper ResNet-{d}: {ref[d]}%",
-                    marker={"symbol": "star", "size": 12, "color": _colour(d), "line": {"color": "black", "width": 1}},
-                    hovertemplate=(f"ResNet-{d} test error {ref[d]}%<br>{CIFAR10_TEST_ERROR['source']}"
-                                   "<br>(64k iterations; drawn at this plot's last iteration)<extra></extra>")),
-                    row=1, col=2)
     fig.update_yaxes(title_text="error (%)", row=1, col=1, rangemode="tozero")
     fig.update_xaxes(title_text="iterations")
     fig.update_layout(title=title, height=430, margin={"l": 50, "r": 10, "t": 60, "b": 40},

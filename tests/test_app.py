@@ -81,6 +81,20 @@ def test_classify_refusals_are_clear_messages(client, tmp_path, upload, url, mes
     assert len(label["confidences"]) == 5
 
 
+def test_cifar_models_state_their_measured_error_schedule_and_what_they_see(client):
+    from resnet_demo import imagenet, runs
+    from resnet_demo.cifar import load_checkpoint
+
+    _, meta = load_checkpoint(imagenet.cifar_checkpoints()["cifar-resnet20"])
+    (run,) = [r for r in runs.stored_runs() if r["name"] == meta["run_name"]]
+    _, heat, details = client.predict(handle_file(str(photo())), "", "cifar-resnet20", api_name="/classify")
+    assert f"{100 * meta['test_error']:.2f}% on the 10,000 test images" in details
+    assert f"{run['recipe']['iterations']:,} iterations of batch 128" in details
+    assert "sees the whole image" in details and "centre crop" not in details
+    _, _, details = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/classify")
+    assert "centre crop" in details and "whole image" not in details
+
+
 def test_missing_weights_name_the_file_and_folder(client, torch_home):
     with pytest.raises(AppError, match=r"resnet101-cd907fc2\.pth.*hub/checkpoints"):
         client.predict(handle_file(str(photo())), "", "resnet101", api_name="/classify")

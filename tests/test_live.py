@@ -74,13 +74,10 @@ def test_verdict_follows_the_numbers():
 
 def test_stored_figure_has_a_trace_per_curve():
     rs = [_run("plain", 20, 0.3), _run("residual", 56, 0.2)]
-    fig = plots.error_curves(rs, reference=False)
+    fig = plots.error_curves(rs)
     names = [t.name for t in fig.data]
     assert names == ["plain-20 train", "plain-20 test", "residual-56 train", "residual-56 test"]
-    with_ref = plots.error_curves(rs, reference=True)
-    assert any("paper ResNet-56: 6.97%" == t.name for t in with_ref.data)
-    overlaid = plots.error_curves(rs, overlay=[_run("plain", 8, 0.5)], reference=False)
-    assert len(overlaid.data) == 6
+    assert [t.xaxis for t in fig.data] == ["x", "x", "x2", "x2"]  # plain left, residual right
 
 
 def test_measured_training_error_is_preferred_for_the_verdict():

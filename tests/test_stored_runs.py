@@ -67,3 +67,18 @@ def test_offline_cifar_models_classify_with_no_network():
     top = imagenet.predict(Image.open(photo()), "cifar-resnet20")
     assert len(top) == 5 and all(label in CLASSES for label, _ in top)
     assert top[0][1] >= top[-1][1] and sum(p for _, p in top) <= 1 + 1e-6
+
+
+def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
+    from resnet_demo.ui.depth import results_table
+
+    table = results_table([STORED[n] for n in REQUIRED])
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    assert "| 0.27 M |" in rows["ResNet-20"] and "| 0.85 M |" in rows["ResNet-56"]  # the paper's Table 6 params
+    assert "| 6.97% |" in rows["ResNet-56"] and "| 8.75% |" in rows["ResNet-20"]   # its test errors, cited
+    assert "Fig. 6 only" in rows["plain-56"]
+    for name in REQUIRED:
+        run = STORED[name]
+        assert f"| {100 * runs.final(run['test_error']):.2f}% |" in rows[name]
+        assert f"| {100 * runs.final(run['train_error']):.2f}% |" in rows[name]
+        assert f"| {run['iterations'][-1]:,} |" in rows[name]

@@ -48,9 +48,13 @@ def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: 
             value = f"{value:g}" + ("%" if "acc" in key else "")
         rows.append((key, value))
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    if model_name.startswith("cifar-"):
+        seen = ("The network sees the whole image, squeezed to 32×32 as CIFAR-10's images are, so the heatmap "
+                "(8×8 at its last stage) covers all of it.")
+    else:
+        seen = "The network sees only the centre crop; the rest of the image is dimmed."
     return (f"**{imagenet.describe_key(model_name)}**\n\n| measure | value |\n|---|---|\n{table}\n\n"
-            "The heatmap is Grad-CAM on the last stage: where evidence for the top label was found. "
-            "The network sees only the centre crop; the rest of the image is dimmed.")
+            f"The heatmap is Grad-CAM on the last stage: where evidence for the top label was found. {seen}")
 
 
 def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):

@@ -11,6 +11,7 @@ from typing import Any
 import gradio as gr
 
 from .. import live, plots
+from ..cifar import cifar_net, count_params
 from ..runs import CIFAR10_TEST_ERROR, final, stored_runs, to_csv
 from .common import TempSlots, bundled_data
 
@@ -26,13 +27,19 @@ def _stored() -> tuple[dict[str, Any], ...]:
     return tuple(stored_runs())  # files shipped with the app: read once, not on every checkbox toggle
 
 
-def _provenance(runs: list[dict[str, Any]]) -> str:
-    lines = ["| run | device | iterations | wall time | final train error | final test error |",
-             "|---|---|---|---|---|---|"]
+def results_table(runs: list[dict[str, Any]]) -> str:
+    """Our runs beside the paper's Table 6: every number read from the runs, the modules or runs.py."""
+    paper = CIFAR10_TEST_ERROR["resnet"]
+    lines = ["| run | params | our iterations | final training error | final test error | the paper's test error "
+             "(64k iterations) | device | wall time |", "|---|---|---|---|---|---|---|---|"]
     for r in runs:
         tr, te = final(r["train_error"]), final(r["test_error"])
-        lines.append(f"| {r['name']} | {r['device']} | {r['iterations'][-1]:,} | {r['wall_seconds'] / 60:.0f} min "
-                     f"| {100 * tr:.2f}% | {100 * te:.2f}% |")
+        net = cifar_net(r["depth"], residual=r["arch"] == "residual", shortcut=r["shortcut"] or "A",
+                        batch_norm=r["batch_norm"], width=r["width"])
+        theirs = f"{paper[r['depth']]}%" if r["arch"] == "residual" and r["depth"] in paper else "— (plotted in Fig. 6 only)"
+        lines.append(f"| {r['name']} | {count_params(net) / 1e6:.2f} M | {r['iterations'][-1]:,} "
+                     f"| {'—' if tr is None else f'{100 * tr:.2f}%'} | {'—' if te is None else f'{100 * te:.2f}%'} "
+                     f"| {theirs} | {r['device']} | {r['wall_seconds'] / 60:.0f} min |")
     notes = sorted({r.get("note", "") for r in runs} - {""})
     datasets = sorted({r["dataset"] for r in runs})
     recipe = runs[0].get("recipe", {}) if runs else {}
@@ -43,8 +50,8 @@ def _provenance(runs: list[dict[str, Any]]) -> str:
              f"{runs[0]['batch_size'] if runs else '?'}, lr /10 at {recipe.get('milestones')}. ")
     if notes:
         text += "Note: " + " ".join(notes) + ". "
-    text += (f"Stars: the paper's final test errors ({CIFAR10_TEST_ERROR['source']}), reached after 64k iterations "
-             "with the full recipe.")
+    text += (f"The paper's column: {CIFAR10_TEST_ERROR['source']} (the full recipe, 64k iterations, the original "
+             "CIFAR-10 images); training error is the mean of the last 50 batches, as the paper plots it.")
     return text
 
 
@@ -61,11 +68,9 @@ def stored_summary(runs: list[dict[str, Any]]) -> str:
     return f"**What these runs show** ({when}): " + live.verdict(pick)
 
 
-def stored_figure(selected: list[str], reference: bool, overlay_on: bool, live_runs: list[dict] | None):
+def stored_figure(selected: list[str]):
     runs = [r for r in _stored() if r["name"] in (selected or [])]
-    overlay = live_runs if overlay_on and live_runs else None
-    return plots.error_curves(runs, overlay=overlay, reference=reference,
-                              title="Stored runs: dashed = training error, solid = test error")
+    return plots.error_curves(runs, title="Stored runs: dashed = training error, solid = test error")
 
 
 def _status(snap: dict[str, Any]) -> str:
@@ -110,21 +115,21 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
     if flag.is_set():  # Stop was pressed while this run waited in the queue
         with _stop_lock:
             _stop_flags.pop(key, None)
-        yield gr.skip(), "Stopped before it started (it was waiting for another run to finish).", None, gr.skip(), None
+        yield gr.skip(), "Stopped before it started (it was waiting for another run to finish).", None, None
         return
     trainers = live.make_trainers(bundled_data(), preset, (shallow, deep), bool(batch_norm), seed, bool(zero_init))
     try:
         for snap in live.run_live(trainers, should_stop=flag.is_set, time_limit_s=TIME_LIMIT_S):
             runs = snap["runs"]
-            fig = plots.error_curves(runs, reference=False, title=f"Live: {live.PRESETS[preset].label}, seed {seed}")
+            fig = plots.error_curves(runs, title=f"Live: {live.PRESETS[preset].label}, seed {seed}")
             result = {"runs": runs, "elapsed_s": round(snap["elapsed_s"], 2)}
             done = snap["iteration"] >= snap["total"] or snap["stopped"]
             status = _status(snap)
             if done:
                 status += "\n\n**Verdict:** " + live.verdict(runs)
-                yield fig, status, _write_downloads(runs, seed), runs, result
+                yield fig, status, _write_downloads(runs, seed), result
             else:
-                yield fig, status, None, gr.skip(), result
+                yield fig, status, None, result
     finally:
         with _stop_lock:
             if _stop_flags.get(key) is flag:
@@ -155,23 +160,18 @@ def build() -> None:
                 "shallower one: not overfitting, but an optimisation difficulty; residual nets of the same depth and "
                 "the same parameters do not degrade (Fig. 6). The curves below come from this project's own "
                 "training runs, and the sentence under them says what they show.")
-    with gr.Row():
-        selected = gr.CheckboxGroup(names, value=names, label="Runs to show")
-        reference = gr.Checkbox(True, label="Paper's final test errors (Table 6)")
-        overlay = gr.Checkbox(False, label="Overlay my last live run")
-    live_runs = gr.State(None)
-    stored_plot = gr.Plot(stored_figure(names, True, False, None), label="Stored runs")
+    selected = gr.CheckboxGroup(names, value=names, label="Runs to show")
+    stored_plot = gr.Plot(stored_figure(names), label="Stored runs")
     gr.Markdown(stored_summary(runs))
-    gr.Markdown(_provenance(runs) if runs else "No stored runs found in assets/runs/.")
-    for control in (selected, reference, overlay):
-        control.change(stored_figure, [selected, reference, overlay, live_runs], stored_plot, api_name=False,
-                       queue=False)
+    gr.Markdown(results_table(runs) if runs else "No stored runs found in assets/runs/.")
+    selected.change(stored_figure, selected, stored_plot, api_name=False, queue=False)
 
     gr.Markdown("### Train it yourself, live\nTrains four nets side by side on the bundled CIFAR-10 subset, same "
                 "seed and same batches: plain and residual at a shallow and a deep depth. The default preset takes "
                 "about a minute on 2 CPU cores and shows degradation in the plain pair. In one minute the deep "
                 "residual net does **not** yet beat its shallow twin: the paper's full result (ResNet-56 below "
-                "ResNet-20) needs long training — see the stored runs above.")
+                "ResNet-20) needs long training — see the stored runs above. The live runs are drawn on axes of "
+                "their own: their iterations, width, input size and data differ from the stored runs'.")
     with gr.Row():
         preset = gr.Dropdown([(p.label, k) for k, p in live.PRESETS.items()], value=live.DEFAULT_PRESET,
                              label="Preset")
@@ -183,15 +183,14 @@ def build() -> None:
     with gr.Row():
         start = gr.Button("Train live", variant="primary")
         stop_button = gr.Button("Stop", variant="stop")
-    live_plot = gr.Plot(label="Live training")
+    live_plot = gr.Plot(label="Live training (its own axes)")
     status = gr.Markdown()
     downloads = gr.File(label="Download the runs (RUN JSON and CSV)", file_count="multiple")
     result = gr.JSON(label="Runs (RUN schema)", visible=False)
-    event = start.click(arm, None, None, api_name=False, queue=False).then(
+    start.click(arm, None, None, api_name=False, queue=False).then(
         train_live, [preset, shallow, deep, batch_norm, seed, zero_init],
-        [live_plot, status, downloads, live_runs, result], api_name="train_live",
+        [live_plot, status, downloads, result], api_name="train_live",
         concurrency_id="train", concurrency_limit=1, time_limit=int(TIME_LIMIT_S) + 60)
-    event.then(stored_figure, [selected, reference, overlay, live_runs], stored_plot, api_name=False)
     # No `cancels`: a cancelled job shows "Error" on every output. The flag ends the run between two
     # steps instead, and the generator yields its last snapshot (with the verdict so far) as usual.
     stop_button.click(stop, None, None, api_name=False, queue=False)
