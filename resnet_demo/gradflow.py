@@ -40,20 +40,18 @@ class Profile:
     grad_norms: list[float]              # ||dL/d(output)|| per layer (L2 norm of the whole tensor)
     grad_rms: list[float] = field(default_factory=list)           # the same per element: norm / sqrt(numel)
     weight_grad_norms: list[float] = field(default_factory=list)  # ||dL/dW|| (empty when not computed)
-    response_std: list[float] = field(default_factory=list)       # std of each conv's response after BN
-    response_layers: list[str] = field(default_factory=list)
     loss: float = float("nan")
 
 
 def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, weight_grads: bool = True) -> Profile:
-    """One forward and backward pass that reads every layer's output gradient, weight gradient and
-    (for convs followed by BN or its stand-in) response std. ``weight_grads=False`` leaves parameters
-    untouched (for shared, frozen models): the graph is then built from the input instead."""
+    """One forward and backward pass that reads every layer's output gradient and weight gradient, in the
+    model's current mode. ``weight_grads=False`` leaves parameters untouched (for shared, frozen models): the
+    graph is then built from the input instead. BN running statistics are left as they were."""
     flush_denormals()
     layers = weight_layers(model)
     grads: dict[str, tuple[float, int]] = {}
-    stds: dict[str, float] = {}
     handles = []
+    buffers = {name: b.clone() for name, b in model.named_buffers()}  # a train-mode pass updates BN's
 
     def on_output(name: str):
         def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
@@ -61,17 +59,8 @@ def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, wei
                 out.register_hook(lambda g: grads.__setitem__(name, (g.detach().norm().item(), g.numel())))
         return hook
 
-    def on_response(name: str):
-        def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
-            stds[name] = out.detach().float().std().item()
-        return hook
-
     for name, layer in layers:
         handles.append(layer.register_forward_hook(on_output(name)))
-        if isinstance(layer, nn.Conv2d):
-            norm = norm_after(model, name)
-            if norm is not None:
-                handles.append(norm.register_forward_hook(on_response(name)))
     try:
         if weight_grads:
             model.zero_grad(set_to_none=True)
@@ -84,15 +73,53 @@ def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, wei
     finally:
         for h in handles:
             h.remove()
+        with torch.no_grad():
+            for name, b in model.named_buffers():
+                b.copy_(buffers[name])
     names = [n for n, _ in layers]
     out = Profile(names, [grads[n][0] for n in names], [grads[n][0] / math.sqrt(grads[n][1]) for n in names],
                   loss=loss.item())
     if weight_grads:
         out.weight_grad_norms = [m.weight.grad.norm().item() for _, m in layers]
         model.zero_grad(set_to_none=True)
-    out.response_layers = [n for n in names if n in stds]
-    out.response_std = [stds[n] for n in out.response_layers]
     return out
+
+
+@torch.inference_mode()
+def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 500) -> tuple[list[str], list[float]]:
+    """The paper's Fig. 7: the std of each 3x3 conv's response after its BN, before the ReLU or addition,
+    in evaluation mode (BN's running statistics, as a trained net is used; nothing in the model changes),
+    over ``images`` (normalised). Returns (conv names, forward order; stds)."""
+    flush_denormals()
+    was_training = model.training
+    model.eval()
+    convs = [(name, m) for name, m in weight_layers(model)
+             if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) and norm_after(model, name) is not None]
+    sums: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name, _ in convs}  # n, sum, sum of squares
+
+    def on_response(name: str):
+        def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+            v = out.double()
+            acc = sums[name]
+            acc[0] += v.numel()
+            acc[1] += v.sum().item()
+            acc[2] += v.pow(2).sum().item()
+        return hook
+
+    handles = [norm_after(model, name).register_forward_hook(on_response(name)) for name, _ in convs]
+    try:
+        for i in range(0, len(images), batch):
+            model(images[i:i + batch])
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    stds = []
+    for name, _ in convs:
+        n, total, squares = sums[name]
+        mean = total / n
+        stds.append(math.sqrt(max(squares / n - mean * mean, 0.0) * n / (n - 1)))
+    return [name for name, _ in convs], stds
 
 
 def layer_grad_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[tuple[str, float]]:

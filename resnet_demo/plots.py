@@ -58,3 +58,23 @@ def grad_flow(layers: list[str], series: dict[str, list[float]], *, title: str, 
                       xaxis_title="weight layer (input → output)", yaxis_title=y_title,
                       yaxis_type="log" if log else "linear", hovermode="closest")
     return fig
+
+
+def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
+    """The paper's Fig. 7: per 3x3 layer response std, in layer order (top) and sorted by magnitude
+    (bottom); one line per net, plain dashed, residual solid, one colour per depth."""
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14,
+                        subplot_titles=("in layer order (input → output)", "sorted by magnitude"))
+    for name, stds in series.items():
+        depth = int(name.rsplit("-", 1)[1])
+        line = {"color": _colour(depth), "dash": "solid" if name.startswith("ResNet") else "dash"}
+        for row, values in ((1, stds), (2, sorted(stds, reverse=True))):
+            fig.add_trace(go.Scatter(
+                x=list(range(1, len(values) + 1)), y=values, mode="lines", name=name, legendgroup=name,
+                showlegend=row == 1, line=line,
+                hovertemplate=f"{name}<br>layer %{{x}}<br>std %{{y:.3g}}<extra></extra>"), row=row, col=1)
+    fig.update_xaxes(title_text="3×3 layer index", row=1, col=1)
+    fig.update_xaxes(title_text="rank", row=2, col=1)
+    fig.update_yaxes(title_text="std", rangemode="tozero")
+    fig.update_layout(title=title, height=560, margin={"l": 50, "r": 10, "t": 70, "b": 40}, hovermode="closest")
+    return fig

@@ -59,7 +59,45 @@ def test_profile_weight_grads_match_autograd(batch):
     weights = [m.weight for _, m in gradflow.weight_layers(model)]
     ref = [g.norm().item() for g in torch.autograd.grad(loss, weights)]
     assert prof.weight_grad_norms == pytest.approx(ref, rel=1e-4)
-    assert len(prof.response_std) == 7  # every 3x3 conv (stem + 6 block convs), not the linear layer
+
+
+def test_profiling_leaves_bn_running_statistics_alone(batch):
+    x, y = batch
+    torch.manual_seed(0)
+    model = cifar_net(20).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    gradflow.profile(model, x, y)
+    gradflow.layer_responses(model, x)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.training  # its mode is restored too
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_layer_responses_are_the_std_after_bn_in_eval_mode(batch, residual):
+    """Independent reference: the blocks run by hand, each conv+BN output's std taken directly."""
+    x, _ = batch
+    torch.manual_seed(1)
+    model = cifar_net(14, residual=residual, shortcut="B")
+    with torch.no_grad():  # give BN non-trivial running statistics, as training would
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    names, stds = gradflow.layer_responses(model, x, batch=7)  # batches of 7: the sums must combine exactly
+    ref_names, ref = ["conv"], []
+    with torch.no_grad():
+        h = model.bn(model.conv(x))
+        ref.append(h.std().item())
+        h = torch.relu(h)
+        for i, block in enumerate(model.blocks):
+            r1 = block.bn1(block.conv1(h))
+            r2 = block.bn2(block.conv2(torch.relu(r1)))
+            ref += [r1.std().item(), r2.std().item()]
+            ref_names += [f"blocks.{i}.conv1", f"blocks.{i}.conv2"]
+            h = block(h)
+    assert names == ref_names  # 3x3 convs only: option B's 1x1 projections are not Fig. 7's layers
+    assert stds == pytest.approx(ref, rel=1e-5)
 
 
 def _ratios(x, y, bn):

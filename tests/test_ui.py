@@ -40,3 +40,15 @@ def test_stop_without_a_run_does_not_stop_the_next_one(tiny_preset):
     depth.stop(me)
     last = list(depth.train_live(tiny_preset, 8, 14, True, 0, False, me))[-1]
     assert "Verdict" in last[1]
+
+
+def test_fig7_sentence_is_computed_from_the_responses():
+    from resnet_demo.ui import gradflow
+
+    smaller = gradflow._responses_sentence({"plain-20": [1.0, 2.0], "ResNet-20": [0.5, 0.5],
+                                            "plain-56": [2.0, 2.0], "ResNet-56": [1.0, 1.0]})
+    assert "ResNet-20's responses average **0.50** against plain-20's **1.50** (0.33×)" in smaller
+    assert "as the paper found" in smaller
+    larger = gradflow._responses_sentence({"plain-20": [0.5], "ResNet-20": [1.0]})
+    assert "not smaller in every residual net here" in larger and "as the paper found" not in larger
+    assert "hold ResNet-20 so far" in gradflow._responses_sentence({"ResNet-20": [1.0]})
