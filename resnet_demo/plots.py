@@ -43,7 +43,7 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
 
 
 def grad_flow(layers: list[str], series: dict[str, list[float]], *, title: str, y_title: str,
-              log: bool = True) -> go.Figure:
+              log: bool = True, x_title: str = "weight layer (input → output)") -> go.Figure:
     """Per-layer magnitudes, layer index on x (forward order), one line per network."""
     colours = {"plain": "#d62728", "residual": "#1f77b4"}
     fig = go.Figure()
@@ -55,7 +55,7 @@ def grad_flow(layers: list[str], series: dict[str, list[float]], *, title: str, 
             text=layers[: len(values)],
             hovertemplate=f"{name}<br>layer %{{x}}: %{{text}}<br>%{{y:.3g}}<extra></extra>"))
     fig.update_layout(title=title, height=380, margin={"l": 60, "r": 10, "t": 50, "b": 40},
-                      xaxis_title="weight layer (input → output)", yaxis_title=y_title,
+                      xaxis_title=x_title, yaxis_title=y_title,
                       yaxis_type="log" if log else "linear", hovermode="closest")
     return fig
 
@@ -63,8 +63,8 @@ def grad_flow(layers: list[str], series: dict[str, list[float]], *, title: str, 
 def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
     """The paper's Fig. 7: per 3x3 layer response std, in layer order (top) and sorted by magnitude
     (bottom); one line per net, plain dashed, residual solid, one colour per depth."""
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14,
-                        subplot_titles=("in layer order (input → output)", "sorted by magnitude"))
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.12,
+                        subplot_titles=("in layer order (3×3 layer index, input → output)", "sorted by magnitude (rank)"))
     for name, stds in series.items():
         depth = int(name.rsplit("-", 1)[1])
         line = {"color": _colour(depth), "dash": "solid" if name.startswith("ResNet") else "dash"}
@@ -73,8 +73,6 @@ def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
                 x=list(range(1, len(values) + 1)), y=values, mode="lines", name=name, legendgroup=name,
                 showlegend=row == 1, line=line,
                 hovertemplate=f"{name}<br>layer %{{x}}<br>std %{{y:.3g}}<extra></extra>"), row=row, col=1)
-    fig.update_xaxes(title_text="3×3 layer index", row=1, col=1)
-    fig.update_xaxes(title_text="rank", row=2, col=1)
     fig.update_yaxes(title_text="std", rangemode="tozero")
     fig.update_layout(title=title, height=560, margin={"l": 50, "r": 10, "t": 70, "b": 40}, hovermode="closest")
     return fig

@@ -111,7 +111,7 @@ def test_grad_flow_imagenet_profiles_fp32_models_and_refuses_the_others(client):
     from resnet_demo import imagenet
 
     _, text = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/grad_flow_imagenet")
-    assert "Pretrained resnet18" in text and "21 weight layers" in text  # 20 convs + fc (3 of them projections)
+    assert "Pretrained resnet18" in text and "last of its 20 convolutions" in text  # 17 + 3 projections
     model = imagenet.MODELS.get("resnet18").model
     assert all(not m._forward_hooks for m in model.modules()), "hooks left on the shared model"
     for name in ("resnet50.int8", "cifar-resnet20", "vgg16"):

@@ -29,12 +29,14 @@ PAPER_41 = ("**The paper (§4.1)** on plain nets trained with BN: the forward si
 
 def _figures(layers: list[str], p: gradflow.Profile, r: gradflow.Profile, depth: int, step: int,
              p0: gradflow.Profile | None, r0: gradflow.Profile | None):
-    series = {f"plain-{depth}": p.grad_rms, f"ResNet-{depth}": r.grad_rms}
+    # the classifier is left out of this plot: its gradient is per logit, after global pooling (see
+    # gradflow.first_last_ratio), and on a log axis it would flatten the conv layers' profile
+    series = {f"plain-{depth}": p.grad_rms[:-1], f"ResNet-{depth}": r.grad_rms[:-1]}
     if step and p0 is not None and r0 is not None:
-        series = {f"plain-{depth} (step 0)": p0.grad_rms, f"ResNet-{depth} (step 0)": r0.grad_rms,
-                  f"plain-{depth} (step {step})": p.grad_rms, f"ResNet-{depth} (step {step})": r.grad_rms}
-    out_fig = plots.grad_flow(layers, series, title=f"RMS of ∂loss/∂(layer output) per layer, step {step}",
-                              y_title="gradient RMS per value (log)")
+        series = {f"plain-{depth} (step 0)": p0.grad_rms[:-1], f"ResNet-{depth} (step 0)": r0.grad_rms[:-1],
+                  f"plain-{depth} (step {step})": p.grad_rms[:-1], f"ResNet-{depth} (step {step})": r.grad_rms[:-1]}
+    out_fig = plots.grad_flow(layers[:-1], series, title=f"RMS of ∂loss/∂(layer output) per conv layer, step {step}",
+                              y_title="gradient RMS per value (log)", x_title="conv layer (input → output)")
     w_fig = plots.grad_flow(layers, {f"plain-{depth}": p.weight_grad_norms, f"ResNet-{depth}": r.weight_grad_norms},
                             title=f"‖∂loss/∂W‖ per layer, step {step}", y_title="weight-gradient norm (log)")
     return out_fig, w_fig
@@ -134,11 +136,12 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
         label = model(x).argmax(1)
     prof = gradflow.profile(model, x, label, weight_grads=False)
     ratio = gradflow.first_last_ratio(prof.grad_rms)
-    fig = plots.grad_flow(prof.layers, {f"{model_name} (pretrained)": prof.grad_rms},
+    fig = plots.grad_flow(prof.layers[:-1], {f"{model_name} (pretrained)": prof.grad_rms[:-1]},
+                          x_title="conv layer (input → output)",
                           title=f"RMS of ∂loss/∂(layer output), loss = cross-entropy of the top label "
                                 f"'{clf.labels[int(label)]}'", y_title="gradient RMS per value (log)")
     text = (f"Pretrained {model_name}, evaluation mode: per value (RMS), the first layer gets **{ratio:.2g}×** "
-            f"the gradient of the last convolution, {len(prof.layers) - 1} weight layers later.")
+            f"the gradient of the last of its {len(prof.layers) - 1} convolutions.")
     return fig, text
 
 
