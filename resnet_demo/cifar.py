@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SHORTCUTS = ("A", "B")
+SHORTCUTS = ("A", "B", "C")  # the paper's options (Table 3): zero-padding, projection where the shape changes, projection everywhere
 
 
 def _norm(channels: int, batch_norm: bool) -> nn.Module:
@@ -48,10 +48,11 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.bn2 = _norm(planes, batch_norm)
         self.shortcut: nn.Module = nn.Identity()
-        if residual and (stride != 1 or in_planes != planes):
+        reshapes = stride != 1 or in_planes != planes
+        if residual and (reshapes or shortcut == "C"):
             if shortcut == "A":
                 self.shortcut = ShortcutA(in_planes, planes, stride)
-            else:  # option B: a 1x1 projection (+BN) only where the shape changes
+            else:  # a 1x1 projection (+BN): option B where the shape changes, option C in every block
                 self.shortcut = nn.Sequential(
                     nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), _norm(planes, batch_norm))
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as cdata
-from .cifar import cifar_net, save_checkpoint
+from .cifar import SHORTCUTS, cifar_net, save_checkpoint
 from .runs import load_run, save_run
 from .threads import flush_denormals
 
@@ -37,7 +37,7 @@ class TrainConfig:
     depth: int = 20                 # 6n+2: 20, 32, 44, 56, 110
     width: int = 16                 # filters of the first stage (the paper: 16, then 32 and 64)
     batch_norm: bool = True         # BN after every conv (off only for the gradient studies)
-    shortcut: str = "A"             # "A" zero-padded identity (the paper's CIFAR choice) or "B" projection
+    shortcut: str = "A"             # "A" zero-padded identity (the paper's CIFAR choice), "B" or "C" projections
     image_size: int = 32            # inputs are area-downsampled below 32 (the live demo uses 16)
     batch_size: int = 128           # the paper's mini-batch
     lr: float = 0.1                 # the paper's initial learning rate
@@ -263,7 +263,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, default=d.depth)
     p.add_argument("--width", type=int, default=d.width)
     p.add_argument("--no-bn", dest="batch_norm", action="store_false")
-    p.add_argument("--shortcut", choices=("A", "B"), default=d.shortcut)
+    p.add_argument("--shortcut", choices=SHORTCUTS, default=d.shortcut)
     p.add_argument("--dataset", default="bundled",
                    help="'bundled' (offline subset), 'torchvision' (download) or an ImageFolder directory")
     p.add_argument("--data-dir", default=None, help="download/cache folder (default $RESNET_DEMO_DATA or ./data)")

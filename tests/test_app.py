@@ -141,6 +141,18 @@ def test_a_soak_of_200_requests_leaves_the_temp_folders_bounded(client):
     assert len(depth.DOWNLOADS.files()) == 2 * 3 <= 2 * depth.DOWNLOADS.slots
 
 
+def test_architecture_endpoint(client):
+    *_, counts = client.predict("resnet50", api_name="/architecture")
+    assert counts["model"] == "resnet50" and counts["params"] == 25_557_032 and isinstance(counts["macs"], int)
+    assert [s["name"] for s in counts["stages"]] == ["conv1", "conv2_x", "conv3_x", "conv4_x", "conv5_x", "head"]
+    assert all(isinstance(s["params"], int) and isinstance(s["macs"], int) for s in counts["stages"])
+    assert counts["paper"]["macs"] == 3_800_000_000 and "Table 1" in counts["paper"]["source"]
+    *_, counts = client.predict("cifar-plain56", api_name="/architecture")
+    assert counts["params"] == 853_018 and counts["paper"] is None  # Table 6 lists residual nets only
+    with pytest.raises(AppError, match="not in the list of choices"):  # Gradio checks the dropdown first
+        client.predict("resnet9000", api_name="/architecture")
+
+
 def test_train_live_endpoint(client):
     job = client.submit("tiny", 8, 32, True, 1, False, api_name="/train_live")
     outputs = job.result(timeout=120)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import classify, depth, gradflow
+from . import anatomy, classify, depth, gradflow
 
 TITLE = "ResNet Lab — why deep residual learning works"
 
@@ -19,4 +19,7 @@ def build_demo() -> gr.Blocks:
             depth.build()
         with gr.Tab("Gradient flow"):
             gradflow.build()
+        with gr.Tab("Anatomy"):
+            network, outputs = anatomy.build()
+        demo.load(anatomy.architecture, network, outputs, api_name=False, concurrency_id="anatomy")
     return demo

@@ -112,3 +112,14 @@ def test_gradient_flow_renders_for_two_settings(page):
     page.get_by_role("button", name="Show gradient flow").click()
     page.get_by_text("Without BN").first.wait_for(timeout=60_000)
     assert page.locator(".js-plotly-plot").count() >= 3
+
+
+def test_anatomy_shows_table_and_diagram(page):
+    page.get_by_role("tab", name="Anatomy").click()
+    page.get_by_text("[1×1, 64; 3×3, 64; 1×1, 256] × 3").first.wait_for(timeout=30_000)  # Table 1, ResNet-50
+    page.get_by_label("Network").first.click()
+    page.get_by_role("option", name="CIFAR-10 ResNet-56, shortcut option A", exact=True).click()
+    page.get_by_text("[3×3, 16; 3×3, 16] × 9").first.wait_for(timeout=30_000)
+    block = page.locator("details").filter(has_text="blocks.9").first
+    block.locator("summary").click()
+    block.get_by_text("zero-padding shortcut, /2").first.wait_for(timeout=10_000)  # its layers, on click

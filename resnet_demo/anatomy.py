@@ -1,0 +1,360 @@
+"""What the networks are: stages, blocks, layers, shortcuts, parameters and multiply-adds, counted from the
+modules the other tabs run (the paper's Table 1, Fig. 3, Fig. 5 and Table 3, computed).
+
+Counting: each network is built on PyTorch's ``meta`` device (shapes only, no memory, no weights needed)
+and run once on a 1x3x224x224 input (32x32 for the CIFAR nets) under
+``torch.utils.flop_counter.FlopCounterMode``, which counts 2 FLOPs per multiply-add of every convolution
+and linear layer (what torchvision's ``weights.meta["_ops"]`` reports, as GFLOPS, is the multiply-adds).
+The paper's "FLOPs" are multiply-adds too, so that is the unit used throughout: MACs. BN, ReLU and pooling
+are not counted, as in the paper. Output shapes are read with forward hooks during the same pass.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision.models.resnet import BasicBlock as TVBasic
+from torchvision.models.resnet import Bottleneck as TVBottleneck
+
+from . import cifar
+from .runs import PAPER
+
+# -- the paper's numbers (cited, never computed) -----------------------------------------------------------
+TABLE1 = {"source": f"{PAPER}, Table 1", "gmacs": {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3},
+          "output_size": {"conv1": "112×112", "conv2_x": "56×56", "conv3_x": "28×28", "conv4_x": "14×14",
+                          "conv5_x": "7×7", "head": "1×1"}}
+FIG3 = {"source": f"{PAPER}, Fig. 3", "gmacs": {"vgg19": 19.6, "plain34": 3.6, "resnet34": 3.6}}
+# Table 3: ImageNet validation top-1 error (%), 10-crop testing; ResNet-50/101/152 use option B.
+TABLE3 = {"source": f"{PAPER}, Table 3", "top1": {"plain34": 28.54, "resnet34-A": 25.03, "resnet34": 24.52,
+                                                   "resnet34-C": 24.19, "resnet50": 22.85, "resnet101": 21.75,
+                                                   "resnet152": 21.43}}
+TABLE6_PARAMS = {"source": f"{PAPER}, Table 6", "mparams": {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7}}
+
+IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
+CIFAR_DEPTHS = (20, 32, 44, 56, 110)
+
+
+def network_names() -> list[str]:
+    names = [f"resnet{d}" for d in IMAGENET_DEPTHS] + ["resnet34-A", "resnet34-C", "plain34", "vgg19"]
+    for d in CIFAR_DEPTHS:
+        names += [f"cifar-plain{d}", f"cifar-resnet{d}", f"cifar-resnet{d}-B", f"cifar-resnet{d}-C"]
+    return names
+
+
+def label(name: str) -> str:
+    if name.startswith("cifar-"):
+        rest = name[6:]
+        arch, _, option = rest.partition("-")
+        kind = "plain" if arch.startswith("plain") else "ResNet"
+        depth = arch.removeprefix("plain").removeprefix("resnet")
+        opt = "" if kind == "plain" else f", shortcut option {option or 'A'}"
+        return f"CIFAR-10 {kind}-{depth}{opt}"
+    if name == "vgg19":
+        return "VGG-19 (torchvision)"
+    if name == "plain34":
+        return "plain-34 (ResNet-34 without its shortcuts)"
+    arch, _, option = name.partition("-")
+    return f"ResNet-{arch[6:]} (torchvision{', shortcut option ' + option if option else ''})"
+
+
+# -- building ------------------------------------------------------------------------------------------------
+class PlainBasicBlock(TVBasic):
+    """torchvision's basic block without its shortcut: the paper's plain-34 block (Fig. 3, middle)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.downsample = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+
+
+def _with_shortcut_option(model: torchvision.models.ResNet, option: str) -> torchvision.models.ResNet:
+    """torchvision builds option B. A: zero-padding where the shape changes; C: a projection in every block."""
+    for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
+        for block in layer:
+            planes = block.conv2.out_channels
+            if option == "A" and block.downsample is not None:
+                conv = block.downsample[0]
+                block.downsample = cifar.ShortcutA(conv.in_channels, conv.out_channels, conv.stride[0])
+            elif option == "C" and block.downsample is None:
+                block.downsample = nn.Sequential(nn.Conv2d(planes, planes, 1, bias=False), nn.BatchNorm2d(planes))
+    return model
+
+
+def build(name: str) -> nn.Module:
+    """The module a name stands for (random weights; call under ``torch.device("meta")`` to count)."""
+    if name not in network_names():
+        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(network_names())}")
+    if name.startswith("cifar-"):
+        arch, _, option = name[6:].partition("-")
+        residual = arch.startswith("resnet")
+        depth = int(arch.removeprefix("plain").removeprefix("resnet"))
+        return cifar.cifar_net(depth, residual=residual, shortcut=option or "A")
+    if name == "vgg19":
+        return torchvision.models.vgg19()
+    if name == "plain34":
+        return torchvision.models.ResNet(PlainBasicBlock, [3, 4, 6, 3])
+    arch, _, option = name.partition("-")
+    model = getattr(torchvision.models, arch)()
+    return _with_shortcut_option(model, option) if option else model
+
+
+def input_size(name: str) -> int:
+    return 32 if name.startswith("cifar-") else 224
+
+
+# -- counting ------------------------------------------------------------------------------------------------
+@dataclass
+class Layer:
+    name: str
+    what: str                 # e.g. "3×3 conv, 64, /2"
+    output: list[int]         # C, H, W (or features)
+    params: int
+    macs: int
+
+
+@dataclass
+class Block:
+    name: str
+    shortcut: str             # "identity", "projection (...)", "zero-padding (option A)", "none (plain)", "—"
+    layers: list[Layer]
+    params: int
+    macs: int
+
+
+@dataclass
+class Stage:
+    name: str
+    output_size: str          # "56×56"
+    blocks_layout: str        # "[3×3, 64; 3×3, 64] × 3"
+    blocks: list[Block] = field(default_factory=list)
+    params: int = 0
+    macs: int = 0
+
+
+@dataclass
+class Anatomy:
+    model: str
+    label: str
+    input_size: int
+    params: int
+    macs: int
+    weight_layers: int        # convs and linear layers on the main path (shortcut projections not counted)
+    stages: list[Stage]
+    paper: dict[str, Any] | None
+
+    def json(self) -> dict[str, Any]:
+        """The ``/architecture`` JSON: totals and per stage (name, output_size, blocks, params, macs)."""
+        return {"model": self.model, "label": self.label, "params": self.params, "macs": self.macs,
+                "weight_layers": self.weight_layers, "input_size": self.input_size,
+                "stages": [{"name": s.name, "output_size": s.output_size, "blocks": s.blocks_layout,
+                            "params": s.params, "macs": s.macs} for s in self.stages],
+                "paper": self.paper}
+
+    def detail(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _count(model: nn.Module, size: int) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """(MACs per module, by qualified name; output shape per module) from one pass on the meta device."""
+    shapes: dict[str, list[int]] = {}
+    handles = [m.register_forward_hook(lambda _m, _i, out, n=name: shapes.__setitem__(n, list(out.shape[1:])))
+               for name, m in model.named_modules() if name]
+    try:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(torch.empty(1, 3, size, size, device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    macs: dict[str, int] = {}
+    for key, ops in counter.get_flop_counts().items():
+        qualified = key.split(".", 1)[1] if "." in key else ("" if key != "Global" else "<global>")
+        macs[qualified] = sum(ops.values()) // 2
+    return macs, shapes
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _what(m: nn.Module) -> str:
+    if isinstance(m, nn.Conv2d):
+        k = m.kernel_size[0]
+        return f"{k}×{k} conv, {m.out_channels}" + (f", /{m.stride[0]}" if m.stride[0] > 1 else "")
+    if isinstance(m, nn.BatchNorm2d):
+        return "BN"
+    if isinstance(m, nn.MaxPool2d):
+        k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+        s = m.stride if isinstance(m.stride, int) else m.stride[0]
+        return f"{k}×{k} max pool" + (f", /{s}" if s > 1 else "")
+    if isinstance(m, nn.AdaptiveAvgPool2d):
+        size = m.output_size if isinstance(m.output_size, tuple) else (m.output_size, m.output_size)
+        return "global average pool" if tuple(size) == (1, 1) else f"adaptive average pool to {size[0]}×{size[1]}"
+    if isinstance(m, nn.Linear):
+        return f"fc {m.out_features}"
+    if isinstance(m, cifar.ShortcutA):
+        return "zero-padding shortcut" + (f", /{m.stride}" if m.stride > 1 else "")
+    return type(m).__name__
+
+
+SHOWN = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Linear, cifar.ShortcutA)
+
+
+def _shortcut(block: nn.Module) -> str:
+    sc = getattr(block, "downsample", None) if isinstance(block, (TVBasic, TVBottleneck)) else getattr(block, "shortcut", None)
+    if isinstance(block, PlainBasicBlock) or (isinstance(block, cifar.BasicBlock) and not block.residual):
+        return "none (plain)"
+    if sc is None or isinstance(sc, nn.Identity):
+        return "identity"
+    if isinstance(sc, cifar.ShortcutA):
+        return "zero-padding (option A)" + (f", /{sc.stride}" if sc.stride > 1 else "")
+    conv = sc[0]
+    return f"projection (1×1 conv, {conv.out_channels}" + (f", /{conv.stride[0]})" if conv.stride[0] > 1 else ")")
+
+
+def _layout(block: nn.Module) -> str:
+    convs = [m for n, m in block.named_modules() if isinstance(m, nn.Conv2d)
+             and not n.startswith(("downsample", "shortcut"))]
+    return "[" + "; ".join(f"{c.kernel_size[0]}×{c.kernel_size[0]}, {c.out_channels}" for c in convs) + "]"
+
+
+def _stages(name: str, model: nn.Module) -> list[tuple[str, list[tuple[str, nn.Module]], bool]]:
+    """(stage name, [(qualified name, module)], whether its modules are residual blocks) in forward order."""
+    if name.startswith("cifar-"):
+        n = (model.depth - 2) // 6 if hasattr(model, "depth") else len(model.blocks) // 3
+        blocks = list(model.blocks.named_children())
+        stages = [("conv1", [("conv", model.conv), ("bn", model.bn)], False)]
+        for i in range(3):
+            stages.append((f"stage {i + 1}", [(f"blocks.{k}", b) for k, b in blocks[i * n:(i + 1) * n]], True))
+        return stages + [("head", [("fc", model.fc)], False)]
+    if name == "vgg19":
+        stages, current, index = [], [], 1
+        for k, m in model.features.named_children():
+            if isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
+                current.append((f"features.{k}", m))
+            if isinstance(m, nn.MaxPool2d):
+                stages.append((f"conv{index}_x", current, False))
+                current, index = [], index + 1
+        head = [("avgpool", model.avgpool)] + [(f"classifier.{k}", m) for k, m in model.classifier.named_children()
+                                               if isinstance(m, nn.Linear)]
+        return stages + [("head", head, False)]
+    stages = [("conv1", [("conv1", model.conv1), ("bn1", model.bn1)], False),
+              ("conv2_x", [("maxpool", model.maxpool)] + [(f"layer1.{k}", b) for k, b in model.layer1.named_children()], True)]
+    for i, layer in enumerate((model.layer2, model.layer3, model.layer4), start=3):
+        stages.append((f"conv{i}_x", [(f"layer{i - 1}.{k}", b) for k, b in layer.named_children()], True))
+    return stages + [("head", [("avgpool", model.avgpool), ("fc", model.fc)], False)]
+
+
+@functools.lru_cache(maxsize=64)
+def anatomy(name: str) -> Anatomy:
+    """Every count for one network (cached: the same name always gives the same numbers)."""
+    with torch.device("meta"):
+        model = build(name).eval()
+    if name.startswith("cifar-"):
+        model.depth = int(name[6:].partition("-")[0].removeprefix("plain").removeprefix("resnet"))
+    size = input_size(name)
+    macs, shapes = _count(model, size)
+
+    def layer(qualified: str, m: nn.Module) -> Layer:
+        return Layer(qualified, _what(m), shapes.get(qualified, []), _params(m), macs.get(qualified, 0))
+
+    stages = []
+    for stage_name, members, residual in _stages(name, model):
+        blocks = []
+        for qualified, m in members:
+            is_block = residual and isinstance(m, (TVBasic, TVBottleneck, cifar.BasicBlock))
+            if is_block:
+                layers = [layer(f"{qualified}.{n}", sub) for n, sub in m.named_modules() if isinstance(sub, SHOWN)]
+                blocks.append(Block(qualified, _shortcut(m), layers, _params(m), macs.get(qualified, 0)))
+            else:
+                blocks.append(Block(qualified, "—", [layer(qualified, m)], _params(m), macs.get(qualified, 0)))
+        shape = shapes.get(members[-1][0], [])
+        out = f"{shape[1]}×{shape[2]}" if len(shape) == 3 else "1×1"
+        main = [m for _, m in members if isinstance(m, (TVBasic, TVBottleneck, cifar.BasicBlock))]
+        if main:
+            extra = [_what(m) for _, m in members if not isinstance(m, (TVBasic, TVBottleneck, cifar.BasicBlock))]
+            layout = "; ".join(extra + [f"{_layout(main[0])} × {len(main)}"])
+        else:
+            described = [_what(m) for _, m in members if not isinstance(m, nn.BatchNorm2d)]
+            layout = _compress(described)
+        stages.append(Stage(stage_name, out, layout, blocks, sum(b.params for b in blocks), sum(b.macs for b in blocks)))
+    weight_layers = sum(1 for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+                        and ".downsample" not in n and ".shortcut" not in n)
+    return Anatomy(name, label(name), size, _params(model), macs["<global>"], weight_layers, stages, _paper(name))
+
+
+def _compress(items: list[str]) -> str:
+    """["3×3 conv, 64", "3×3 conv, 64", "2×2 max pool, /2"] -> "[3×3 conv, 64] × 2, 2×2 max pool, /2"."""
+    out: list[str] = []
+    i = 0
+    while i < len(items):
+        j = i
+        while j < len(items) and items[j] == items[i]:
+            j += 1
+        out.append(f"[{items[i]}] × {j - i}" if j - i > 1 else items[i])
+        i = j
+    return "; ".join(out)
+
+
+def _paper(name: str) -> dict[str, Any] | None:
+    """What the paper says about this network, with its source; None where it says nothing."""
+    out: dict[str, Any] = {}
+    arch = name.partition("-")[0]
+    if name.startswith("cifar-"):
+        depth = int(name[6:].partition("-")[0].removeprefix("plain").removeprefix("resnet"))
+        if "resnet" in name and not name.endswith(("-B", "-C")) and depth in TABLE6_PARAMS["mparams"]:
+            return {"source": TABLE6_PARAMS["source"], "params": round(TABLE6_PARAMS["mparams"][depth] * 1e6)}
+        return None
+    if arch.startswith("resnet") and "-" not in name:
+        depth = int(arch[6:])
+        out.update(source=TABLE1["source"], macs=round(TABLE1["gmacs"][depth] * 1e9),
+                   output_size=TABLE1["output_size"])
+    if name in FIG3["gmacs"]:
+        out.setdefault("source", FIG3["source"])
+        out["macs"] = round(FIG3["gmacs"][name] * 1e9)
+        out["macs_source"] = FIG3["source"]
+    if name in TABLE3["top1"]:
+        out["top1_error_10crop"] = TABLE3["top1"][name]
+        out["top1_source"] = TABLE3["source"]
+    return out or None
+
+
+@functools.lru_cache(maxsize=8)
+def stride_on_first_1x1_macs(name: str) -> int:
+    """ResNet-50/101/152 as the paper draws them (stride 2 on the first 1x1 conv of a stage), where
+    torchvision (v1.5) strides the 3x3: the multiply-adds that layout costs, for comparison."""
+    with torch.device("meta"):
+        model = build(name).eval()
+    for layer in (model.layer2, model.layer3, model.layer4):
+        first = layer[0]
+        first.conv1.stride, first.conv2.stride = (2, 2), (1, 1)
+    macs, _ = _count(model, 224)
+    return macs["<global>"]
+
+
+@functools.lru_cache(maxsize=1)
+def block_comparison() -> list[dict[str, Any]]:
+    """The paper's Fig. 5 at conv2_x (56×56): a basic block on 64-d against a bottleneck on 256-d."""
+    out = []
+    for what, block in (("basic block (ResNet-18/34): 3×3, 64 → 3×3, 64, on 64-d", TVBasic(64, 64)),
+                        ("bottleneck (ResNet-50/101/152): 1×1, 64 → 3×3, 64 → 1×1, 256, on 256-d",
+                         TVBottleneck(256, 64))):
+        block = block.to("meta").eval()
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            block(torch.empty(1, block.conv1.in_channels, 56, 56, device="meta"))
+        out.append({"block": what, "params": _params(block), "macs": counter.get_total_flops() // 2})
+    return out
+
+
+def warm() -> None:
+    """Count every network once (~0.2 s each on 2 vCPU), so that later choices are answered from the cache."""
+    for name in network_names():
+        anatomy(name)
+    for depth in (50, 101, 152):
+        stride_on_first_1x1_macs(f"resnet{depth}")

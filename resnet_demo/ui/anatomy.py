@@ -1,0 +1,177 @@
+"""The Anatomy tab: what the networks are, counted from their modules (Table 1, Fig. 3, Fig. 5, Table 3)."""
+from __future__ import annotations
+
+import html
+import threading
+from typing import Any
+
+import gradio as gr
+
+from .. import anatomy
+
+BOX = "border:1px solid #bbb;border-radius:6px;padding:4px 8px;margin:3px;font-size:13px;background:#fafafa;"
+SHORTCUT_COLOURS = {"identity": "#1f77b4", "projection": "#ff7f0e", "zero-padding": "#2ca02c", "none": "#d62728"}
+
+
+def _m(n: int) -> str:
+    return f"{n / 1e6:.2f} M"
+
+
+def _g(n: int) -> str:
+    return f"{n / 1e9:.2f} G" if n >= 1e8 else f"{n / 1e6:.1f} M"
+
+
+def _shape(shape: list[int]) -> str:
+    return "×".join(map(str, shape))
+
+
+def diagram(a: anatomy.Anatomy) -> str:
+    """The stack as HTML, drawn from the module tree: one row per stage, one box per block; a box lists its
+    layers and its shortcut; clicking it (or hovering) shows each layer's output shape, params and MACs."""
+    rows = []
+    for stage in a.stages:
+        boxes = []
+        for block in stage.blocks:
+            main = [layer for layer in block.layers if layer.what != "BN"
+                    and ".downsample" not in layer.name and ".shortcut" not in layer.name]
+            summary = " → ".join(html.escape(layer.what) for layer in main)
+            kind = block.shortcut.split(" ")[0]
+            colour = SHORTCUT_COLOURS.get(kind, "#777")
+            tip = "\n".join(f"{layer.name}: {layer.what}, out {_shape(layer.output)}, {layer.params:,} params, "
+                            f"{layer.macs:,} MACs" for layer in block.layers)
+            table = "".join(f"<tr><td>{html.escape(layer.name)}</td><td>{html.escape(layer.what)}</td>"
+                            f"<td>{_shape(layer.output)}</td><td style='text-align:right'>{layer.params:,}</td>"
+                            f"<td style='text-align:right'>{layer.macs:,}</td></tr>" for layer in block.layers)
+            shortcut = "" if block.shortcut == "—" else (
+                f"<div style='color:{colour};font-size:12px'>shortcut: {html.escape(block.shortcut)}</div>")
+            boxes.append(
+                f"<details style='{BOX}border-left:4px solid {colour}' title='{html.escape(tip)}'>"
+                f"<summary style='cursor:pointer'><b>{html.escape(block.name)}</b> {summary}"
+                f"<span style='color:#666'> · out {_shape(block.layers[-1].output)}</span>{shortcut}</summary>"
+                "<div style='overflow-x:auto'><table style='font-size:12px'><tr><th>layer</th><th>what</th>"
+                f"<th>output</th><th>params</th><th>MACs</th></tr>{table}</table></div></details>")
+        rows.append(
+            f"<div style='margin:6px 0'><div style='font-size:14px'><b>{html.escape(stage.name)}</b> · output "
+            f"{stage.output_size} · {html.escape(stage.blocks_layout)} · {_m(stage.params)} params · "
+            f"{_g(stage.macs)} MACs</div><div style='display:flex;flex-wrap:wrap;align-items:flex-start'>"
+            f"{''.join(boxes)}</div></div>")
+    legend = " ".join(f"<span style='color:{c}'>■ {k}</span>" for k, c in SHORTCUT_COLOURS.items())
+    return (f"<div><div style='font-size:13px'>Input 3×{a.input_size}×{a.input_size} (top) → output (bottom). "
+            f"Shortcut: {legend}. Click a block for its layers.</div>{''.join(rows)}</div>")
+
+
+def table1(a: anatomy.Anatomy) -> str:
+    """Table 1 for the chosen network, computed, with the paper's figures beside ours where it gives them."""
+    paper = a.paper or {}
+    sizes = paper.get("output_size", {})
+    lines = ["| stage | output size | blocks | params | multiply-adds |" + (" paper's output size |" if sizes else ""),
+             "|---|---|---|---|---|" + ("---|" if sizes else "")]
+    for s in a.stages:
+        lines.append(f"| {s.name} | {s.output_size} | {s.blocks_layout} | {_m(s.params)} | {_g(s.macs)} |"
+                     + (f" {sizes.get(s.name, '—')} |" if sizes else ""))
+    lines.append(f"| **total** | | {a.weight_layers} weight layers | **{_m(a.params)}** | **{_g(a.macs)}** |"
+                 + (" |" if sizes else ""))
+    text = f"**{html.escape(a.label)}**\n\n" + "\n".join(lines)
+    text += ("\n\nCounted from the module on PyTorch's meta device with `FlopCounterMode` (input "
+             f"{a.input_size}×{a.input_size}). Multiply-adds (MACs) are what the paper calls FLOPs; BN, ReLU and "
+             "pooling are not counted, as in the paper.")
+    if "macs" in paper:
+        text += (f" The paper: **{paper['macs'] / 1e9:.1f} billion** multiply-adds "
+                 f"({paper.get('macs_source', paper['source'])}); ours: {a.macs / 1e9:.2f} billion.")
+    if a.model in ("resnet50", "resnet101", "resnet152"):
+        paper_layout = anatomy.stride_on_first_1x1_macs(a.model)
+        text += (f" The difference comes from the code: torchvision's bottleneck puts a stage's stride 2 on its "
+                 f"3×3 conv (ResNet v1.5), so that conv runs at the larger size; with the stride on the first 1×1 "
+                 f"conv as in the paper, the same module counts {paper_layout / 1e9:.2f} billion.")
+    if "top1_error_10crop" in paper:
+        text += (f" ImageNet top-1 error (10-crop): {paper['top1_error_10crop']}% ({paper['top1_source']}; "
+                 "the paper's, not measured here).")
+    if "params" in paper:
+        text += f" The paper: {paper['params'] / 1e6:.2f} M params ({paper['source']}); ours: {a.params / 1e6:.2f} M."
+    return text
+
+
+def shortcuts(name: str) -> str:
+    """Params (and MACs) of shortcut options A, B, C for ResNet-34, or for the chosen CIFAR depth."""
+    if name.startswith("cifar-"):
+        depth = name[6:].partition("-")[0].removeprefix("plain").removeprefix("resnet")
+        rows = [(f"cifar-plain{depth}", "plain (no shortcuts)"), (f"cifar-resnet{depth}", "A: zero-padding"),
+                (f"cifar-resnet{depth}-B", "B: projection where the shape changes"),
+                (f"cifar-resnet{depth}-C", "C: projection in every block")]
+        title = f"**Shortcut options at depth {depth} (CIFAR-10)**"
+    else:
+        rows = [("plain34", "plain-34 (no shortcuts)"), ("resnet34-A", "A: zero-padding"),
+                ("resnet34", "B: projection where the shape changes (torchvision)"),
+                ("resnet34-C", "C: projection in every block")]
+        title = "**Shortcut options for ResNet-34 (the paper's Table 3)**"
+    lines = ["| network | params | multiply-adds | the paper's top-1 error (ImageNet, 10-crop) |", "|---|---|---|---|"]
+    for key, what in rows:
+        a = anatomy.anatomy(key)
+        top1 = anatomy.TABLE3["top1"].get(key)
+        lines.append(f"| {what} | {a.params:,} | {_g(a.macs)} | {'—' if top1 is None else f'{top1}%'} |")
+    note = (f"\n\nParams and multiply-adds counted from the modules; errors quoted from {anatomy.TABLE3['source']}. "
+            "The paper concludes that projections are not essential for addressing degradation: B is slightly "
+            "better than A, C marginally better than B, at the cost of C's extra parameters.")
+    return title + "\n\n" + "\n".join(lines) + note
+
+
+def comparisons() -> str:
+    """Fig. 5 (a basic block against a bottleneck) and ResNet-152 against VGG-19, computed."""
+    lines = ["**Basic block vs bottleneck** (the paper's Fig. 5, at 56×56)", "",
+             "| block | params | multiply-adds |", "|---|---|---|"]
+    for b in anatomy.block_comparison():
+        lines.append(f"| {b['block']} | {b['params']:,} | {_g(b['macs'])} |")
+    deep, vgg = anatomy.anatomy("resnet152"), anatomy.anatomy("vgg19")
+    lines += ["", "**Deeper, yet cheaper**", "", "| network | weight layers | params | multiply-adds | the paper |",
+              "|---|---|---|---|---|",
+              f"| ResNet-152 | {deep.weight_layers} | {_m(deep.params)} | {_g(deep.macs)} | "
+              f"{anatomy.TABLE1['gmacs'][152]} billion (Table 1) |",
+              f"| VGG-19 | {vgg.weight_layers} | {_m(vgg.params)} | {_g(vgg.macs)} | "
+              f"{anatomy.FIG3['gmacs']['vgg19']} billion (Fig. 3) |", "",
+              f"ResNet-152 has {deep.weight_layers / vgg.weight_layers:.0f}× the layers of VGG-19 and "
+              f"{deep.macs / vgg.macs:.2f}× its multiply-adds: bottlenecks keep the 3×3 convs narrow, and there are "
+              "no 4096-wide fully connected layers."]
+    return "\n".join(lines)
+
+
+_warming = threading.Lock()
+WARM_THREAD: threading.Thread | None = None
+
+
+def _warm_in_background() -> None:
+    """At the tab's first use, count the other networks in a background thread (a few seconds of CPU), so
+    that every later choice is answered from the cache; counting at start-up would slow the app's start."""
+    global WARM_THREAD
+    with _warming:
+        if WARM_THREAD is None:
+            WARM_THREAD = threading.Thread(target=anatomy.warm, name="anatomy-warm", daemon=True)
+            WARM_THREAD.start()
+
+
+def architecture(name: str) -> tuple[str, str, str, str, dict[str, Any]]:
+    if name not in anatomy.network_names():
+        raise gr.Error(f"Unknown network {name!r}; choose one of {', '.join(anatomy.network_names())}.")
+    _warm_in_background()
+    a = anatomy.anatomy(name)
+    return diagram(a), table1(a), shortcuts(name), comparisons(), a.json()
+
+
+def build() -> tuple[gr.Dropdown, list[gr.components.Component]]:
+    """The tab's components; its content is filled by ``architecture`` when the page loads (see build_demo),
+    not here, so that counting does not slow the app's start."""
+    gr.Markdown("### What a ResNet is\nA residual block computes y = F(x) + x (the paper's Fig. 2): its layers "
+                "learn only the change F to their input, and the shortcut carries x unchanged. Pick a network to "
+                "see its stages, blocks and shortcuts, and the paper's Table 1 computed from the very modules the "
+                "other tabs run.")
+    choice = gr.Dropdown([(anatomy.label(n), n) for n in anatomy.network_names()], value="resnet50",
+                         label="Network")
+    table = gr.Markdown()
+    with gr.Accordion("The stack, block by block", open=True):
+        picture = gr.HTML()
+    options = gr.Markdown()
+    compared = gr.Markdown()
+    result = gr.JSON(label="Counts (JSON)", visible=False)
+    outputs = [picture, table, options, compared, result]
+    choice.change(architecture, choice, outputs, api_name="architecture", concurrency_id="anatomy",
+                  concurrency_limit=2)
+    return choice, outputs
