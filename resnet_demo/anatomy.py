@@ -11,6 +11,7 @@ are not counted, as in the paper. Output shapes are read with forward hooks duri
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -161,13 +162,18 @@ class Anatomy:
         return asdict(self)
 
 
+# FlopCounterMode attributes operations to modules with process-wide module hooks: two counts at once (a
+# request and the background warm-up) would credit each other's modules. One count at a time.
+_COUNTING = threading.Lock()
+
+
 def _count(model: nn.Module, size: int) -> tuple[dict[str, int], dict[str, list[int]]]:
     """(MACs per module, by qualified name; output shape per module) from one pass on the meta device."""
     shapes: dict[str, list[int]] = {}
     handles = [m.register_forward_hook(lambda _m, _i, out, n=name: shapes.__setitem__(n, list(out.shape[1:])))
                for name, m in model.named_modules() if name]
     try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
+        with _COUNTING, FlopCounterMode(display=False) as counter, torch.no_grad():
             model(torch.empty(1, 3, size, size, device="meta"))
     finally:
         for h in handles:
@@ -346,7 +352,7 @@ def block_comparison() -> list[dict[str, Any]]:
                         ("bottleneck (ResNet-50/101/152): 1×1, 64 → 3×3, 64 → 1×1, 256, on 256-d",
                          TVBottleneck(256, 64))):
         block = block.to("meta").eval()
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
+        with _COUNTING, FlopCounterMode(display=False) as counter, torch.no_grad():
             block(torch.empty(1, block.conv1.in_channels, 56, 56, device="meta"))
         out.append({"block": what, "params": _params(block), "macs": counter.get_total_flops() // 2})
     return out

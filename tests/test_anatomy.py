@@ -3,6 +3,7 @@ metadata and the paper's tables."""
 from __future__ import annotations
 
 import pytest
+import torch
 import torchvision
 
 from resnet_demo import anatomy
@@ -85,3 +86,34 @@ def test_basic_block_and_bottleneck_cost_about_the_same():
 def test_unknown_names_are_refused():
     with pytest.raises(ValueError, match="unknown network"):
         anatomy.anatomy("resnet9000")
+
+
+def test_counts_made_at_the_same_time_do_not_mix():
+    """The tab counts in a background thread while requests count too (FlopCounterMode's module tracking is
+    process-wide): per-stage numbers must be those of a count made alone."""
+    import threading
+
+    names = ["resnet50", "cifar-resnet110-C", "vgg19", "resnet152"]
+    alone = {}
+    for name in names:
+        anatomy.anatomy.cache_clear()
+        alone[name] = [(s.params, s.macs) for s in anatomy.anatomy(name).stages]
+    anatomy.anatomy.cache_clear()
+    together = {}
+
+    def count(name):
+        with torch.device("meta"):
+            model = anatomy.build(name).eval()
+        macs, _ = anatomy._count(model, anatomy.input_size(name))
+        together[name] = macs
+
+    threads = [threading.Thread(target=count, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for name in names:
+        stages = anatomy.anatomy(name).stages
+        assert [(s.params, s.macs) for s in stages] == alone[name]
+        assert together[name]["<global>"] == anatomy.anatomy(name).macs
+        assert together[name] == anatomy._count(anatomy.build(name).to("meta").eval(), anatomy.input_size(name))[0]
