@@ -14,11 +14,13 @@ SHORTCUT_COLOURS = {"identity": "#1f77b4", "projection": "#ff7f0e", "zero-paddin
 
 
 def _m(n: int) -> str:
-    return f"{n / 1e6:.2f} M"
+    return f"{n / 1e6:.2f} M" if n >= 100_000 else f"{n:,}"
 
 
 def _g(n: int) -> str:
-    return f"{n / 1e9:.2f} G" if n >= 1e8 else f"{n / 1e6:.1f} M"
+    if n >= 1e9:
+        return f"{n / 1e9:.2f} G"
+    return f"{n / 1e6:.1f} M" if n >= 100_000 else f"{n:,}"
 
 
 def _shape(shape: list[int]) -> str:
@@ -99,19 +101,28 @@ def shortcuts(name: str) -> str:
                 (f"cifar-resnet{depth}-B", "B: projection where the shape changes"),
                 (f"cifar-resnet{depth}-C", "C: projection in every block")]
         title = f"**Shortcut options at depth {depth} (CIFAR-10)**"
+        cifar = True
     else:
         rows = [("plain34", "plain-34 (no shortcuts)"), ("resnet34-A", "A: zero-padding"),
                 ("resnet34", "B: projection where the shape changes (torchvision)"),
                 ("resnet34-C", "C: projection in every block")]
         title = "**Shortcut options for ResNet-34 (the paper's Table 3)**"
-    lines = ["| network | params | multiply-adds | the paper's top-1 error (ImageNet, 10-crop) |", "|---|---|---|---|"]
+        cifar = False
+    lines = ["| network | params | multiply-adds |" + ("" if cifar else " the paper's top-1 error (ImageNet, 10-crop) |"),
+             "|---|---|---|" + ("" if cifar else "---|")]
     for key, what in rows:
         a = anatomy.anatomy(key)
         top1 = anatomy.TABLE3["top1"].get(key)
-        lines.append(f"| {what} | {a.params:,} | {_g(a.macs)} | {'—' if top1 is None else f'{top1}%'} |")
-    note = (f"\n\nParams and multiply-adds counted from the modules; errors quoted from {anatomy.TABLE3['source']}. "
-            "The paper concludes that projections are not essential for addressing degradation: B is slightly "
-            "better than A, C marginally better than B, at the cost of C's extra parameters.")
+        lines.append(f"| {what} | {a.params:,} | {_g(a.macs)} |" + ("" if cifar else f" {top1}% |"))
+    if cifar:
+        note = ("\n\nCounted from the modules. On CIFAR-10 the paper uses option A throughout (Table 6), so each "
+                "residual net has exactly its plain counterpart's parameters; it compares A, B and C on ImageNet "
+                "only (choose a ResNet-34 to see that table).")
+    else:
+        note = (f"\n\nParams and multiply-adds counted from the modules; errors quoted from "
+                f"{anatomy.TABLE3['source']}. The paper concludes that projections are not essential for addressing "
+                "degradation: B is slightly better than A, C marginally better than B, at the cost of C's extra "
+                "parameters.")
     return title + "\n\n" + "\n".join(lines) + note
 
 
