@@ -21,6 +21,22 @@ def test_params_and_macs_match_torchvision(name):
     assert sum(s.params for s in a.stages) == a.params and sum(s.macs for s in a.stages) == a.macs
 
 
+@pytest.mark.parametrize("name", ["resnet50", "cifar-resnet20-B", "vgg19"])
+def test_the_counter_agrees_with_flopcountermode_module_by_module(name):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = anatomy.build(name).eval()
+    ours, _ = anatomy._count(model, anatomy.input_size(name))
+    size = anatomy.input_size(name)
+    with FlopCounterMode(display=False) as reference, torch.no_grad():
+        model(torch.empty(1, 3, size, size, device="meta"))
+    theirs = {(k.split(".", 1)[1] if "." in k else "<global>"): sum(v.values()) // 2
+              for k, v in reference.get_flop_counts().items() if k != "Global"}
+    assert ours["<global>"] == theirs["<global>"]
+    assert {k: v for k, v in ours.items() if v} == {k: v for k, v in theirs.items() if v}
+
+
 @pytest.mark.parametrize("depth", [18, 34, 50, 101, 152])
 def test_table1_output_sizes_layout_and_depth(depth):
     a = anatomy.anatomy(f"resnet{depth}")
@@ -117,3 +133,32 @@ def test_counts_made_at_the_same_time_do_not_mix():
         assert [(s.params, s.macs) for s in stages] == alone[name]
         assert together[name]["<global>"] == anatomy.anatomy(name).macs
         assert together[name] == anatomy._count(anatomy.build(name).to("meta").eval(), anatomy.input_size(name))[0]
+
+
+def test_counting_does_not_disturb_gradients_in_other_threads():
+    """Grad-CAM (torch.autograd.grad through a module) runs in request threads while the tab counts in the
+    background; FlopCounterMode's process-wide module hooks broke it ("A leaf node was passed to
+    _will_engine_execute_node"). Counting must leave other threads alone."""
+    import threading
+
+    stop = threading.Event()
+
+    def count_forever():
+        while not stop.is_set():
+            anatomy.anatomy.cache_clear()
+            anatomy.anatomy("cifar-resnet56")
+
+    worker = threading.Thread(target=count_forever)
+    worker.start()
+    try:
+        head = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 10))
+        import time
+
+        end = time.monotonic() + 5  # long enough to overlap many counts (each ~0.1-0.3 s)
+        while time.monotonic() < end:
+            feats = torch.randn(1, 64, 7, 7, requires_grad=True)
+            (grad,) = torch.autograd.grad(head(feats)[0, 0], feats)
+            assert grad.shape == (1, 64, 7, 7)
+    finally:
+        stop.set()
+        worker.join(timeout=60)

@@ -70,7 +70,7 @@ def test_he_init_and_bn_switch():
 
 
 def test_bad_arguments_are_refused():
-    for kwargs in ({"depth": 21}, {"depth": 2}, {"depth": 20, "shortcut": "C"}, {"depth": 20, "width": 0}):
+    for kwargs in ({"depth": 21}, {"depth": 2}, {"depth": 20, "shortcut": "D"}, {"depth": 20, "width": 0}):
         with pytest.raises(ValueError):
             cifar_net(**kwargs)
 

@@ -74,7 +74,7 @@ def table1(a: anatomy.Anatomy) -> str:
     lines.append(f"| **total** | | {a.weight_layers} weight layers | **{_m(a.params)}** | **{_g(a.macs)}** |"
                  + (" |" if sizes else ""))
     text = f"**{html.escape(a.label)}**\n\n" + "\n".join(lines)
-    text += ("\n\nCounted from the module on PyTorch's meta device with `FlopCounterMode` (input "
+    text += ("\n\nCounted from the module on PyTorch's meta device with the formulas of torch's `FlopCounterMode` (input "
              f"{a.input_size}×{a.input_size}). Multiply-adds (MACs) are what the paper calls FLOPs; BN, ReLU and "
              "pooling are not counted, as in the paper.")
     if "macs" in paper:
