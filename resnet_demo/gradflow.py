@@ -86,7 +86,7 @@ def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, wei
 
 
 @torch.inference_mode()
-def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 500) -> tuple[list[str], list[float]]:
+def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 250) -> tuple[list[str], list[float]]:
     """The paper's Fig. 7: the std of each 3x3 conv's response after its BN, before the ReLU or addition,
     in evaluation mode (BN's running statistics, as a trained net is used; nothing in the model changes),
     over ``images`` (normalised). Returns (conv names, forward order; stds)."""
@@ -99,11 +99,10 @@ def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 500) ->
 
     def on_response(name: str):
         def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
-            v = out.double()
             acc = sums[name]
-            acc[0] += v.numel()
-            acc[1] += v.sum().item()
-            acc[2] += v.pow(2).sum().item()
+            acc[0] += out.numel()
+            acc[1] += out.sum(dtype=torch.float64).item()
+            acc[2] += out.square().sum(dtype=torch.float64).item()
         return hook
 
     handles = [norm_after(model, name).register_forward_hook(on_response(name)) for name, _ in convs]

@@ -111,6 +111,8 @@ def test_gradient_flow_renders_for_two_settings(page):
     page.get_by_label("BatchNorm").last.uncheck()
     page.get_by_role("button", name="Show gradient flow").click()
     page.get_by_text("Without BN").first.wait_for(timeout=60_000)
+    page.get_by_text("Trained nets, evaluation mode").or_(page.get_by_text("hold ResNet")).first.wait_for(
+        timeout=120_000)  # Fig. 7, computed from the checkpoints when the page loaded
     assert page.locator(".js-plotly-plot").count() >= 3
 
 
