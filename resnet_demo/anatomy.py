@@ -53,14 +53,17 @@ def network_names() -> list[str]:
     return names
 
 
+def cifar_parts(name: str) -> tuple[bool, int, str]:
+    """"cifar-resnet56-B" -> (residual, depth, shortcut option): (True, 56, "B"); option A when unnamed."""
+    arch, _, option = name.removeprefix("cifar-").partition("-")
+    return arch.startswith("resnet"), int(arch.removeprefix("plain").removeprefix("resnet")), option or "A"
+
+
 def label(name: str) -> str:
     if name.startswith("cifar-"):
-        rest = name[6:]
-        arch, _, option = rest.partition("-")
-        kind = "plain" if arch.startswith("plain") else "ResNet"
-        depth = arch.removeprefix("plain").removeprefix("resnet")
-        opt = "" if kind == "plain" else f", shortcut option {option or 'A'}"
-        return f"CIFAR-10 {kind}-{depth}{opt}"
+        residual, depth, option = cifar_parts(name)
+        opt = f", shortcut option {option}" if residual else ""
+        return f"CIFAR-10 {'ResNet' if residual else 'plain'}-{depth}{opt}"
     if name == "vgg19":
         return "VGG-19 (torchvision)"
     if name == "plain34":
@@ -99,10 +102,8 @@ def build(name: str) -> nn.Module:
     if name not in network_names():
         raise ValueError(f"unknown network {name!r}; choose one of {', '.join(network_names())}")
     if name.startswith("cifar-"):
-        arch, _, option = name[6:].partition("-")
-        residual = arch.startswith("resnet")
-        depth = int(arch.removeprefix("plain").removeprefix("resnet"))
-        return cifar.cifar_net(depth, residual=residual, shortcut=option or "A")
+        residual, depth, option = cifar_parts(name)
+        return cifar.cifar_net(depth, residual=residual, shortcut=option)
     if name == "vgg19":
         return torchvision.models.vgg19()
     if name == "plain34":
@@ -270,7 +271,7 @@ def _layout(block: nn.Module) -> str:
 def _stages(name: str, model: nn.Module) -> list[tuple[str, list[tuple[str, nn.Module]], bool]]:
     """(stage name, [(qualified name, module)], whether its modules are residual blocks) in forward order."""
     if name.startswith("cifar-"):
-        n = (model.depth - 2) // 6 if hasattr(model, "depth") else len(model.blocks) // 3
+        n = len(model.blocks) // 3
         blocks = list(model.blocks.named_children())
         stages = [("conv1", [("conv", model.conv), ("bn", model.bn)], False)]
         for i in range(3):
@@ -299,8 +300,6 @@ def anatomy(name: str) -> Anatomy:
     """Every count for one network (cached: the same name always gives the same numbers)."""
     with torch.device("meta"):
         model = build(name).eval()
-    if name.startswith("cifar-"):
-        model.depth = int(name[6:].partition("-")[0].removeprefix("plain").removeprefix("resnet"))
     size = input_size(name)
     macs, shapes = _count(model, size)
 
@@ -350,7 +349,7 @@ def _paper(name: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     arch = name.partition("-")[0]
     if name.startswith("cifar-"):
-        depth = int(name[6:].partition("-")[0].removeprefix("plain").removeprefix("resnet"))
+        _, depth, _ = cifar_parts(name)
         if "resnet" in name and not name.endswith(("-B", "-C")) and depth in TABLE6_PARAMS["mparams"]:
             return {"source": TABLE6_PARAMS["source"], "params": round(TABLE6_PARAMS["mparams"][depth] * 1e6)}
         return None

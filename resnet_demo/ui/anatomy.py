@@ -96,7 +96,7 @@ def table1(a: anatomy.Anatomy) -> str:
 def shortcuts(name: str) -> str:
     """Params (and MACs) of shortcut options A, B, C for ResNet-34, or for the chosen CIFAR depth."""
     if name.startswith("cifar-"):
-        depth = name[6:].partition("-")[0].removeprefix("plain").removeprefix("resnet")
+        _, depth, _ = anatomy.cifar_parts(name)
         rows = [(f"cifar-plain{depth}", "plain (no shortcuts)"), (f"cifar-resnet{depth}", "A: zero-padding"),
                 (f"cifar-resnet{depth}-B", "B: projection where the shape changes"),
                 (f"cifar-resnet{depth}-C", "C: projection in every block")]
