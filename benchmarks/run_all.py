@@ -25,7 +25,7 @@ FULL = [
     ("load_classify.py", ["--users", "4", "--seconds", "30"]),
 ]
 QUICK = {"classify_speed.py": ["--repeats", "3"], "cold_start.py": ["--repeats", "2"],
-         "train_throughput.py": ["--repeats", "1"], "gradflow_speed.py": ["--repeats", "1"], "anatomy_speed.py": [],
+         "train_throughput.py": ["--repeats", "1"], "gradflow_speed.py": ["--quick"], "anatomy_speed.py": [],
          "memory.py": ["--calls", "40"], "live_preset.py": ["--seeds", "1"],
          "load_classify.py": ["--seconds", "10"]}
 

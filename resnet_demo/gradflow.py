@@ -7,9 +7,12 @@ the pass ends; the tensor hooks die with the graph. Nothing is left on the model
 """
 from __future__ import annotations
 
+import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -138,49 +141,135 @@ def first_last_ratio(rms: list[float]) -> float:
 
 
 CHECKPOINTS = (0, 10, 25, 50, 100, 200, 400)  # training steps at which the profile is read
+STORED = Path(__file__).resolve().parents[1] / "assets" / "gradflow" / "trajectories.json"
+BATCH = 64
 
 
-def probe_batch(data, seed: int, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+def probe_batch(data, seed: int, size: int = BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed batch of real test images (chosen by ``seed``), normalised."""
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(data.x_test), generator=g)[:size]
     return normalize(data.x_test[idx]), data.y_test[idx]
 
 
-def trace(data, depth: int, batch_norm: bool, seed: int, steps: int, *, batch_size: int = 64,
-          should_stop=lambda: False):
-    """Train a plain and a residual net of ``depth`` (same seed, same batches) for ``steps`` SGD steps,
-    yielding {"step", "plain": Profile, "residual": Profile, "diverged": {...}} at each checkpoint <= steps."""
-    lr = 0.1 if batch_norm else 0.01  # without BN the paper's 0.1 sends deep nets to NaN at once
-    trainers = {}
-    for arch in ("plain", "residual"):
-        cfg = TrainConfig(arch=arch, depth=depth, batch_norm=batch_norm, seed=seed, batch_size=batch_size, lr=lr,
-                          iterations=max(steps, 1), milestones=(), eval_every=0, log_every=10**9)
-        trainers[arch] = Trainer(cfg, data)
-    x, y = probe_batch(data, seed)
-    diverged: dict[str, str] = {}
-    marks = [c for c in CHECKPOINTS if c < steps] + [steps]
-    for mark in marks:
-        for arch, t in trainers.items():
-            while t.iteration < mark and arch not in diverged:
+def marks(steps: int) -> list[int]:
+    """The steps at which a run of ``steps`` steps is profiled: the checkpoints below it, and its end."""
+    return [c for c in CHECKPOINTS if c < steps] + [steps]
+
+
+def finite(p: Profile) -> bool:
+    return all(math.isfinite(v) for v in (p.loss, *p.grad_norms, *p.weight_grad_norms))
+
+
+class Race:
+    """A plain and a residual net of one depth, built from one seed and trained on the same batches, profiled
+    on one fixed batch of test images. A net whose loss (in training or in the profile) or gradients turn
+    non-finite has *diverged*: it is not trained or profiled again, and ``diverged`` says at which step."""
+
+    ARCHS = ("plain", "residual")
+
+    def __init__(self, data, depth: int, batch_norm: bool, seed: int, *, batch_size: int = BATCH) -> None:
+        self.depth, self.batch_norm, self.seed = depth, batch_norm, seed
+        self.lr = 0.1 if batch_norm else 0.01  # without BN the paper's 0.1 sends deep nets to NaN at once
+        self.trainers = {
+            arch: Trainer(TrainConfig(arch=arch, depth=depth, batch_norm=batch_norm, seed=seed,
+                                      batch_size=batch_size, lr=self.lr, iterations=CHECKPOINTS[-1],
+                                      milestones=(), eval_every=0, log_every=10**9), data)
+            for arch in self.ARCHS}
+        self.x, self.y = probe_batch(data, seed)
+        self.diverged: dict[str, dict[str, Any]] = {}
+        self.step = 0
+        self.layers = [n for n, _ in weight_layers(self.trainers["plain"].model)]
+
+    def advance(self, to: int, should_stop=lambda: False) -> bool:
+        """Train every net that has not diverged up to step ``to``; False if ``should_stop`` cut it short."""
+        for arch, t in self.trainers.items():
+            while t.iteration < to and arch not in self.diverged:
                 if should_stop():
-                    return
+                    return False
                 try:
                     t.step()
                 except FloatingPointError as e:
-                    diverged[arch] = str(e)
-        profiles = {arch: profile(t.model, x.contiguous(memory_format=t.memory_format), y)
-                    for arch, t in trainers.items()}
-        yield {"step": mark, **profiles, "diverged": dict(diverged), "lr": lr}
+                    self.diverged[arch] = {"step": t.iteration, "why": str(e)}
+        self.step = to
+        return True
+
+    def profile(self) -> dict[str, Profile | None]:
+        """Each net's profile at the current step (None once it has diverged)."""
+        out: dict[str, Profile | None] = {}
+        for arch, t in self.trainers.items():
+            p = None
+            if arch not in self.diverged:
+                p = profile(t.model, self.x.contiguous(memory_format=t.memory_format), self.y)
+                if not finite(p):
+                    self.diverged[arch] = {"step": self.step,
+                                           "why": f"its loss or gradients on the probe batch were not finite "
+                                                  f"at step {self.step} (loss {p.loss:.3g}, lr {self.lr})"}
+                    p = None
+            out[arch] = p
+        return out
 
 
-def describe(depth: int, batch_norm: bool, step: int, plain: Profile, residual: Profile) -> str:
-    """A sentence computed from the numbers on screen."""
-    rp, rr = first_last_ratio(plain.grad_rms), first_last_ratio(residual.grad_rms)
+def new_record(race: Race, source: str) -> dict[str, Any]:
+    """A trajectory as the tab, the API and the stored file hold it: per net, one list entry per profiled step
+    (``steps``); a diverged net's lists stop at its last finite profile."""
+    return {"depth": race.depth, "batch_norm": race.batch_norm, "seed": race.seed, "lr": race.lr,
+            "batch_size": BATCH, "source": source, "layers": race.layers, "steps": [],
+            "nets": {arch: {"grad_norms": [], "grad_rms": [], "weight_grad_norms": [], "loss": [], "diverged": None}
+                     for arch in Race.ARCHS}}
+
+
+def record_step(record: dict[str, Any], race: Race, profiles: dict[str, Profile | None]) -> None:
+    record["steps"].append(race.step)
+    for arch, p in profiles.items():
+        r = record["nets"][arch]
+        if p is not None:
+            r["grad_norms"].append(p.grad_norms)
+            r["grad_rms"].append(p.grad_rms)
+            r["weight_grad_norms"].append(p.weight_grad_norms)
+            r["loss"].append(p.loss)
+        r["diverged"] = race.diverged.get(arch)
+
+
+def trajectory(data, depth: int, batch_norm: bool, seed: int, steps: int, *, source: str = "live",
+               should_stop=lambda: False) -> Iterator[dict[str, Any]]:
+    """Train the pair for ``steps`` steps, yielding the record (the same dict, grown) at each of ``marks``."""
+    race = Race(data, depth, batch_norm, seed)
+    record = new_record(race, source)
+    for mark in marks(steps):
+        if not race.advance(mark, should_stop):
+            return
+        record_step(record, race, race.profile())
+        yield record
+
+
+def at(record: dict[str, Any], arch: str, step: int) -> Profile | None:
+    """One net's profile at ``step`` of a record (None where it had diverged or was not profiled)."""
+    r = record["nets"][arch]
+    i = record["steps"].index(step)
+    if i >= len(r["grad_rms"]):
+        return None
+    return Profile(record["layers"], r["grad_norms"][i], r["grad_rms"][i], r["weight_grad_norms"][i], r["loss"][i])
+
+
+def load_stored(path: Path = STORED) -> dict[str, Any]:
+    """The stored trajectories (scripts/gradflow_trajectories.py): {"meta": {...}, "runs": {key: record}}."""
+    if not path.exists():
+        return {"meta": {}, "runs": {}}
+    return json.loads(path.read_text())
+
+
+def stored_key(depth: int, batch_norm: bool, seed: int) -> str:
+    return f"depth{depth}-{'bn' if batch_norm else 'nobn'}-seed{seed}"
+
+
+def describe(record: dict[str, Any], step: int) -> str:
+    """Sentences computed from the record at ``step`` (what the figure shows there)."""
+    depth, names = record["depth"], {"plain": f"plain-{record['depth']}", "residual": f"ResNet-{record['depth']}"}
 
     def trend(r: float) -> str:
-        if not math.isfinite(r):
-            return "is not finite"
+        if r == 0:
+            return "has vanished at the first layer (exactly 0 in float32: no signal reaches it)"
         if r < 0.01:
             return f"shrinks {1 / r:.2g}× toward the input (vanishing)"
         if r < 0.5:
@@ -192,8 +281,22 @@ def describe(depth: int, batch_norm: bool, step: int, plain: Profile, residual: 
         return "stays within a factor of 2 from output to input"
 
     when = "at initialisation" if step == 0 else f"after {step} SGD steps"
-    bn = "With BN" if batch_norm else "Without BN"
-    return (f"{bn}, {when}: per value (RMS), the first layer gets **{rp:.2g}×** the gradient of the last "
-            f"convolution in "
-            f"plain-{depth} and **{rr:.2g}×** in ResNet-{depth}. In the plain net the gradient {trend(rp)}; in "
-            f"the residual net it {trend(rr)}.")
+    bn = "With BN" if record["batch_norm"] else "Without BN"
+    profiles = {arch: at(record, arch, step) for arch in Race.ARCHS}
+    ratios = {arch: first_last_ratio(p.grad_rms) for arch, p in profiles.items() if p is not None}
+    parts = []
+    if ratios:
+        got = [f"**{r:.2g}×** in {names[a]}" for a, r in ratios.items()]
+        got[0] = got[0].replace("** in ", "** the last convolution's in ", 1)
+        parts.append(f"{bn}, {when}: per value (RMS), the first layer's gradient is {' and '.join(got)}.")
+        parts += [f"In {names[a]} the gradient {trend(r)}." for a, r in ratios.items()]
+    else:
+        parts.append(f"{bn}, {when}: both nets had diverged; there is no gradient to show.")
+    for arch in Race.ARCHS:
+        d = record["nets"][arch]["diverged"]
+        if d is not None and d["step"] <= step:
+            done = record["nets"][arch]["grad_rms"]
+            last = record["steps"][len(done) - 1] if done else None
+            end = f"its curves end at step {last}" if last is not None else "it has no finite profile to show"
+            parts.append(f"**{names[arch]} diverged at step {d['step']}**: {d['why']}; {end}.")
+    return " ".join(parts)

@@ -76,3 +76,55 @@ def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
     fig.update_yaxes(title_text="std", rangemode="tozero")
     fig.update_layout(title=title, height=560, margin={"l": 50, "r": 10, "t": 70, "b": 40}, hovermode="closest")
     return fig
+
+
+def grad_trajectory(record: dict[str, Any]) -> go.Figure:
+    """A gradient-flow trajectory (resnet_demo.gradflow.new_record) as one figure with its own step slider:
+    top, the output-gradient RMS per conv layer (the classifier left out: see gradflow.first_last_ratio), step 0
+    dotted for reference; bottom, the weight-gradient norm per layer. The slider restyles the current-step
+    traces in the browser, so moving it costs no request."""
+    depth, layers, steps = record["depth"], record["layers"], record["steps"]
+    names = {"plain": f"plain-{depth}", "residual": f"ResNet-{depth}"}
+    colours = {"plain": "#d62728", "residual": "#1f77b4"}
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14, subplot_titles=(
+        "RMS of ∂loss/∂(layer output) per conv layer (log)", "‖∂loss/∂W‖ per weight layer (log)"))
+
+    def series(arch: str, key: str, i: int, cut: int) -> list[float]:
+        values = record["nets"][arch][key]
+        return values[i][:cut] if i < len(values) else [None]  # one gap, not []: keeps the legend entry
+
+    def label(arch: str, i: int) -> str:
+        d = record["nets"][arch]["diverged"]
+        if i >= len(record["nets"][arch]["grad_rms"]):
+            return f"{names[arch]} (diverged at step {d['step']})" if d else names[arch]
+        return f"{names[arch]}, step {steps[i]}"
+
+    for arch in names:  # step-0 references
+        fig.add_trace(go.Scatter(
+            x=list(range(1, len(layers))), y=series(arch, "grad_rms", 0, -1), mode="lines",
+            name=f"{names[arch]}, step 0", line={"color": colours[arch], "dash": "dot", "width": 1},
+            opacity=0.6, text=layers[:-1], hovertemplate="%{text}<br>%{y:.3g}<extra>step 0</extra>"), row=1, col=1)
+    last = len(steps) - 1
+    for row, key, cut in ((1, "grad_rms", -1), (2, "weight_grad_norms", None)):
+        for arch in names:
+            fig.add_trace(go.Scatter(
+                x=list(range(1, len(layers) + (0 if cut else 1))), y=series(arch, key, last, cut),
+                mode="lines+markers", name=label(arch, last), legendgroup=arch, showlegend=row == 1,
+                marker={"size": 4}, line={"color": colours[arch]}, text=layers,
+                hovertemplate="%{text}<br>%{y:.3g}<extra>%{fullData.name}</extra>"), row=row, col=1)
+    slider_steps = []
+    for i, step in enumerate(steps):
+        ys = [series(arch, key, i, cut) for key, cut in (("grad_rms", -1), ("weight_grad_norms", None))
+              for arch in names]
+        labels = [label(arch, i) for arch in names] * 2
+        slider_steps.append({"method": "restyle", "label": str(step),
+                             "args": [{"y": ys, "name": labels}, [2, 3, 4, 5]]})
+    fig.update_yaxes(type="log")
+    fig.update_xaxes(title_text="conv layer (input → output)", row=1, col=1)
+    fig.update_xaxes(title_text="weight layer (input → output)", row=2, col=1)
+    fig.update_layout(
+        height=720, margin={"l": 60, "r": 10, "t": 40, "b": 40}, hovermode="closest",
+        legend={"orientation": "h", "y": -0.22, "x": 0},
+        sliders=[{"active": last, "currentvalue": {"prefix": "training step: "}, "pad": {"t": 70},
+                  "steps": slider_steps}] if len(steps) > 1 else [])
+    return fig

@@ -19,7 +19,12 @@
 # together and assets/runs/resume/ is removed, so the app never shows a half-finished set.
 # Run it in the background, `nice -n 19 bash scripts/stored_runs.sh > /tmp/stored_runs.log 2>&1 &`, and
 # pause it around benchmarks (kill -STOP / -CONT on its process group).
+# Linux groups CPU time by session ("autogroup"): `nice` only ranks processes inside one session, so a job
+# started with setsid would still take half the machine from the interactive session (and 2-thread torch
+# work there slows ~30x when its threads wait on each other). Lowering the session's own weight, below, is
+# what makes it a background job; started without setsid it lowers the calling shell's session too.
 set -euo pipefail
+echo 19 > /proc/self/autogroup 2>/dev/null || true
 cd "$(dirname "$0")/.."
 DATASET=${DATASET:-../shared/data/cifar10-jpeg}
 SCALE=${SCALE:-0.125}

@@ -101,10 +101,15 @@ def test_missing_weights_name_the_file_and_folder(client, torch_home):
 
 
 def test_grad_flow_endpoint(client):
-    *_, summary, result = client.predict(20, True, 0, 0, api_name="/grad_flow")
-    assert len(result["layers"]) == len(result["plain"]) == len(result["residual"]) == 20
+    _, summary, result = client.predict(110, False, 400, 0, api_name="/grad_flow")  # stored: answered at once
+    assert result["source"] == "stored" and result["steps"] == [0, 10, 25, 50, 100, 200, 400]
+    assert len(result["layers"]) == len(result["nets"]["plain"]["grad_rms"][0]) == 110
     assert result["layers"][0] == "conv" and result["layers"][-1] == "fc"
-    assert "plain-20" in summary and "ResNet-20" in summary
+    assert "plain-110" in summary and "ResNet-110" in summary
+    _, summary, result = client.predict(20, True, 0, 3, api_name="/grad_flow")  # seed 3: computed live
+    assert result["source"] == "live" and result["steps"] == [0] and "Computed live" in summary
+    with pytest.raises(AppError, match="not in the list of choices: \\[0, 10, 25, 50, 100, 200, 400\\]"):
+        client.predict(20, True, 7, 0, api_name="/grad_flow")  # Gradio's dropdown refuses it, with the choices
 
 
 def test_grad_flow_imagenet_profiles_fp32_models_and_refuses_the_others(client):

@@ -52,3 +52,43 @@ def test_fig7_sentence_is_computed_from_the_responses():
     larger = gradflow._responses_sentence({"plain-20": [0.5], "ResNet-20": [1.0]})
     assert "not smaller in every residual net here" in larger and "as the paper found" not in larger
     assert "hold ResNet-20 so far" in gradflow._responses_sentence({"ResNet-20": [1.0]})
+
+
+def test_gradflow_plan_picks_the_largest_checkpoint_that_fits():
+    from resnet_demo.ui import gradflow
+
+    # after step 2: mark m costs (m - 2) steps and one profile per checkpoint in (0, m]
+    assert gradflow.plan(400, 1.0, 0.5, 99.0) == (50, pytest.approx(48 + 1.5))  # 100 would need 98 + 2
+    assert gradflow.plan(400, 0.01, 0.01, 100.0) == (400, pytest.approx(3.98 + 0.06))
+    assert gradflow.plan(400, 10.0, 1.0, 5.0) == (0, 0.0)
+
+
+def test_gradflow_stored_settings_answer_from_the_file_cut_at_the_steps():
+    from resnet_demo import gradflow as core
+    from resnet_demo.ui import gradflow
+
+    fig, text, record = gradflow.show_stored(56, True, 25, 0)
+    full = core.load_stored()["runs"][core.stored_key(56, True, 0)]
+    assert record["source"] == "stored" and record["steps"] == [0, 10, 25]
+    assert record["nets"]["plain"]["grad_rms"] == full["nets"]["plain"]["grad_rms"][:3]
+    assert [s["label"] for s in fig.layout.sliders[0].steps] == ["0", "10", "25"]
+    rp = core.first_last_ratio(record["nets"]["plain"]["grad_rms"][-1])
+    assert "after 25 SGD steps" in text and f"**{rp:.2g}×** the last convolution's in plain-56" in text and "Stored result" in text
+    none_fig, text, none = gradflow.show_stored(32, True, 25, 0)  # depth 32 is not stored
+    assert none_fig is None and none is None and "not stored" in text and "Show gradient flow" in text
+    with pytest.raises(Exception, match="Training steps must be one of"):
+        gradflow.show_stored(56, True, 30, 0)
+
+
+def test_gradflow_live_run_streams_and_estimates(monkeypatch):
+    from resnet_demo.ui import gradflow
+
+    outs = list(gradflow.grad_flow(20, True, 10, 1))  # seed 1: not stored
+    steps = [o[2]["steps"][-1] for o in outs]
+    assert steps[0] == 0 and steps[-1] == 10
+    final = outs[-1][2]
+    assert final["source"] == "live" and final["steps"] == [0, 10] and final["estimate_s"] > 0
+    assert "Computed live" in outs[-1][1]
+    monkeypatch.setattr(gradflow, "TIME_LIMIT_S", 0.0)  # no step fits: it stops after the measured one
+    outs = list(gradflow.grad_flow(20, True, 400, 1))
+    assert outs[-1][2]["steps"] == [0]

@@ -18,10 +18,11 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Depth"):
             depth.build()
         with gr.Tab("Gradient flow"):
-            fig7 = gradflow.build()
+            first_view, fig7 = gradflow.build()
         with gr.Tab("Anatomy"):
             network, outputs = anatomy.build()
         # computed when the first page loads (then cached), not while the app starts
         demo.load(anatomy.architecture, network, outputs, api_name=False, concurrency_id="anatomy")
+        demo.load(gradflow.first_view, None, first_view, api_name=False, concurrency_id="gradflow_stored")
         demo.load(gradflow.fig7, None, fig7, api_name=False, concurrency_id="fig7")
     return demo

@@ -5,6 +5,7 @@ import copy
 import functools
 import os
 import statistics
+import threading
 import time
 from typing import Any
 
@@ -18,6 +19,10 @@ from ..image_input import InputError, load_input
 from .common import bundled_data, upload_path
 
 TIME_LIMIT_S = float(os.environ.get("RESNET_DEMO_GRADFLOW_LIMIT_S", "240"))
+LIVE = threading.Semaphore(1)  # one live run at a time: stored answers never wait behind one
+LIVE_WAIT_S = 60.0
+DEPTHS = (20, 32, 44, 56, 110)
+STORED_DEPTHS = (20, 56, 110)
 
 PAPER_41 = ("**The paper (§4.1)** on plain nets trained with BN: the forward signals have non-zero variances and "
             "“the backward propagated gradients exhibit healthy norms with BN”, so their degradation is "
@@ -25,21 +30,6 @@ PAPER_41 = ("**The paper (§4.1)** on plain nets trained with BN: the forward si
             "*uniform*, though: at initialisation they can grow toward the input (Yang et al. 2019, “A Mean "
             "Field Theory of Batch Normalization”). Compare with the numbers above, and watch how they change as "
             "training goes on.")
-
-
-def _figures(layers: list[str], p: gradflow.Profile, r: gradflow.Profile, depth: int, step: int,
-             p0: gradflow.Profile | None, r0: gradflow.Profile | None):
-    # the classifier is left out of this plot: its gradient is per logit, after global pooling (see
-    # gradflow.first_last_ratio), and on a log axis it would flatten the conv layers' profile
-    series = {f"plain-{depth}": p.grad_rms[:-1], f"ResNet-{depth}": r.grad_rms[:-1]}
-    if step and p0 is not None and r0 is not None:
-        series = {f"plain-{depth} (step 0)": p0.grad_rms[:-1], f"ResNet-{depth} (step 0)": r0.grad_rms[:-1],
-                  f"plain-{depth} (step {step})": p.grad_rms[:-1], f"ResNet-{depth} (step {step})": r.grad_rms[:-1]}
-    out_fig = plots.grad_flow(layers[:-1], series, title=f"RMS of ∂loss/∂(layer output) per conv layer, step {step}",
-                              y_title="gradient RMS per value (log)", x_title="conv layer (input → output)")
-    w_fig = plots.grad_flow(layers, {f"plain-{depth}": p.weight_grad_norms, f"ResNet-{depth}": r.weight_grad_norms},
-                            title=f"‖∂loss/∂W‖ per layer, step {step}", y_title="weight-gradient norm (log)")
-    return out_fig, w_fig
 
 
 TRAINED = ("plain20", "plain56", "resnet20", "resnet56")  # the checkpoints Fig. 7 is computed on, when present
@@ -81,33 +71,166 @@ def _responses_sentence(series: dict[str, list[float]]) -> str:
     return "Trained nets, evaluation mode, 500 test images: " + "; ".join(parts) + f" — {verdict}."
 
 
-def grad_flow(depth: float, batch_norm: bool, steps: float, seed: float):
-    depth, steps, seed = int(depth), int(steps), int(seed or 0)
-    if depth not in (20, 32, 44, 56, 110):
-        raise gr.Error("Depth must be one of 20, 32, 44, 56, 110.")
-    if not 0 <= steps <= gradflow.CHECKPOINTS[-1]:
-        raise gr.Error(f"Steps must be between 0 and {gradflow.CHECKPOINTS[-1]}.")
+@functools.lru_cache(maxsize=1)
+def stored_runs() -> dict[str, Any]:
+    return gradflow.load_stored()
+
+
+def stored(depth: int, batch_norm: bool, steps: int, seed: int) -> dict[str, Any] | None:
+    """The stored trajectory for these settings, cut at ``steps`` (a copy), or None where none is stored."""
+    record = stored_runs()["runs"].get(gradflow.stored_key(depth, batch_norm, seed))
+    if record is None or steps not in record["steps"]:
+        return None
+    n = record["steps"].index(steps) + 1
+    out = {**record, "steps": record["steps"][:n], "nets": {}}
+    for arch in gradflow.Race.ARCHS:
+        net = out["nets"][arch] = {k: v[:n] if isinstance(v, list) else v for k, v in record["nets"][arch].items()}
+        if (v := net["diverged"]) and v["step"] > steps:
+            net["diverged"] = None
+    return out
+
+
+def _check(depth: Any, steps: Any, seed: Any) -> tuple[int, int, int]:
+    try:
+        depth, steps, seed = int(depth), int(steps), int(seed or 0)
+    except (TypeError, ValueError):
+        raise gr.Error("Depth, steps and seed must be whole numbers.") from None
+    if depth not in DEPTHS:
+        raise gr.Error(f"Depth must be one of {', '.join(map(str, DEPTHS))}.")
+    if steps not in gradflow.CHECKPOINTS:
+        raise gr.Error(f"Training steps must be one of {', '.join(map(str, gradflow.CHECKPOINTS))}.")
+    if not 0 <= seed < 2**31:
+        raise gr.Error("The seed must be between 0 and 2³¹−1.")
+    return depth, steps, seed
+
+
+def _table(record: dict[str, Any]) -> str:
+    """Loss and first/last ratio at every profiled step, both nets: what the figure's slider moves through."""
+    rows = ["| step | loss plain | loss ResNet | first ÷ last conv, plain | first ÷ last conv, ResNet |",
+            "|---|---|---|---|---|"]
+    for i, step in enumerate(record["steps"]):
+        cells = []
+        for key in ("loss", "ratio"):
+            for arch in gradflow.Race.ARCHS:
+                r = record["nets"][arch]
+                if i >= len(r["grad_rms"]):
+                    cells.append("diverged")
+                elif key == "loss":
+                    cells.append(f"{r['loss'][i]:.3f}")
+                else:
+                    cells.append(f"{gradflow.first_last_ratio(r['grad_rms'][i]):.3g}")
+        rows.append(f"| {step} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _summary(record: dict[str, Any], footer: str) -> str:
+    return f"{gradflow.describe(record, record['steps'][-1])}\n\n{_table(record)}\n\n{footer}"
+
+
+def _out(record: dict[str, Any], footer: str) -> tuple[Any, str, dict[str, Any]]:
+    """The figure, the summary and the JSON value: a snapshot of the record (a live one keeps growing), with
+    "plain"/"residual" = each net's per-layer gradient norms at the last step (null where it had diverged), as
+    docs/architecture.md promises for /grad_flow."""
+    out = copy.deepcopy(record)
+    for arch in gradflow.Race.ARCHS:
+        p = gradflow.at(record, arch, record["steps"][-1])
+        out[arch] = None if p is None else p.grad_norms
+    return plots.grad_trajectory(record), _summary(record, footer), out
+
+
+def _stored_footer(record: dict[str, Any]) -> str:
+    meta = stored_runs()["meta"]
+    return (f"*Stored result (lr {record['lr']}, batch {record['batch_size']}, seed {record['seed']}): computed by "
+            f"`{meta.get('command', 'scripts/gradflow_trajectories.py')}` on {meta.get('device', 'a CPU')} in "
+            f"{record.get('wall_seconds', '?')} s; move the slider under the figure through the steps.*")
+
+
+def show_stored(depth: Any, batch_norm: bool, steps: Any, seed: Any):
+    """Settings changed: the stored result at once where there is one, else an empty figure and what to do."""
+    depth, steps, seed = _check(depth, steps, seed)
+    record = stored(depth, bool(batch_norm), steps, seed)
+    if record is None:
+        return (None, f"*Depth {depth}, BN {'on' if batch_norm else 'off'}, seed {seed}: not stored (the stored "
+                      f"runs are depths {', '.join(map(str, STORED_DEPTHS))}, seed 0). Press **Show gradient "
+                      f"flow** to compute it live; the time it will take is shown once the first step is "
+                      f"measured.*", None)
+    return _out(record, _stored_footer(record))
+
+
+def first_view():
+    """The tab's default result, shown when the page loads: depth 56 with BN, stored."""
+    return show_stored(56, True, gradflow.CHECKPOINTS[-1], 0)
+
+
+def plan(steps: int, step_s: float, profile_s: float, budget_s: float) -> tuple[int, float]:
+    """The largest checkpoint up to ``steps`` whose estimated remaining time (after the step-0 profile and steps 1
+    and 2, which are done) fits ``budget_s``, and that estimate: each further step costs ``step_s`` (both nets),
+    each further profile ``profile_s``."""
+    best = (0, 0.0)
+    for mark in gradflow.marks(steps)[1:]:
+        estimate = step_s * (mark - 2) + profile_s * len([m for m in gradflow.marks(mark) if m > 0])
+        if estimate > budget_s:
+            break
+        best = (mark, estimate)
+    return best
+
+
+def grad_flow(depth: Any, batch_norm: bool, steps: Any, seed: Any):
+    """Stored settings: the stored trajectory at once. Others: trained live, streamed at every checkpoint."""
+    depth, steps, seed = _check(depth, steps, seed)
+    batch_norm = bool(batch_norm)
+    record = stored(depth, batch_norm, steps, seed)
+    if record is not None:
+        yield _out(record, _stored_footer(record))
+        return
+    if not LIVE.acquire(timeout=LIVE_WAIT_S):
+        raise gr.Error(f"Another live gradient-flow run has been going for over {LIVE_WAIT_S:.0f} s; "
+                       f"try again in a few minutes, or pick a stored setting (depth "
+                       f"{', '.join(map(str, STORED_DEPTHS))}, seed 0).")
+    try:
+        yield from _live(depth, batch_norm, steps, seed)
+    finally:
+        LIVE.release()
+
+
+def _live(depth: int, batch_norm: bool, steps: int, seed: int):
     t0 = time.perf_counter()
-    first: dict[str, Any] = {}
-    step = -1
-    for snap in gradflow.trace(bundled_data(), depth, bool(batch_norm), seed, steps,
-                               should_stop=lambda: time.perf_counter() - t0 > TIME_LIMIT_S):
-        p, r, step = snap["plain"], snap["residual"], snap["step"]
-        first = first or snap
-        figs = _figures(p.layers, p, r, depth, step, first["plain"], first["residual"])
-        text = gradflow.describe(depth, bool(batch_norm), step, p, r)
-        if snap["diverged"]:
-            text += " " + " ".join(f"**{a} diverged:** {why}." for a, why in snap["diverged"].items())
-        if step < steps:
-            text += f"\n\n*Training… step {step} of {steps} ({time.perf_counter() - t0:.0f} s).*"
+    race = gradflow.Race(bundled_data(), depth, batch_norm, seed)
+    record = gradflow.new_record(race, "live")
+    gradflow.record_step(record, race, race.profile())
+    record["seconds"] = round(time.perf_counter() - t0, 2)
+    if steps == 0:
+        yield _out(record, f"*Computed live in {record['seconds']} s.*")
+        return
+    yield _out(record, "*Training… measuring the cost of one step.*")
+    race.advance(1)  # the first step pays one-off costs (allocations, lazy initialisation): measure the second
+    t1 = time.perf_counter()
+    race.advance(2)
+    step_s = time.perf_counter() - t1
+    profile_s = step_s  # a profile is one forward and backward pass of each net on a batch of the same size
+    target, estimate = plan(steps, step_s, profile_s, TIME_LIMIT_S - (time.perf_counter() - t0))
+    record["estimate_s"] = round(time.perf_counter() - t0 + estimate, 1)
+    if target < steps:
+        gr.Warning(f"{steps} steps would take past the {TIME_LIMIT_S:.0f} s limit on this machine "
+                   f"({step_s:.2f} s per step for both nets): training to {target} instead.")
+    if target == 0:
+        return
+    started = time.perf_counter()
+    for mark in gradflow.marks(target)[1:]:
+        if not race.advance(mark, should_stop=lambda: time.perf_counter() - t0 > TIME_LIMIT_S):
+            gr.Warning(f"Stopped at the time limit ({TIME_LIMIT_S:.0f} s); showing the last step reached.")
+            return
+        gradflow.record_step(record, race, race.profile())
+        record["seconds"] = round(time.perf_counter() - t0, 2)
+        if mark < target:
+            left = max(estimate - (time.perf_counter() - started), 0)
+            footer = (f"*Training… step {mark} of {target}, {record['seconds']:.0f} s so far, about {left:.0f} s "
+                      f"left (estimated {record['estimate_s']:.0f} s in all from the measured {step_s:.2f} s per "
+                      f"step).*")
         else:
-            text += f"\n\n*lr {snap['lr']}, batch 64, seed {seed}; {time.perf_counter() - t0:.1f} s.*"
-        result = {"layers": p.layers, "plain": p.grad_norms, "residual": r.grad_norms, "step": step,
-                  "plain_rms": p.grad_rms, "residual_rms": r.grad_rms,
-                  "weight_plain": p.weight_grad_norms, "weight_residual": r.weight_grad_norms}
-        yield *figs, text, result
-    if step != steps:
-        gr.Warning(f"Stopped at the time limit ({TIME_LIMIT_S:.0f} s); showing the last step reached.")
+            footer = (f"*Computed live (lr {race.lr}, batch {gradflow.BATCH}, seed {seed}) in {record['seconds']:.1f} s; "
+                      f"estimated {record['estimate_s']:.0f} s after the first step.*")
+        yield _out(record, footer)
 
 
 def hookable_copy(model: torch.nn.Module) -> torch.nn.Module:
@@ -145,26 +268,29 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
     return fig, text
 
 
-def build() -> list[gr.components.Component]:
-    """The tab; returns the Fig. 7 components, which ``fig7`` fills when the page loads (see build_demo)."""
+def build() -> tuple[list[gr.components.Component], list[gr.components.Component]]:
+    """The tab; returns the components ``first_view`` and ``fig7`` fill when the page loads (see build_demo)."""
     gr.Markdown("### Do gradients vanish in deep plain nets?\nFor a plain and a residual net of the same depth, "
                 "built from the same seed, the loss gradient at every weight layer's output, as RMS per value so "
                 "that layers of different sizes compare (read with backward hooks, one batch of 64 real CIFAR-10 "
                 "images), at initialisation and as training goes on.")
     with gr.Row():
-        depth = gr.Dropdown([20, 32, 44, 56, 110], value=56, label="Depth")
+        depth = gr.Dropdown(list(DEPTHS), value=56, label="Depth")
         batch_norm = gr.Checkbox(True, label="BatchNorm")
-        steps = gr.Slider(0, gradflow.CHECKPOINTS[-1], value=0, step=1, label="Training steps (0 = at initialisation)")
+        steps = gr.Dropdown(list(gradflow.CHECKPOINTS), value=gradflow.CHECKPOINTS[-1],
+                            label="Training steps (0 = at initialisation)")
         seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
         button = gr.Button("Show gradient flow", variant="primary")
     summary = gr.Markdown()
-    out_plot = gr.Plot(label="Gradient w.r.t. each layer's output")
-    w_plot = gr.Plot(label="Weight gradients")
+    plot = gr.Plot(label="Gradient flow, step by step")
     gr.Markdown(PAPER_41)
     result = gr.JSON(label="Per-layer norms", visible=False)
-    button.click(grad_flow, [depth, batch_norm, steps, seed], [out_plot, w_plot, summary, result],
-                 api_name="grad_flow", concurrency_id="gradflow", concurrency_limit=1,
-                 time_limit=int(TIME_LIMIT_S) + 60)
+    outputs = [plot, summary, result]
+    button.click(grad_flow, [depth, batch_norm, steps, seed], outputs, api_name="grad_flow",
+                 concurrency_id="gradflow", concurrency_limit=4, time_limit=int(TIME_LIMIT_S + LIVE_WAIT_S) + 60)
+    for control in (depth, batch_norm, steps, seed):
+        control.change(show_stored, [depth, batch_norm, steps, seed], outputs, api_name=False,
+                       concurrency_id="gradflow_stored", concurrency_limit=8)
 
     with gr.Accordion("ImageNet mode: a pretrained torchvision ResNet on your image", open=False):
         with gr.Row():
@@ -184,7 +310,7 @@ def build() -> list[gr.components.Component]:
                 "at initialisation BN makes every response ~1 by construction.")
     sentence = gr.Markdown()
     figure = gr.Plot(label="Fig. 7")
-    return [sentence, figure]
+    return outputs, [sentence, figure]
 
 
 def fig7():

@@ -101,19 +101,33 @@ def test_depth_stored_plot_live_stream_and_stop(page):
     page.get_by_text("ended early: stopped").or_(page.get_by_text("Verdict")).first.wait_for(timeout=30_000)
 
 
-def test_gradient_flow_renders_for_two_settings(page):
+def test_gradient_flow_stored_at_once_slider_and_live(page):
     page.get_by_role("tab", name="Gradient flow").click()
+    page.get_by_text("Stored result").first.wait_for(timeout=60_000)  # the default, shown on first view
+    assert "in plain-56" in page.get_by_text("after 400 SGD steps").first.inner_text()
+    page.get_by_label("Depth").first.click()
+    page.get_by_role("option", name="110", exact=True).click()
+    page.get_by_text("in plain-110").first.wait_for(timeout=10_000)  # stored: no button press needed
+    page.get_by_label("BatchNorm").last.uncheck()
+    page.get_by_text("Without BN, after 400 SGD steps").first.wait_for(timeout=10_000)
+    plot = page.locator(".js-plotly-plot").first
+    legend = plot.locator(".legend").first.text_content()
+    assert "plain-110, step 400" in legend and "ResNet-110 (diverged at step 2)" in legend
+    rail = plot.locator(".slider-container .slider-rail-touch-rect").first.bounding_box()
+    page.mouse.click(rail["x"] + 4, rail["y"] + rail["height"] / 2)  # the slider's left end: step 0
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot .legend').textContent"
+                           ".includes('110, step 0')", timeout=10_000)
     page.get_by_label("Depth").first.click()
     page.get_by_role("option", name="20", exact=True).click()
+    page.get_by_label("Seed").first.fill("5")  # not stored: trained live when asked
+    page.get_by_text("not stored").first.wait_for(timeout=10_000)
+    page.get_by_label("Training steps").first.click()
+    page.get_by_role("option", name="10", exact=True).click()
     page.get_by_role("button", name="Show gradient flow").click()
-    page.get_by_text("plain-20 and").first.wait_for(timeout=60_000)
-    assert "With BN" in page.get_by_text("plain-20 and").first.inner_text()
-    page.get_by_label("BatchNorm").last.uncheck()
-    page.get_by_role("button", name="Show gradient flow").click()
-    page.get_by_text("Without BN").first.wait_for(timeout=60_000)
+    page.get_by_text("Computed live").first.wait_for(timeout=120_000)
     page.get_by_text("Trained nets, evaluation mode").or_(page.get_by_text("hold ResNet")).first.wait_for(
         timeout=120_000)  # Fig. 7, computed from the checkpoints when the page loaded
-    assert page.locator(".js-plotly-plot").count() >= 3
+    assert page.locator(".js-plotly-plot").count() >= 2
 
 
 def test_anatomy_shows_table_and_diagram(page):
