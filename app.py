@@ -17,12 +17,12 @@ def main() -> None:
                    help="requests waiting beyond this are turned away with a 'queue full' message")
     args = p.parse_args()
 
-    from resnet_demo.ui import build_demo  # gradio and torch load here, after --help
+    from resnet_demo.ui import CSS, build_demo  # gradio and torch load here, after --help
 
     demo = build_demo()
     demo.queue(max_size=args.queue_size, default_concurrency_limit=1)
     # Offline, --share prints "Could not create share link" and keeps serving locally (Gradio's behaviour).
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_BYTES)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_BYTES, css=CSS)
 
 
 if __name__ == "__main__":

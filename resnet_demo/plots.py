@@ -3,8 +3,29 @@ from __future__ import annotations
 
 from typing import Any
 
+import functools
+
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
+
+# Every figure: text at least 14 px (readable on a projector at 1920 px; ticks stay legible on a 390 px phone),
+# legends in a row under the plot (they wrap on a phone instead of taking half its width).
+TEMPLATE = go.layout.Template(pio.templates["plotly"])
+TEMPLATE.layout.font = {"size": 14}
+TEMPLATE.layout.title = {"font": {"size": 20}, "x": 0, "xref": "paper"}
+TEMPLATE.layout.legend = {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "font": {"size": 14}}
+TEMPLATE.layout.hoverlabel = {"font": {"size": 14}}
+
+
+def _styled(build):
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs) -> go.Figure:
+        fig = build(*args, **kwargs)
+        fig.update_layout(template=TEMPLATE)
+        fig.update_annotations(font_size=16)  # subplot titles and line labels
+        return fig
+    return wrapper
 
 # One colour per depth, as in the paper's Fig. 6.
 DEPTH_COLOURS = {8: "#8c564b", 14: "#e377c2", 20: "#1f77b4", 32: "#2ca02c", 44: "#ff7f0e", 56: "#d62728",
@@ -15,33 +36,36 @@ def _colour(depth: int) -> str:
     return DEPTH_COLOURS.get(depth, "#7f7f7f")
 
 
+@_styled
 def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.Figure:
     """The paper's Fig. 1 / Fig. 6 layout: plain (left) and residual (right), shared y axis in %,
     dashed = training error, solid = test error, one colour per depth."""
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+    # stacked, not side by side: two panels keep their width on a phone, and x (iterations) is shared
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=("plain", "ResNet (residual)"))
     for run in runs:
-        col = 1 if run["arch"] == "plain" else 2
+        row = 1 if run["arch"] == "plain" else 2
         name = run["name"]
         its = run["iterations"]
         fig.add_trace(go.Scatter(
             x=its, y=[None if v is None else 100 * v for v in run["train_error"]], mode="lines",
             name=f"{name} train", legendgroup=name,
             line={"color": _colour(run["depth"]), "dash": "dash", "width": 1.5},
-            hovertemplate=f"{name}<br>iteration %{{x}}<br>training error %{{y:.2f}}%<extra></extra>"), row=1, col=col)
+            hovertemplate=f"{name}<br>iteration %{{x}}<br>training error %{{y:.2f}}%<extra></extra>"), row=row, col=1)
         test = [(i, 100 * v) for i, v in zip(its, run["test_error"]) if v is not None]
         if test:
             fig.add_trace(go.Scatter(
                 x=[i for i, _ in test], y=[v for _, v in test], mode="lines+markers", name=f"{name} test",
                 legendgroup=name, marker={"size": 4}, line={"color": _colour(run["depth"]), "width": 2.5},
-                hovertemplate=f"{name}<br>iteration %{{x}}<br>test error %{{y:.2f}}%<extra></extra>"), row=1, col=col)
-    fig.update_yaxes(title_text="error (%)", row=1, col=1, rangemode="tozero")
-    fig.update_xaxes(title_text="iterations")
-    fig.update_layout(title=title, height=430, margin={"l": 50, "r": 10, "t": 60, "b": 40},
-                      legend={"font": {"size": 10}}, hovermode="closest")
+                hovertemplate=f"{name}<br>iteration %{{x}}<br>test error %{{y:.2f}}%<extra></extra>"), row=row, col=1)
+    top = max([100 * v for run in runs for v in (*run["train_error"], *run["test_error"]) if v is not None] or [100])
+    fig.update_yaxes(title_text="error (%)", range=[0, min(100, top * 1.05)])  # one scale for both panels
+    fig.update_xaxes(title_text="iterations", row=2, col=1)
+    fig.update_layout(title=title, height=640, margin={"l": 50, "r": 10, "t": 60, "b": 40}, hovermode="closest")
     return fig
 
 
+@_styled
 def grad_flow(layers: list[str], series: dict[str, list[float]], *, title: str, y_title: str,
               log: bool = True, x_title: str = "weight layer (input → output)") -> go.Figure:
     """Per-layer magnitudes, layer index on x (forward order), one line per network."""
@@ -60,11 +84,12 @@ def grad_flow(layers: list[str], series: dict[str, list[float]], *, title: str, 
     return fig
 
 
+@_styled
 def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
     """The paper's Fig. 7: per 3x3 layer response std, in layer order (top) and sorted by magnitude
     (bottom); one line per net, plain dashed, residual solid, one colour per depth."""
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.12,
-                        subplot_titles=("in layer order (3×3 layer index, input → output)", "sorted by magnitude (rank)"))
+                        subplot_titles=("in layer order", "sorted by magnitude"))
     for name, stds in series.items():
         depth = int(name.rsplit("-", 1)[1])
         line = {"color": _colour(depth), "dash": "solid" if name.startswith("ResNet") else "dash"}
@@ -74,10 +99,13 @@ def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
                 showlegend=row == 1, line=line,
                 hovertemplate=f"{name}<br>layer %{{x}}<br>std %{{y:.3g}}<extra></extra>"), row=row, col=1)
     fig.update_yaxes(title_text="std", rangemode="tozero")
-    fig.update_layout(title=title, height=560, margin={"l": 50, "r": 10, "t": 70, "b": 40}, hovermode="closest")
+    fig.update_xaxes(title_text="3×3 layer (input → output)", row=1, col=1)
+    fig.update_xaxes(title_text="rank", row=2, col=1)
+    fig.update_layout(title=title, height=600, margin={"l": 50, "r": 10, "t": 70, "b": 40}, hovermode="closest")
     return fig
 
 
+@_styled
 def grad_trajectory(record: dict[str, Any]) -> go.Figure:
     """A gradient-flow trajectory (resnet_demo.gradflow.new_record) as one figure with its own step slider:
     top, the output-gradient RMS per conv layer (the classifier left out: see gradflow.first_last_ratio), step 0
@@ -86,8 +114,8 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
     depth, layers, steps = record["depth"], record["layers"], record["steps"]
     names = {"plain": f"plain-{depth}", "residual": f"ResNet-{depth}"}
     colours = {"plain": "#d62728", "residual": "#1f77b4"}
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14, subplot_titles=(
-        "RMS of ∂loss/∂(layer output) per conv layer (log)", "‖∂loss/∂W‖ per weight layer (log)"))
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2, subplot_titles=(
+        "∂loss/∂(layer output), RMS per value", "‖∂loss/∂W‖ per weight layer"))
 
     def series(arch: str, key: str, i: int, cut: int) -> list[float]:
         values = record["nets"][arch][key]
@@ -122,9 +150,124 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
     fig.update_yaxes(type="log")
     fig.update_xaxes(title_text="conv layer (input → output)", row=1, col=1)
     fig.update_xaxes(title_text="weight layer (input → output)", row=2, col=1)
+    # the slider sits above the plots and the legend below them, so neither runs into the other on a phone
     fig.update_layout(
-        height=720, margin={"l": 60, "r": 10, "t": 40, "b": 40}, hovermode="closest",
-        legend={"orientation": "h", "y": -0.22, "x": 0},
-        sliders=[{"active": last, "currentvalue": {"prefix": "training step: "}, "pad": {"t": 70},
+        height=820, margin={"l": 60, "r": 10, "t": 130, "b": 40}, hovermode="closest",
+        sliders=[{"active": last, "currentvalue": {"prefix": "training step: ", "font": {"size": 16}},
+                  "font": {"size": 14}, "x": 0, "len": 1.0, "y": 1.0, "yanchor": "bottom", "pad": {"b": 50, "t": 0},
                   "steps": slider_steps}] if len(steps) > 1 else [])
+    return fig
+
+
+NET_COLOURS = {"plain": "#d62728", "residual": "#1f77b4"}
+
+
+@_styled
+def lesion_single(pair: dict[str, Any], depth: int) -> go.Figure:
+    """Error after deleting each block alone, plain and residual, intact errors as dashed lines, chance dotted."""
+    fig = go.Figure()
+    for arch, label in (("plain", f"plain-{depth}"), ("residual", f"ResNet-{depth}")):
+        r = pair[arch]
+        xs = [s["block"] + 1 for s in r["single"]]
+        fig.add_trace(go.Scatter(
+            x=xs, y=[None if s["error"] is None else 100 * s["error"] for s in r["single"]], mode="lines+markers",
+            name=f"{label}, one block deleted", line={"color": NET_COLOURS[arch]}, marker={"size": 6},
+            text=["downsampling block" if s["downsampling"] else "" for s in r["single"]],
+            hovertemplate=f"{label}<br>block %{{x}} deleted %{{text}}<br>error %{{y:.1f}}%<extra></extra>"))
+        fig.add_hline(y=100 * r["baseline"], line={"color": NET_COLOURS[arch], "dash": "dash", "width": 1},
+                      annotation_text=f"{label} intact {100 * r['baseline']:.1f}%", annotation_position="top left")
+    down = [s["block"] + 1 for s in pair["residual"]["single"] if s["downsampling"]]
+    for b in down:
+        fig.add_vline(x=b, line={"color": "#999", "dash": "dot", "width": 1})
+    fig.add_hline(y=90, line={"color": "#555", "dash": "dot", "width": 1}, annotation_text="chance (90%)",
+                  annotation_position="bottom right")
+    fig.update_layout(title="Test error, one block deleted<br><sup>dotted verticals: downsampling blocks</sup>",
+                      xaxis_title="deleted block (input → output)", yaxis_title="test error (%)",
+                      yaxis_range=[0, 100], height=420, margin={"l": 60, "r": 10, "t": 60, "b": 40},
+                      hovermode="closest")
+    return fig
+
+
+@_styled
+def lesion_k(pair: dict[str, Any], depth: int) -> go.Figure:
+    """Mean error after deleting k random blocks (bars: the lowest and highest draw), intact errors dashed."""
+    fig = go.Figure()
+    for arch, label in (("plain", f"plain-{depth}"), ("residual", f"ResNet-{depth}")):
+        r = pair[arch]
+        ks = [e["k"] for e in r["k_removed"]]
+        mean = [100 * e["error"] for e in r["k_removed"]]
+        fig.add_trace(go.Scatter(
+            x=[0, *ks], y=[100 * r["baseline"], *mean], mode="lines+markers", name=label,
+            line={"color": NET_COLOURS[arch]},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [0, *[100 * max(e["errors"]) - m for e, m in zip(r["k_removed"], mean)]],
+                     "arrayminus": [0, *[m - 100 * min(e["errors"]) for e, m in zip(r["k_removed"], mean)]]},
+            hovertemplate=f"{label}<br>%{{x}} blocks deleted<br>mean error %{{y:.1f}}%<extra></extra>"))
+    fig.add_hline(y=90, line={"color": "#555", "dash": "dot", "width": 1}, annotation_text="chance (90%)",
+                  annotation_position="bottom right")
+    fig.update_layout(title="Test error, k random blocks deleted<br><sup>mean of the draws; bars: lowest and highest</sup>",
+                      xaxis_title="blocks deleted (k)", yaxis_title="test error (%)", yaxis_range=[0, 100],
+                      height=400, margin={"l": 60, "r": 10, "t": 50, "b": 40})
+    return fig
+
+
+@_styled
+def loss_surface(axis: list[float], z: list[list[float]], *, title: str, cap: float) -> go.Figure:
+    """One 2-D loss surface; every surface the tab shows uses the same axes, z range and colour scale (loss
+    above ``cap`` drawn at ``cap``), so two of them side by side compare directly."""
+    fig = go.Figure(go.Surface(x=axis, y=axis, z=[[min(v, cap) for v in row] for row in z], cmin=0, cmax=cap,
+                               colorscale="Viridis", colorbar={"title": "loss", "len": 0.7},
+                               hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title, height=440, margin={"l": 0, "r": 0, "t": 40, "b": 0},
+                      scene={"xaxis_title": "α", "yaxis_title": "β", "zaxis": {"title": "loss", "range": [0, cap]},
+                             "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 1.0}}})
+    return fig
+
+
+@_styled
+def loss_contour(axis: list[float], z: list[list[float]], *, title: str, cap: float) -> go.Figure:
+    """The same surface as a contour map, with the same levels for every net."""
+    fig = go.Figure(go.Contour(x=axis, y=axis, z=[[min(v, cap) for v in row] for row in z], zmin=0, zmax=cap,
+                               colorscale="Viridis", contours={"start": 0, "end": cap, "size": cap / 20},
+                               colorbar={"title": "loss"},
+                               hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title, height=400, margin={"l": 60, "r": 10, "t": 40, "b": 40},
+                      xaxis_title="α (direction 1)", yaxis_title="β (direction 2)")
+    return fig
+
+
+@_styled
+def loss_slice(results: dict[str, dict[str, Any]], depth: int) -> go.Figure:
+    """Training loss (top) and error (bottom) along one filter-normalised direction, plain and residual."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("loss", "error (%)"))
+    for arch, label in (("plain", f"plain-{depth}"), ("residual", f"ResNet-{depth}")):
+        r = results[arch]
+        fig.add_trace(go.Scatter(x=r["alphas"], y=r["loss"], mode="lines+markers", name=label, legendgroup=arch,
+                                 line={"color": NET_COLOURS[arch]},
+                                 hovertemplate=f"{label}<br>α %{{x:.2f}}<br>loss %{{y:.3f}}<extra></extra>"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=r["alphas"], y=[100 * e for e in r["error"]], mode="lines+markers", name=label,
+                                 legendgroup=arch, showlegend=False, line={"color": NET_COLOURS[arch], "dash": "dash"},
+                                 hovertemplate=f"{label}<br>α %{{x:.2f}}<br>error %{{y:.1f}}%<extra></extra>"), row=2, col=1)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_xaxes(title_text="α (step along the direction, in units of each filter's norm)", row=2, col=1)
+    fig.update_layout(height=520, margin={"l": 60, "r": 10, "t": 40, "b": 40}, hovermode="x unified")
+    return fig
+
+
+@_styled
+def block_ratios(series: dict[str, list[float]]) -> go.Figure:
+    """RMS(F(x)) / RMS(x) per residual block, one line per net."""
+    fig = go.Figure()
+    for name, values in series.items():
+        depth = int(name.split("-")[1].split(" ")[0])
+        fig.add_trace(go.Scatter(
+            x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=name,
+            line={"color": _colour(depth), "dash": "dot" if "init" in name else "solid"}, marker={"size": 5},
+            hovertemplate=f"{name}<br>block %{{x}}<br>RMS(F(x)) / RMS(x) = %{{y:.3f}}<extra></extra>"))
+    fig.add_hline(y=1, line={"color": "#555", "dash": "dot", "width": 1})
+    fig.update_layout(title="How small is F(x)?<br><sup>RMS(F(x)) ÷ RMS(x), block by block</sup>",
+                      xaxis_title="residual block (input → output)", yaxis_title="RMS(F(x)) / RMS(x)",
+                      yaxis_rangemode="tozero", height=420, margin={"l": 60, "r": 10, "t": 50, "b": 40},
+                      hovermode="closest")
     return fig

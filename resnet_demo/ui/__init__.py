@@ -3,9 +3,17 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import anatomy, classify, depth, gradflow
+from . import anatomy, classify, depth, gradflow, inside
 
 TITLE = "ResNet Lab — why deep residual learning works"
+
+# The few rules Gradio's layout does not give: a wide table scrolls inside its own box (never the page), its
+# cells keep whole words, and long commands wrap.
+CSS = """
+.prose table { display: block; max-width: 100%; overflow-x: auto; }
+.prose th, .prose td { word-break: normal; overflow-wrap: normal; min-width: 4.5em; }
+.prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
+"""
 
 
 def build_demo() -> gr.Blocks:
@@ -21,8 +29,11 @@ def build_demo() -> gr.Blocks:
             first_view, fig7 = gradflow.build()
         with gr.Tab("Anatomy"):
             network, outputs = anatomy.build()
+        with gr.Tab("Inside trained nets"):
+            inside_view = inside.build()
         # computed when the first page loads (then cached), not while the app starts
         demo.load(anatomy.architecture, network, outputs, api_name=False, concurrency_id="anatomy")
         demo.load(gradflow.first_view, None, first_view, api_name=False, concurrency_id="gradflow_stored")
         demo.load(gradflow.fig7, None, fig7, api_name=False, concurrency_id="fig7")
+        demo.load(inside.first_view, None, inside_view, api_name=False, concurrency_id="inside_stored")
     return demo

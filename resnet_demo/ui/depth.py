@@ -70,7 +70,7 @@ def stored_summary(runs: list[dict[str, Any]]) -> str:
 
 def stored_figure(selected: list[str]):
     runs = [r for r in _stored() if r["name"] in (selected or [])]
-    return plots.error_curves(runs, title="Stored runs: dashed = training error, solid = test error")
+    return plots.error_curves(runs, title="Stored runs<br><sup>dashed: training error · solid: test error</sup>")
 
 
 def _status(snap: dict[str, Any]) -> str:
@@ -121,7 +121,7 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
     try:
         for snap in live.run_live(trainers, should_stop=flag.is_set, time_limit_s=TIME_LIMIT_S):
             runs = snap["runs"]
-            fig = plots.error_curves(runs, title=f"Live: {live.PRESETS[preset].label}, seed {seed}")
+            fig = plots.error_curves(runs, title=f"Live: {live.PRESETS[preset].label}<br><sup>seed {seed}; dashed: training error · solid: test error</sup>")
             result = {"runs": runs, "elapsed_s": round(snap["elapsed_s"], 2)}
             done = snap["iteration"] >= snap["total"] or snap["stopped"]
             status = _status(snap)

@@ -261,8 +261,8 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
     ratio = gradflow.first_last_ratio(prof.grad_rms)
     fig = plots.grad_flow(prof.layers[:-1], {f"{model_name} (pretrained)": prof.grad_rms[:-1]},
                           x_title="conv layer (input → output)",
-                          title=f"RMS of ∂loss/∂(layer output), loss = cross-entropy of the top label "
-                                f"'{clf.labels[int(label)]}'", y_title="gradient RMS per value (log)")
+                          title=f"Gradient RMS per conv layer<br><sup>loss: cross-entropy of the top label "
+                                f"'{clf.labels[int(label)]}'</sup>", y_title="gradient RMS per value (log)")
     text = (f"Pretrained {model_name}, evaluation mode: per value (RMS), the first layer gets **{ratio:.2g}×** "
             f"the gradient of the last of its {len(prof.layers) - 1} convolutions.")
     return fig, text
@@ -282,7 +282,7 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
         seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
         button = gr.Button("Show gradient flow", variant="primary")
     summary = gr.Markdown()
-    plot = gr.Plot(label="Gradient flow, step by step")
+    plot = gr.Plot(label="Gradient flow, step by step", show_label=False)
     gr.Markdown(PAPER_41)
     result = gr.JSON(label="Per-layer norms", visible=False)
     outputs = [plot, summary, result]
@@ -318,5 +318,5 @@ def fig7():
     series, sentence = trained_responses()
     if not series:
         return sentence, gr.update(visible=False)
-    return sentence, plots.layer_responses(series, title="Std of 3×3 layer responses, trained on CIFAR-10 "
-                                                         "(dashed: plain, solid: ResNet)")
+    return sentence, plots.layer_responses(series, title="Std of 3×3 layer responses<br><sup>trained on CIFAR-10; "
+                                                         "dashed: plain, solid: ResNet</sup>")
