@@ -37,16 +37,28 @@ def test_degradation_shows_in_our_plain_runs():
     assert final["ResNet-56"] < final["plain-56"], "at depth 56 the residual net should train better than the plain one"
 
 
-@pytest.mark.xfail(strict=True, reason="the stored runs are a 2,240-iteration CPU schedule (0.035 of the paper's); "
-                   "ResNet-56 still lags ResNet-20 there. Runs with the first lr drop past ~4k iterations "
-                   "(scripts/stored_runs.sh: SCALE=1 DEVICE=cuda, or SCALE=0.125 on the CPU, ~3.7 h) "
-                   "should make this pass: then remove this mark.")
 def test_resnet56_trains_at_least_as_well_as_resnet20():
+    """The paper's headline for residual nets (Fig. 6): depth helps them."""
     final = _final_train()
     assert final["ResNet-56"] <= final["ResNet-20"]
 
 
-@pytest.mark.parametrize("name,run_name", [("resnet20", "ResNet-20"), ("resnet56", "ResNet-56")])
+def test_plain56_degrades_in_test_error_too():
+    test = {n: runs.final(STORED[n]["test_error"]) for n in REQUIRED}
+    assert test["plain-56"] > test["plain-20"]
+
+
+@pytest.mark.xfail(strict=True, reason="at 8,000 iterations (SCALE 0.125) ResNet-56's test error (16.02%) is still "
+                   "0.38 points above ResNet-20's (15.64%), and was 0.1-0.5 above at every evaluation after the first "
+                   "lr drop; the paper's 6.97% vs 8.75% is at 64k iterations. Longer runs (a GPU, or SCALE 0.25 on the "
+                   "CPU over several sittings) should make this pass: then remove this mark.")
+def test_resnet56_generalises_at_least_as_well_as_resnet20():
+    test = {n: runs.final(STORED[n]["test_error"]) for n in REQUIRED}
+    assert test["ResNet-56"] <= test["ResNet-20"]
+
+
+@pytest.mark.parametrize("name,run_name", [("plain20", "plain-20"), ("plain56", "plain-56"),
+                                           ("resnet20", "ResNet-20"), ("resnet56", "ResNet-56")])
 def test_checkpoints_are_small_and_match_their_runs(name, run_name):
     path = imagenet.CHECKPOINTS / f"{name}.pt"
     assert path.stat().st_size < 4 * 2**20
@@ -57,8 +69,9 @@ def test_checkpoints_are_small_and_match_their_runs(name, run_name):
     import torch
     with torch.inference_mode():
         err = (model(normalize(d.x_test)).argmax(1) != d.y_test).float().mean().item()
-    assert err < 0.5  # far better than chance (0.9); the bundled images overlap the test set it was measured on
-    assert abs(err - meta["test_error"]) < 0.06
+    # the bundled images are 1,000 of the 10,000 test images it was measured on: the same error within sampling
+    assert abs(err - meta["test_error"]) < 0.05 and err < 0.8  # and far from chance (0.9)
+    assert meta["iterations"] == STORED[run_name]["iterations"][-1]
 
 
 def test_offline_cifar_models_classify_with_no_network():
@@ -82,3 +95,15 @@ def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
         assert f"| {100 * runs.final(run['test_error']):.2f}% |" in rows[name]
         assert f"| {100 * runs.final(run['train_error']):.2f}% |" in rows[name]
         assert f"| {run['iterations'][-1]:,} |" in rows[name]
+
+
+def test_depth_tab_sentence_states_the_test_errors_it_shows():
+    from resnet_demo.ui.depth import stored_summary
+
+    text = stored_summary([STORED[n] for n in REQUIRED])
+    te = {n: 100 * runs.final(STORED[n]["test_error"]) for n in REQUIRED}
+    for n in REQUIRED:
+        assert f"{n} {te[n]:.2f}%" in text
+    better = te["ResNet-56"] <= te["ResNet-20"]
+    assert ("also generalises better" in text) == better and ("does not yet generalise better" in text) == (not better)
+    assert "ResNet-56 6.97% against ResNet-20 8.75% (Table 6)" in text

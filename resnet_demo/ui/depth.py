@@ -65,7 +65,30 @@ def stored_summary(runs: list[dict[str, Any]]) -> str:
         pick += [mine[0], mine[-1]]
     ends = {r["iterations"][-1] for r in pick}
     when = f"after {ends.pop():,} iterations" if len(ends) == 1 else "runs of different lengths"
-    return f"**What these runs show** ({when}): " + live.verdict(pick)
+    return f"**What these runs show** ({when}): " + live.verdict(pick) + " " + _test_sentence(pick)
+
+
+def _test_sentence(pick: list[dict[str, Any]]) -> str:
+    """The same comparison in test error (last evaluation on the test set), beside the paper's Table 6."""
+    plain_a, plain_b, res_a, res_b = pick
+    te = {r["name"]: final(r["test_error"]) for r in pick}
+    if any(v is None for v in te.values()):
+        return ""
+
+    def pct(r: dict[str, Any]) -> str:
+        return f"{r['name']} {100 * te[r['name']]:.2f}%"
+
+    gap = te[res_b["name"]] - te[res_a["name"]]
+    text = f"Test error ({res_a['test_images']:,} test images): {pct(plain_b)} against {pct(plain_a)}; {pct(res_b)} against {pct(res_a)}"
+    if gap <= 0:
+        text += f" — the deeper residual net also generalises better ({100 * gap:+.2f} points)."
+    else:
+        text += f" — at this length the deeper residual net does not yet generalise better ({100 * gap:+.2f} points)."
+    paper = CIFAR10_TEST_ERROR["resnet"]
+    if res_a["depth"] in paper and res_b["depth"] in paper:
+        text += (f" The paper, after 64k iterations: ResNet-{res_b['depth']} {paper[res_b['depth']]}% against "
+                 f"ResNet-{res_a['depth']} {paper[res_a['depth']]}% (Table 6).")
+    return text
 
 
 def stored_figure(selected: list[str]):
