@@ -20,12 +20,13 @@ FULL = [
     ("train_throughput.py", []),
     ("gradflow_speed.py", []),
     ("anatomy_speed.py", []),
+    ("inside_speed.py", []),
     ("memory.py", []),
     ("live_preset.py", []),
     ("load_classify.py", ["--users", "4", "--seconds", "30"]),
 ]
 QUICK = {"classify_speed.py": ["--repeats", "3"], "cold_start.py": ["--repeats", "2"],
-         "train_throughput.py": ["--repeats", "1"], "gradflow_speed.py": ["--quick"], "anatomy_speed.py": [],
+         "train_throughput.py": ["--repeats", "1"], "gradflow_speed.py": ["--quick"], "anatomy_speed.py": [], "inside_speed.py": ["--quick"],
          "memory.py": ["--calls", "40"], "live_preset.py": ["--seeds", "1"],
          "load_classify.py": ["--seconds", "10"]}
 

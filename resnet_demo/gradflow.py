@@ -88,6 +88,23 @@ def profile(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, wei
     return out
 
 
+def run_hooked(model: nn.Module, images: torch.Tensor, batch: int, handles: list, *, train_mode: bool) -> None:
+    """Run ``images`` through the model in batches, in train or eval mode, then remove ``handles`` (the hooks
+    that read what the pass computes) and put the mode and the buffers (BN statistics) back as they were."""
+    buffers = {name: t.clone() for name, t in model.named_buffers()}
+    was_training = model.training
+    model.train(train_mode)
+    try:
+        for i in range(0, len(images), batch):
+            model(images[i:i + batch])
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+        for name, t in model.named_buffers():
+            t.copy_(buffers[name])
+
+
 @torch.inference_mode()
 def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 250) -> tuple[list[str], list[float]]:
     """The paper's Fig. 7: the std of each 3x3 conv's response after its BN, before the ReLU or addition,
@@ -109,13 +126,8 @@ def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 250) ->
         return hook
 
     handles = [norm_after(model, name).register_forward_hook(on_response(name)) for name, _ in convs]
-    try:
-        for i in range(0, len(images), batch):
-            model(images[i:i + batch])
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    run_hooked(model, images, batch, handles, train_mode=False)
+    model.train(was_training)
     stds = []
     for name, _ in convs:
         n, total, squares = sums[name]

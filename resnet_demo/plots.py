@@ -81,6 +81,8 @@ def grad_flow(layers: list[str], series: dict[str, list[float]], *, title: str, 
     fig.update_layout(title=title, height=380, margin={"l": 60, "r": 10, "t": 50, "b": 40},
                       xaxis_title=x_title, yaxis_title=y_title,
                       yaxis_type="log" if log else "linear", hovermode="closest")
+    if log:
+        fig.update_yaxes(dtick=1)  # decades only: plotly draws the 2/5 minor labels at 3/4 size, too small to read
     return fig
 
 
@@ -147,7 +149,7 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
         labels = [label(arch, i) for arch in names] * 2
         slider_steps.append({"method": "restyle", "label": str(step),
                              "args": [{"y": ys, "name": labels}, [2, 3, 4, 5]]})
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", dtick=1)  # decades only: plotly's 2/5 minor labels are drawn at 3/4 size
     fig.update_xaxes(title_text="conv layer (input → output)", row=1, col=1)
     fig.update_xaxes(title_text="weight layer (input → output)", row=2, col=1)
     # the slider sits above the plots and the legend below them, so neither runs into the other on a phone
@@ -249,7 +251,7 @@ def loss_slice(results: dict[str, dict[str, Any]], depth: int) -> go.Figure:
         fig.add_trace(go.Scatter(x=r["alphas"], y=[100 * e for e in r["error"]], mode="lines+markers", name=label,
                                  legendgroup=arch, showlegend=False, line={"color": NET_COLOURS[arch], "dash": "dash"},
                                  hovertemplate=f"{label}<br>α %{{x:.2f}}<br>error %{{y:.1f}}%<extra></extra>"), row=2, col=1)
-    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(type="log", dtick=0.30103, row=1, col=1)  # ×2 steps (…, 0.5, 1, 2, 4, …), full-size labels
     fig.update_xaxes(title_text="α (step along the direction, in units of each filter's norm)", row=2, col=1)
     fig.update_layout(height=520, margin={"l": 60, "r": 10, "t": 40, "b": 40}, hovermode="x unified")
     return fig

@@ -112,6 +112,24 @@ def test_grad_flow_endpoint(client):
         client.predict(20, True, 7, 0, api_name="/grad_flow")  # Gradio's dropdown refuses it, with the choices
 
 
+def test_inside_trained_nets_endpoints(client):
+    *_, summary, result = client.predict(20, 100, api_name="/lesion")
+    for arch in ("residual", "plain"):
+        r = result[arch]
+        deletable = 9 if arch == "residual" else 7  # plain-20's 2 downsampling blocks cannot be deleted
+        assert 0 <= r["baseline"] <= 1 and len(r["single"]) == 9
+        assert [e["k"] for e in r["k_removed"]] == list(range(1, deletable + 1))
+    assert [s["error"] is None for s in result["plain"]["single"]] == [i in (3, 6) for i in range(9)]
+    assert "Computed live: 100 bundled test images" in summary
+    _, text, result = client.predict(20, 32, 5, api_name="/loss_slice")
+    assert result["residual"]["alphas"] == [-1.0, -0.5, 0.0, 0.5, 1.0] and len(result["plain"]["loss"]) == 5
+    assert "at the trained weights" in text
+    _, text, series = client.predict(api_name="/block_ratios")
+    assert len(series["ResNet-56 trained"]) == 27 and len(series["ResNet-56 at init"]) == 27
+    with pytest.raises(AppError, match="greater than maximum value 41"):  # Gradio's slider bound, then ours
+        client.predict(20, 32, 400, api_name="/loss_slice")
+
+
 def test_grad_flow_imagenet_profiles_fp32_models_and_refuses_the_others(client):
     from resnet_demo import imagenet
 

@@ -139,3 +139,75 @@ def test_anatomy_shows_table_and_diagram(page):
     block = page.locator("details").filter(has_text="blocks.9").first
     block.locator("summary").click()
     block.get_by_text("zero-padding shortcut, /2").first.wait_for(timeout=10_000)  # its layers, on click
+
+
+
+def test_inside_trained_nets_stored_at_once_and_live(page):
+    page.get_by_role("tab", name="Inside trained nets").click()
+    page.get_by_text("intact").first.wait_for(timeout=60_000)          # the stored lesion study
+    page.get_by_text("blocks below 1").first.wait_for(timeout=60_000)  # F(x) ratios
+    page.get_by_text("non-convex points").first.wait_for(timeout=10_000)  # the stored surfaces' table
+    page.locator(".js-plotly-plot").nth(6).wait_for(timeout=30_000)  # lesion ×2, surfaces ×2, contours ×2, ratios
+    page.get_by_role("button", name="Compute the slice").click()
+    page.get_by_text("Computed live: 21 points").first.wait_for(timeout=120_000)
+    page.get_by_role("button", name="Recompute live").click()
+    page.get_by_text("Computed live: 200 bundled test images").first.wait_for(timeout=180_000)
+
+
+def open_tab(page, name: str) -> None:
+    """Click a tab; on a narrow screen Gradio moves the tabs that do not fit into its "More tabs" menu."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count():
+        tab.click()
+        return
+    page.get_by_role("button", name="More tabs").click()
+    page.locator(".overflow-dropdown button", has_text=name).click()
+
+
+TABS = {  # tab -> text that shows its default result is on screen
+    "Classify": None,
+    "Depth": "Table 6",
+    "Gradient flow": "Stored result",
+    "Anatomy": "× 3",
+    "Inside trained nets": "blocks below 1",
+}
+LAYOUT_JS = """() => {
+  const w = window.innerWidth;
+  const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null);
+  const boxes = plots.map(p => { const r = p.getBoundingClientRect(); return [r.left, r.right, r.width]; });
+  const sizes = plots.flatMap(p => [...p.querySelectorAll('text, tspan')]
+      .filter(t => t.textContent.trim() && t.getBoundingClientRect().width > 0)
+      .map(t => parseFloat(getComputedStyle(t).fontSize)));
+  return {w, scroll: document.documentElement.scrollWidth, boxes, minFont: sizes.length ? Math.min(...sizes) : null};
+}"""
+
+
+@pytest.mark.parametrize("size", [(390, 844), (1920, 1080)], ids=["phone", "projector"])
+def test_every_tab_fits_phone_and_projector(browser, app, size):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    try:
+        page.goto(app)
+        page.get_by_role("tab", name="Classify").wait_for()
+        failures = []
+        for tab, marker in TABS.items():
+            open_tab(page, tab)
+            if marker:
+                page.get_by_text(marker).first.wait_for(timeout=120_000)
+            page.wait_for_timeout(1500)  # plotly's resize after the tab becomes visible
+            m = page.evaluate(LAYOUT_JS)
+            page.screenshot(path=str(SHOTS / f"layout-{size[0]}-{tab.replace(' ', '_')}.png"), full_page=True)
+            if m["scroll"] > m["w"]:
+                failures.append(f"{tab}: page scrolls sideways ({m['scroll']} > {m['w']})")
+            for left, right, width in m["boxes"]:
+                if left < 0 or right > m["w"] + 0.5:
+                    failures.append(f"{tab}: a plot spans {left:.0f}..{right:.0f} outside 0..{m['w']}")
+            if size[0] >= 1920 and m["minFont"] is not None and m["minFont"] < 14:
+                failures.append(f"{tab}: figure text at {m['minFont']} px (< 14 px at 1920 px)")
+        assert failures == []
+        assert problems == [], "errors in the browser console"
+    finally:
+        page.close()
