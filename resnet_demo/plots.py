@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 TEMPLATE = go.layout.Template(pio.templates["plotly"])
 TEMPLATE.layout.font = {"size": 14}
 TEMPLATE.layout.title = {"font": {"size": 20}, "x": 0, "xref": "paper"}
-TEMPLATE.layout.legend = {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "font": {"size": 14}}
+TEMPLATE.layout.legend = {"orientation": "h", "yanchor": "top", "x": 0, "font": {"size": 14}}
 TEMPLATE.layout.hoverlabel = {"font": {"size": 14}}
 
 
@@ -23,6 +23,10 @@ def _styled(build):
     def wrapper(*args, **kwargs) -> go.Figure:
         fig = build(*args, **kwargs)
         fig.update_layout(template=TEMPLATE)
+        if fig.layout.legend.y is None:  # under the x-axis title: ~90 px below the plot area, whatever its height
+            m = fig.layout.margin
+            area = (fig.layout.height or 450) - max(m.t or 0, 100) - (m.b or 0)
+            fig.update_layout(legend_y=-90 / max(area, 150))
         fig.update_annotations(font_size=16)  # subplot titles and line labels
         return fig
     return wrapper
@@ -91,7 +95,7 @@ def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
     """The paper's Fig. 7: per 3x3 layer response std, in layer order (top) and sorted by magnitude
     (bottom); one line per net, plain dashed, residual solid, one colour per depth."""
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.12,
-                        subplot_titles=("in layer order", "sorted by magnitude"))
+                        subplot_titles=("3×3 layers in order (input → output)", "sorted by magnitude"))
     for name, stds in series.items():
         depth = int(name.rsplit("-", 1)[1])
         line = {"color": _colour(depth), "dash": "solid" if name.startswith("ResNet") else "dash"}
@@ -101,7 +105,6 @@ def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
                 showlegend=row == 1, line=line,
                 hovertemplate=f"{name}<br>layer %{{x}}<br>std %{{y:.3g}}<extra></extra>"), row=row, col=1)
     fig.update_yaxes(title_text="std", rangemode="tozero")
-    fig.update_xaxes(title_text="3×3 layer (input → output)", row=1, col=1)
     fig.update_xaxes(title_text="rank", row=2, col=1)
     fig.update_layout(title=title, height=600, margin={"l": 50, "r": 10, "t": 70, "b": 40}, hovermode="closest")
     return fig
@@ -183,7 +186,7 @@ def lesion_single(pair: dict[str, Any], depth: int) -> go.Figure:
         fig.add_vline(x=b, line={"color": "#999", "dash": "dot", "width": 1})
     fig.add_hline(y=90, line={"color": "#555", "dash": "dot", "width": 1}, annotation_text="chance (90%)",
                   annotation_position="bottom right")
-    fig.update_layout(title="Test error, one block deleted<br><sup>dotted verticals: downsampling blocks</sup>",
+    fig.update_layout(title="One block deleted<br><sup>dotted lines: downsampling blocks</sup>",
                       xaxis_title="deleted block (input → output)", yaxis_title="test error (%)",
                       yaxis_range=[0, 100], height=420, margin={"l": 60, "r": 10, "t": 60, "b": 40},
                       hovermode="closest")
@@ -207,7 +210,7 @@ def lesion_k(pair: dict[str, Any], depth: int) -> go.Figure:
             hovertemplate=f"{label}<br>%{{x}} blocks deleted<br>mean error %{{y:.1f}}%<extra></extra>"))
     fig.add_hline(y=90, line={"color": "#555", "dash": "dot", "width": 1}, annotation_text="chance (90%)",
                   annotation_position="bottom right")
-    fig.update_layout(title="Test error, k random blocks deleted<br><sup>mean of the draws; bars: lowest and highest</sup>",
+    fig.update_layout(title="k random blocks deleted<br><sup>mean of the draws · bars: min–max</sup>",
                       xaxis_title="blocks deleted (k)", yaxis_title="test error (%)", yaxis_range=[0, 100],
                       height=400, margin={"l": 60, "r": 10, "t": 50, "b": 40})
     return fig

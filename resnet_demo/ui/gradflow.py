@@ -318,5 +318,5 @@ def fig7():
     series, sentence = trained_responses()
     if not series:
         return sentence, gr.update(visible=False)
-    return sentence, plots.layer_responses(series, title="Std of 3×3 layer responses<br><sup>trained on CIFAR-10; "
-                                                         "dashed: plain, solid: ResNet</sup>")
+    return sentence, plots.layer_responses(series, title="Fig. 7: std of 3×3 responses<br><sup>dashed: plain · "
+                                                         "solid: ResNet</sup>")
