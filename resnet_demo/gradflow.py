@@ -277,7 +277,7 @@ def stored_key(depth: int, batch_norm: bool, seed: int) -> str:
 
 def describe(record: dict[str, Any], step: int) -> str:
     """Sentences computed from the record at ``step`` (what the figure shows there)."""
-    depth, names = record["depth"], {"plain": f"plain-{record['depth']}", "residual": f"ResNet-{record['depth']}"}
+    names = {"plain": f"plain-{record['depth']}", "residual": f"ResNet-{record['depth']}"}
 
     def trend(r: float) -> str:
         if r == 0:

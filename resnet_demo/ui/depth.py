@@ -5,7 +5,6 @@ import functools
 import json
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
