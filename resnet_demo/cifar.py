@@ -111,11 +111,14 @@ class CifarNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)))  # (B, w, H, W)
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))  # (B, 4w, H/4, W/4) -> logits
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn(self.conv(x)))  # (B, w, H, W)
-        x = self.blocks(x)                 # (B, 4w, H/4, W/4)
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # (B, 4w)
-        return self.fc(x)
+        return self.head(self.blocks(self.stem(x)))
 
 
 def cifar_net(depth: int, residual: bool = True, shortcut: str = "A", batch_norm: bool = True,

@@ -111,8 +111,6 @@ def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 250) ->
     in evaluation mode (BN's running statistics, as a trained net is used; nothing in the model changes),
     over ``images`` (normalised). Returns (conv names, forward order; stds)."""
     flush_denormals()
-    was_training = model.training
-    model.eval()
     convs = [(name, m) for name, m in weight_layers(model)
              if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) and norm_after(model, name) is not None]
     sums: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name, _ in convs}  # n, sum, sum of squares
@@ -126,8 +124,7 @@ def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 250) ->
         return hook
 
     handles = [norm_after(model, name).register_forward_hook(on_response(name)) for name, _ in convs]
-    run_hooked(model, images, batch, handles, train_mode=False)
-    model.train(was_training)
+    run_hooked(model, images, batch, handles, train_mode=False)  # puts the model's mode back
     stds = []
     for name, _ in convs:
         n, total, squares = sums[name]
@@ -243,14 +240,13 @@ def record_step(record: dict[str, Any], race: Race, profiles: dict[str, Profile 
         r["diverged"] = race.diverged.get(arch)
 
 
-def trajectory(data, depth: int, batch_norm: bool, seed: int, steps: int, *, source: str = "live",
-               should_stop=lambda: False) -> Iterator[dict[str, Any]]:
+def trajectory(data, depth: int, batch_norm: bool, seed: int, steps: int, *,
+               source: str = "live") -> Iterator[dict[str, Any]]:
     """Train the pair for ``steps`` steps, yielding the record (the same dict, grown) at each of ``marks``."""
     race = Race(data, depth, batch_norm, seed)
     record = new_record(race, source)
     for mark in marks(steps):
-        if not race.advance(mark, should_stop):
-            return
+        race.advance(mark)
         record_step(record, race, race.profile())
         yield record
 

@@ -75,23 +75,9 @@ def deleted(model: nn.Module, indices: Iterable[int]) -> Iterator[nn.Module]:
             model.blocks[i] = block
 
 
-def _stem(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return F.relu(model.bn(model.conv(x)))
-
-
-def _head(model: nn.Module, h: torch.Tensor) -> torch.Tensor:
-    return model.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
-
-
-@torch.inference_mode()
 def error(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = BATCH) -> float:
     """Top-1 error in eval mode over normalised ``images``."""
-    flush_denormals()
-    model.eval()
-    wrong = 0
-    for i in range(0, len(images), batch):
-        wrong += (model(images[i:i + batch]).argmax(1) != labels[i:i + batch]).sum().item()
-    return wrong / len(images)
+    return loss_and_error(model, images, labels, batch)[1]
 
 
 def random_deletions(model: nn.Module, ks: Iterable[int], draws: int, seed: int) -> list[tuple[int, list[int]]]:
@@ -134,16 +120,16 @@ def lesion_study(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *
 
     for i0 in range(0, n, batch):
         x, y = images[i0:i0 + batch], labels[i0:i0 + batch]
-        h = _stem(model, x)
+        h = model.stem(x)
         for i, block in enumerate(bs):
             if deletable(block):
                 out = Deleted(block)(h)
                 for later in bs[i + 1:]:
                     out = later(out)
-                wrong_single[i] += (_head(model, out).argmax(1) != y).sum().item()
+                wrong_single[i] += (model.head(out).argmax(1) != y).sum().item()
             tick()
             h = block(h)
-        wrong_base += (_head(model, h).argmax(1) != y).sum().item()
+        wrong_base += (model.head(h).argmax(1) != y).sum().item()
         tick()
     k_errors: dict[int, list[float]] = {}
     for k, idx in sets:
@@ -180,7 +166,8 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator) ->
 
 @torch.inference_mode()
 def loss_and_error(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = BATCH) -> tuple[float, float]:
-    """Mean cross-entropy and top-1 error, eval mode."""
+    """Mean cross-entropy and top-1 error, eval mode, over normalised ``images``."""
+    flush_denormals()
     model.eval()
     total, wrong = 0.0, 0
     for i in range(0, len(images), batch):

@@ -1,9 +1,8 @@
 """Every plotly figure the app shows, built in one place."""
 from __future__ import annotations
 
-from typing import Any
-
 import functools
+from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -31,6 +30,7 @@ def _styled(build):
         return fig
     return wrapper
 
+
 # One colour per depth, as in the paper's Fig. 6.
 DEPTH_COLOURS = {8: "#8c564b", 14: "#e377c2", 20: "#1f77b4", 32: "#2ca02c", 44: "#ff7f0e", 56: "#d62728",
                  110: "#9467bd"}
@@ -38,6 +38,9 @@ DEPTH_COLOURS = {8: "#8c564b", 14: "#e377c2", 20: "#1f77b4", 32: "#2ca02c", 44: 
 
 def _colour(depth: int) -> str:
     return DEPTH_COLOURS.get(depth, "#7f7f7f")
+
+
+NET_COLOURS = {"plain": "#d62728", "residual": "#1f77b4"}  # one colour per kind of net, in every figure
 
 
 @_styled
@@ -73,13 +76,12 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
 def grad_flow(layers: list[str], series: dict[str, list[float]], *, title: str, y_title: str,
               log: bool = True, x_title: str = "weight layer (input → output)") -> go.Figure:
     """Per-layer magnitudes, layer index on x (forward order), one line per network."""
-    colours = {"plain": "#d62728", "residual": "#1f77b4"}
     fig = go.Figure()
     for name, values in series.items():
         kind = "residual" if "residual" in name.lower() or "resnet" in name.lower() else "plain"
         fig.add_trace(go.Scatter(
             x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=name,
-            marker={"size": 4}, line={"color": colours[kind], "dash": "solid" if "step" not in name else "dot"},
+            marker={"size": 4}, line={"color": NET_COLOURS[kind], "dash": "solid" if "step" not in name else "dot"},
             text=layers[: len(values)],
             hovertemplate=f"{name}<br>layer %{{x}}: %{{text}}<br>%{{y:.3g}}<extra></extra>"))
     fig.update_layout(title=title, height=380, margin={"l": 60, "r": 10, "t": 50, "b": 40},
@@ -118,7 +120,6 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
     traces in the browser, so moving it costs no request."""
     depth, layers, steps = record["depth"], record["layers"], record["steps"]
     names = {"plain": f"plain-{depth}", "residual": f"ResNet-{depth}"}
-    colours = {"plain": "#d62728", "residual": "#1f77b4"}
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2, subplot_titles=(
         "∂loss/∂(layer output), RMS per value", "‖∂loss/∂W‖ per weight layer"))
 
@@ -135,7 +136,7 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
     for arch in names:  # step-0 references
         fig.add_trace(go.Scatter(
             x=list(range(1, len(layers))), y=series(arch, "grad_rms", 0, -1), mode="lines",
-            name=f"{names[arch]}, step 0", line={"color": colours[arch], "dash": "dot", "width": 1},
+            name=f"{names[arch]}, step 0", line={"color": NET_COLOURS[arch], "dash": "dot", "width": 1},
             opacity=0.6, text=layers[:-1], hovertemplate="%{text}<br>%{y:.3g}<extra>step 0</extra>"), row=1, col=1)
     last = len(steps) - 1
     for row, key, cut in ((1, "grad_rms", -1), (2, "weight_grad_norms", None)):
@@ -143,7 +144,7 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=list(range(1, len(layers) + (0 if cut else 1))), y=series(arch, key, last, cut),
                 mode="lines+markers", name=label(arch, last), legendgroup=arch, showlegend=row == 1,
-                marker={"size": 4}, line={"color": colours[arch]}, text=layers,
+                marker={"size": 4}, line={"color": NET_COLOURS[arch]}, text=layers,
                 hovertemplate="%{text}<br>%{y:.3g}<extra>%{fullData.name}</extra>"), row=row, col=1)
     slider_steps = []
     for i, step in enumerate(steps):
@@ -162,9 +163,6 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
                   "font": {"size": 14}, "x": 0, "len": 1.0, "y": 1.0, "yanchor": "bottom", "pad": {"b": 50, "t": 0},
                   "steps": slider_steps}] if len(steps) > 1 else [])
     return fig
-
-
-NET_COLOURS = {"plain": "#d62728", "residual": "#1f77b4"}
 
 
 @_styled

@@ -91,15 +91,16 @@ def _per_net(depth: int, order: tuple[str, str], doing: str, fewer: str, progres
 # -- lesion study -----------------------------------------------------------------------------------------------
 
 def _lesion_summary(pair: dict[str, Any], depth: int, footer: str) -> str:
-    parts = []
+    parts, rise = [], {}
     for arch, label in (("residual", f"ResNet-{depth}"), ("plain", f"plain-{depth}")):
         r = pair[arch]
-        plain_blocks = [s["error"] for s in r["single"] if s["error"] is not None and not s["downsampling"]]
+        same_shape = [s["error"] for s in r["single"] if s["error"] is not None and not s["downsampling"]]
         down = [s["error"] for s in r["single"] if s["error"] is not None and s["downsampling"]]
+        median = statistics.median(same_shape)
+        rise[arch] = median - r["baseline"]
         k_last = r["k_removed"][-1] if r["k_removed"] else None
         text = (f"**{label}** (intact {100 * r['baseline']:.1f}%): one block deleted, median "
-                f"**{100 * statistics.median(plain_blocks):.1f}%** over the {len(plain_blocks)} blocks that keep the "
-                f"shape")
+                f"**{100 * median:.1f}%** over the {len(same_shape)} blocks that keep the shape")
         if down:
             text += f", {', '.join(f'{100 * e:.1f}%' for e in down)} at the downsampling blocks"
         elif arch == "plain":
@@ -107,9 +108,6 @@ def _lesion_summary(pair: dict[str, Any], depth: int, footer: str) -> str:
         if k_last:
             text += f"; {k_last['k']} random blocks deleted: **{100 * k_last['error']:.1f}%** (mean of {len(k_last['errors'])} draws)"
         parts.append(text + ".")
-    med = {a: statistics.median([s["error"] for s in pair[a]["single"] if s["error"] is not None and not s["downsampling"]])
-           for a in ("residual", "plain")}
-    rise = {a: med[a] - pair[a]["baseline"] for a in med}
     verdict = (f"Deleting one block costs the residual net a median **{100 * rise['residual']:.1f} points** and the "
                f"plain net **{100 * rise['plain']:.1f} points**")
     if rise["residual"] < 0.05 and rise["plain"] > 0.2:
@@ -219,28 +217,26 @@ def _ratios() -> tuple[dict[str, list[float]], str]:
     series = {}
     for depth in PAIRS:
         try:
-            model, meta = _checkpoint(f"resnet{depth}")
+            model, _ = _checkpoint(f"resnet{depth}")
         except gr.Error:
             continue
         series[f"ResNet-{depth} trained"] = inside.block_ratios(inside.private_copy(model), x)
-    init = cifar_net(56, generator=torch.Generator().manual_seed(0))
-    series["ResNet-56 at init"] = inside.block_ratios(init, x, train_mode=True)
-    parts = []
-    for name, values in series.items():
-        below = sum(v < 1 for v in values)
-        parts.append(f"{name}: median **{statistics.median(values):.2f}**, {below} of {len(values)} blocks below 1")
-    trained = series.get("ResNet-56 trained")
+    fresh = cifar_net(56, generator=torch.Generator().manual_seed(0))
+    series["ResNet-56 at init"] = inside.block_ratios(fresh, x, train_mode=True)
+    medians = {name: statistics.median(values) for name, values in series.items()}
+    parts = [f"{name}: median **{medians[name]:.2f}**, {sum(v < 1 for v in values)} of {len(values)} blocks below 1"
+             for name, values in series.items()]
     verdict = ""
-    if trained:
+    if "ResNet-56 trained" in medians:
+        trained, init = medians["ResNet-56 trained"], medians["ResNet-56 at init"]
         verdict = (" The residual branches of the trained net add " +
-                   ("less than the signal they are added to in most blocks" if statistics.median(trained) < 1 else
+                   ("less than the signal they are added to in most blocks" if trained < 1 else
                     "as much as or more than the signal they are added to in most blocks") +
-                   f": F(x) is {'small' if statistics.median(trained) < 0.5 else 'not small'} next to x "
-                   f"(median {statistics.median(trained):.2f}) — each block makes a correction to its input rather than "
+                   f": F(x) is {'small' if trained < 0.5 else 'not small'} next to x "
+                   f"(median {trained:.2f}) — each block makes a correction to its input rather than "
                    "replacing it, the paper's Fig. 7 finding (“residual functions might be generally closer to zero "
                    "than the non-residual functions”) seen from the ratio.")
-        init = statistics.median(series["ResNet-56 at init"])
-        change = statistics.median(trained) / init
+        change = trained / init
         verdict += (f" At initialisation the median is {init:.2f}: training left the branches "
                     + ("about as small as BN made them at the start" if 0.9 <= change <= 1.1 else
                        f"{'smaller' if change < 1 else 'larger'} than at the start ({change:.2f}×)") + ".")
