@@ -1,15 +1,45 @@
-"""CPU float settings that every thread doing torch work needs.
+"""CPU settings that every thread doing torch work needs, and the one thread the server's requests use.
 
 Deep random-init nets produce denormal floats, which are ~15x slower on x86 (ResNet-152: 200 ms ->
 2,960 ms). ``torch.set_flush_denormal`` sets FTZ/DAZ for the *calling* thread only. OpenMP worker
 threads are created lazily by the first parallel region a thread runs and inherit that thread's
 floating-point environment when they are created (pthread_create copies it), so calling this at the
 start of every request handler -- before its first torch op -- covers the handler thread and its team.
+
+Why one inference thread: torch's OpenMP (GNU libgomp) gives every thread that runs a parallel region a
+team of its own, and keeps it while that thread lives. Once more threads are in teams than there are
+CPUs, libgomp makes every team's workers sleep after each parallel region instead of spinning, and each
+of the hundreds of regions in a forward pass then waits for a wake-up. A server runs requests on a pool
+of threads, so after a few requests every torch call in the process was slower: measured on 2 vCPUs
+(Zen 4), CIFAR ResNet-20 forward + Grad-CAM 2.5 ms, and 6.7 ms once two other threads that had run
+torch were alive (back to 2.5 ms when they ended). ``on_inference_thread`` runs a request's torch work
+on one long-lived thread instead, so one team serves them all.
 """
 from __future__ import annotations
 
+import contextvars
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 import torch
+
+T = TypeVar("T")
+INFERENCE_THREAD = "resnet-lab-inference"
 
 
 def flush_denormals() -> None:
     torch.set_flush_denormal(True)
+
+
+_inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix=INFERENCE_THREAD, initializer=flush_denormals)
+
+
+def on_inference_thread(fn: Callable[..., T], *args, **kwargs) -> T:
+    """``fn(*args, **kwargs)`` run on the process's one inference thread (requests queue for it, in
+    order), with the caller's context variables (Gradio's progress bar finds its request through them);
+    its result or exception is the caller's. Called from that thread, it simply calls ``fn``."""
+    if threading.current_thread().name.startswith(INFERENCE_THREAD):
+        return fn(*args, **kwargs)
+    return _inference.submit(contextvars.copy_context().run, fn, *args, **kwargs).result()

@@ -92,3 +92,65 @@ def test_gradflow_live_run_streams_and_estimates(monkeypatch):
     monkeypatch.setattr(gradflow, "TIME_LIMIT_S", 0.0)  # no step fits: it stops after the measured one
     outs = list(gradflow.grad_flow(20, True, 400, 1))
     assert outs[-1][2]["steps"] == [0]
+
+
+def test_classify_opens_with_an_example_already_classified_offline():
+    from pathlib import Path
+
+    from resnet_demo import imagenet
+    from resnet_demo.image_input import load_input
+    from resnet_demo.ui import classify
+
+    photo, labels, heat, details = classify.first_view()
+    assert Path(photo).name == classify.FIRST_PHOTO and Path(heat).is_file()
+    image, _ = load_input(photo, None)
+    ref = imagenet.classify(image, classify.FIRST_MODEL).top  # an independent call of the same model
+    assert list(labels) == [label for label, _ in ref]
+    assert [labels[label] for label, _ in ref] == pytest.approx([p for _, p in ref], rel=1e-5)
+    assert max(labels, key=labels.get) == "cat"  # the example is Chelsea the cat: the offline model gets it
+    assert "computed once" in details and classify.FIRST_MODEL in details and "| model time |" in details
+    assert classify.first_view()[2] == heat and classify._first_result.cache_info().hits >= 1  # reused
+
+
+def test_classify_requests_run_their_torch_work_on_one_thread(monkeypatch):
+    """Requests arrive on many server threads; their torch work all runs on the one inference thread (a
+    second thread with an OpenMP team of its own would slow every torch call: see resnet_demo/threads.py)."""
+    import threading
+
+    from resnet_demo import imagenet, threads
+    from resnet_demo.ui import classify
+
+    ran_on = []
+    real = imagenet.classify
+
+    def spy(*args, **kwargs):
+        ran_on.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(imagenet, "classify", spy)
+    photo = str(classify.EXAMPLES / "coffee.png")
+    results = []
+    callers = [threading.Thread(target=lambda: results.append(classify.classify(photo, None, "cifar-resnet20")))
+               for _ in range(3)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join(timeout=60)
+    assert len(results) == 3 and all(len(r[0]) == 5 for r in results)
+    assert len(ran_on) == 3 and {name.rsplit("_", 1)[0] for name in ran_on} == {threads.INFERENCE_THREAD}
+    assert len(set(ran_on)) == 1
+
+
+def test_on_inference_thread_passes_results_errors_and_context():
+    import contextvars
+    import threading
+
+    from resnet_demo import threads
+
+    var = contextvars.ContextVar("request", default=None)
+    var.set("mine")
+    assert threads.on_inference_thread(lambda: (threading.current_thread().name, var.get()))[1] == "mine"
+    with pytest.raises(ZeroDivisionError):
+        threads.on_inference_thread(lambda: 1 / 0)
+    nested = threads.on_inference_thread(lambda: threads.on_inference_thread(threading.current_thread))  # no deadlock
+    assert nested.name.startswith(threads.INFERENCE_THREAD)

@@ -22,7 +22,7 @@ def build_demo() -> gr.Blocks:
         gr.Markdown(f"# {TITLE}\nAn interactive companion to He, Zhang, Ren, Sun, "
                     "[Deep Residual Learning for Image Recognition](https://arxiv.org/abs/1512.03385) (2015).")
         with gr.Tab("Classify"):
-            classify.build()
+            classified = classify.build()
         with gr.Tab("Depth"):
             depth.build()
         with gr.Tab("Gradient flow"):
@@ -32,6 +32,7 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Inside trained nets"):
             inside_view = inside.build()
         # computed when the first page loads (then cached), not while the app starts
+        demo.load(classify.first_view, None, classified, api_name=False, concurrency_id="classify_first")
         demo.load(anatomy.architecture, network, outputs, api_name=False, concurrency_id="anatomy")
         demo.load(gradflow.first_view, None, first_view, api_name=False, concurrency_id="gradflow_stored")
         demo.load(gradflow.fig7, None, fig7, api_name=False, concurrency_id="fig7")

@@ -1,6 +1,7 @@
 """The Classify tab: an upload or a URL through a pretrained ResNet, top-5, Grad-CAM, details."""
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -10,20 +11,23 @@ from PIL import Image
 
 from .. import imagenet
 from ..image_input import InputError, load_input
+from ..threads import on_inference_thread
 from .common import TempSlots, upload_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on its long side
 HEATMAPS = TempSlots("resnet-lab-heatmaps", slots=64)
+FIRST_VIEW = TempSlots("resnet-lab-first-view", slots=1)  # written once: the first view's heatmap
+FIRST_PHOTO, FIRST_MODEL = "chelsea.png", "cifar-resnet56"  # offline: shown with no download
 
 
-def _save_heatmap(image: Image.Image) -> str:
+def _save_heatmap(image: Image.Image, folder: Path | None = None) -> str:
     """Write the heatmap to a file of its own (in a bounded folder) and return its path.
 
     Returning a PIL image makes Gradio write it to a cache path named by its content *in place*, so
     two users who get the same heatmap at once can download a half-written file (measured under load:
     'peer closed connection'). A file path is copied into the cache under a staging name and renamed."""
-    path = HEATMAPS.next() / "gradcam.jpg"
+    path = (folder or HEATMAPS.next()) / "gradcam.jpg"
     image.save(path, "JPEG", quality=90)
     return str(path)
 
@@ -39,7 +43,7 @@ def _display_copy(image: Image.Image) -> Image.Image:
 
 
 def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: float) -> str:
-    rows = [("model time", f"{pred.model_ms:.0f} ms (forward + Grad-CAM)"), ("total time", f"{total_ms:.0f} ms"),
+    rows = [("model time", f"{pred.model_ms:.1f} ms (forward + Grad-CAM)"), ("total time", f"{total_ms:.0f} ms"),
             ("image", f"{pred.image_size[0]}x{pred.image_size[1]} from {source}")]
     for key, value in pred.info.items():
         if isinstance(value, int) and value > 10_000:
@@ -57,6 +61,15 @@ def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: 
             f"The heatmap is Grad-CAM on the last stage: where evidence for the top label was found. {seen}")
 
 
+def _predict_and_draw(image: Image.Image, model_name: str, progress=None,
+                      folder: Path | None = None) -> tuple[imagenet.Prediction, str]:
+    """Every torch op of a request (the model, Grad-CAM, the heatmap's upsampling): on the inference thread."""
+    pred = imagenet.classify(image, model_name, progress=progress)
+    shown = _display_copy(image)
+    heat = _save_heatmap(imagenet.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size)), folder)
+    return pred, heat
+
+
 def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):
     t0 = time.perf_counter()
     try:
@@ -70,16 +83,35 @@ def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress
         progress(done / max(total, 1), desc=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB")
 
     try:
-        pred = imagenet.classify(image, model_name or "resnet50", progress=on_download)
+        pred, heat = on_inference_thread(_predict_and_draw, image, model_name or "resnet50", on_download)
     except (imagenet.WeightsUnavailable, imagenet.UnknownModel) as e:
         raise gr.Error(str(e)) from None
-    shown = _display_copy(image)
-    heat = _save_heatmap(imagenet.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size)))
     total_ms = (time.perf_counter() - t0) * 1000
     return {label: p for label, p in pred.top}, heat, _details(pred, model_name or "resnet50", source, total_ms)
 
 
-def build() -> None:
+@functools.lru_cache(maxsize=1)
+def _first_result() -> tuple[dict[str, float], str, str]:
+    t0 = time.perf_counter()
+    image, _ = load_input(str(EXAMPLES / FIRST_PHOTO), None)
+    pred, heat = on_inference_thread(_predict_and_draw, image, FIRST_MODEL, None, FIRST_VIEW.next())
+    details = _details(pred, FIRST_MODEL, f"the example photo {FIRST_PHOTO}", (time.perf_counter() - t0) * 1000)
+    note = (f"*An example, computed once when the app first served this page: {FIRST_PHOTO} through "
+            f"{FIRST_MODEL}, which needs no download. Upload a photo or pick an example, choose a model, press "
+            "Classify.*\n\n")
+    return {label: p for label, p in pred.top}, heat, note + details
+
+
+def first_view():
+    """What the tab shows when the page loads: an example photo already classified by an offline model."""
+    try:
+        labels, heat, details = _first_result()
+    except (imagenet.WeightsUnavailable, imagenet.UnknownModel, InputError):  # no checkpoint: an empty tab
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return str(EXAMPLES / FIRST_PHOTO), labels, heat, details
+
+
+def build() -> list:
     gr.Markdown("Upload a photo or paste an image URL, pick a ResNet, and see its top-5 ImageNet labels and "
                 "where it looked. The CIFAR-10 models were trained by this project and work with no network.")
     with gr.Row():
@@ -96,3 +128,4 @@ def build() -> None:
             details = gr.Markdown()
     gr.on([button.click, url.submit], classify, inputs=[image, url, model], outputs=[labels, heat, details],
           api_name="classify", preprocess=False, concurrency_id="classify", concurrency_limit=2, time_limit=120)
+    return [image, labels, heat, details]

@@ -74,15 +74,19 @@ def page(browser, app, request):
     assert problems == [], "errors in the browser console"
 
 
-def test_classify_upload_shows_five_labels_and_heatmap(page):
-    page.locator("input[type=file]").first.set_input_files(str(photo()))
-    page.get_by_role("button", name="Classify", exact=True).click()
+def test_classify_opens_classified_then_classifies_an_upload(page):
     rows = page.locator('[data-testid$="-confidence-set"]')
-    rows.first.wait_for(timeout=60_000)
+    rows.first.wait_for(timeout=60_000)  # before any click: the example through the offline CIFAR model
     assert rows.count() == 5
-    heat = page.locator("img[src*='.jpeg'], img[src*='.jpg']")
-    heat.first.wait_for(timeout=30_000)
-    page.get_by_text("weights file").wait_for()
+    page.get_by_text("An example, computed once").wait_for()
+    page.locator("img[src*='gradcam']").first.wait_for(timeout=30_000)
+    details = page.locator(".prose", has_text="weights file").first
+    assert "CIFAR-10 resnet56" in details.inner_text()
+    page.locator("input[type=file]").first.set_input_files(str(photo()))
+    page.get_by_role("button", name="Classify", exact=True).click()  # the default model, ResNet-50
+    page.get_by_text("An example, computed once").wait_for(state="detached", timeout=60_000)
+    assert "ResNet-50 · IMAGENET1K_V2" in details.inner_text() and rows.count() == 5
+    page.locator("img[src*='gradcam']").first.wait_for(timeout=30_000)
 
 
 def test_classify_refused_url_shows_the_reason(page):
