@@ -1,4 +1,6 @@
 import dataclasses
+import os
+import time
 
 import pytest
 
@@ -87,3 +89,124 @@ def test_measured_training_error_is_preferred_for_the_verdict():
     assert live.final_train_error(rs[0]) == 0.2
     text = live.verdict(rs)
     assert "measured on 1,000 training images" in text and "plain-56 ended 30.0 points above plain-20" in text
+
+
+# -- the worker processes the app trains in -------------------------------------------------------
+@pytest.fixture(scope="module")
+def workers():
+    w = live.Workers()
+    yield w
+    w.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_train_exactly_what_one_process_trains(tiny_preset, workers):
+    """Two processes of one thread each, two nets each: the same curves, to the last bit, as the four
+    trainers stepped in turn in one process on one thread (same seed, same batches)."""
+    import torch
+
+    snaps = list(workers.run(tiny_preset, (8, 14), True, 3, every_s=0.0))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ref = list(live.run_live(live.make_trainers(data.load_bundled(), tiny_preset, (8, 14), True, 3), every_s=0))
+    finally:
+        torch.set_num_threads(threads)
+    final = snaps[-1]
+    assert final["stopped"] is None and final["iteration"] == 24 and len(snaps) > 2
+    for mine, theirs in zip(final["runs"], ref[-1]["runs"]):
+        assert mine["name"] == theirs["name"]
+        for key in ("iterations", "train_error", "test_error", "train_error_measured"):
+            assert mine[key] == theirs[key], (mine["name"], key)
+    for snap in snaps:  # every snapshot is cut at the iteration all four reached: iteration-matched curves
+        assert len({tuple(r["iterations"]) for r in snap["runs"]}) == 1
+        assert all(it <= snap["iteration"] for it in snap["runs"][0]["iterations"])
+    assert [s["iteration"] for s in snaps] == sorted(s["iteration"] for s in snaps)
+
+
+def test_workers_stop_within_two_seconds_and_stay_warm(workers):
+    pids = None
+    stop = []
+    snaps = workers.run(live.DEFAULT_PRESET, (20, 56), True, 0, should_stop=lambda: bool(stop), every_s=0.2)
+    for snap in snaps:
+        if pids is None:
+            pids = workers.pids()
+        if snap["iteration"] >= 3 and not stop:
+            stop.append(time.perf_counter())
+    ended = time.perf_counter() - stop[0]
+    assert snap["stopped"] == "stopped" and snap["iteration"] < 300 and ended < 2.0
+    assert len({tuple(r["iterations"]) for r in snap["runs"]}) == 1
+    # the same processes serve the next run
+    last = list(workers.run(live.DEFAULT_PRESET, (20, 56), True, 0, time_limit_s=0.0))[-1]
+    assert "time limit" in last["stopped"] and workers.pids() == pids and all(map(_alive, pids))
+
+
+def test_a_closed_generator_ends_the_job_and_the_next_run_is_clean(tiny_preset, workers):
+    snaps = workers.run(live.DEFAULT_PRESET, (20, 56), True, 0, every_s=0.1)
+    next(snaps)
+    snaps.close()  # a page closed mid-run: the job ends, its leftovers are read, the workers stay
+    final = list(workers.run(tiny_preset, (8, 14), True, 1, every_s=0.0))[-1]
+    assert final["iteration"] == 24 and all(r["seed"] == 1 and r["depth"] in (8, 14) for r in final["runs"])
+
+
+def test_a_worker_that_dies_is_reported_and_replaced(tiny_preset, workers):
+    import signal
+
+    snaps = workers.run(live.DEFAULT_PRESET, (20, 56), True, 0, every_s=0.1)
+    next(snaps)
+    victim = workers.pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    with pytest.raises(live.WorkerError, match="ended unexpectedly"):
+        for _ in snaps:
+            pass
+    assert not any(map(_alive, [victim]))
+    final = list(workers.run(tiny_preset, (8, 14), True, 0, every_s=0.0))[-1]
+    assert final["iteration"] == 24 and victim not in workers.pids()
+
+
+def test_a_diverging_net_stops_both_workers(tiny_preset, workers, monkeypatch):
+    p = live.PRESETS[tiny_preset]
+    monkeypatch.setitem(live.PRESETS, "explodes", dataclasses.replace(
+        p, config=dataclasses.replace(p.config, lr=1e6, iterations=200)))
+    final = list(workers.run("explodes", (8, 14), False, 0, every_s=0.0))[-1]
+    assert final["stopped"].endswith("diverged") and final["iteration"] < 200
+    assert any("diverged" in r for r in final["runs"])
+    assert len({tuple(r["iterations"]) for r in final["runs"]}) == 1
+
+
+def test_workers_end_when_the_app_is_killed(tmp_path):
+    """No orphans: a worker whose app dies (SIGKILL: no atexit, no cleanup) ends by itself."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from resnet_demo import live
+        snaps = live.WORKERS.run(live.DEFAULT_PRESET, (20, 56), True, 0, every_s=0.1)
+        next(snaps)
+        print(*live.WORKERS.pids(), flush=True)
+        sys.stdin.read()  # until killed
+    """))
+    env = dict(os.environ, PYTHONPATH=str(live.PACKAGE_PARENT))
+    app = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                           env=env)
+    try:
+        pids = [int(p) for p in app.stdout.readline().split()]
+        assert len(pids) == 2 and all(map(_alive, pids))
+        app.kill()
+        app.wait(timeout=30)
+        deadline = time.perf_counter() + 10
+        while any(map(_alive, pids)) and time.perf_counter() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_alive, pids))
+    finally:
+        app.kill()

@@ -12,9 +12,10 @@ import gradio as gr
 from .. import live, plots
 from ..cifar import cifar_net, count_params
 from ..runs import CIFAR10_TEST_ERROR, final, stored_runs, to_csv
-from .common import TempSlots, bundled_data
+from .common import TempSlots
 
 TIME_LIMIT_S = float(os.environ.get("RESNET_DEMO_TRAIN_LIMIT_S", "300"))  # hard cap on one live run
+UPDATE_S = 1.0  # a new figure at most this often
 
 # Stop sets the flag of the session that pressed it; that session's run checks it between steps.
 _stop_flags: dict[str, threading.Event] = {}
@@ -139,9 +140,12 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
             _stop_flags.pop(key, None)
         yield gr.skip(), "Stopped before it started (it was waiting for another run to finish).", None, None
         return
-    trainers = live.make_trainers(bundled_data(), preset, (shallow, deep), bool(batch_norm), seed, bool(zero_init))
+    if not live.WORKERS.ready:
+        yield gr.skip(), "Starting the two training processes (the first run after the app starts)…", None, None
+    snaps = live.WORKERS.run(preset, (shallow, deep), bool(batch_norm), seed, bool(zero_init), should_stop=flag.is_set,
+                            time_limit_s=TIME_LIMIT_S, every_s=UPDATE_S)
     try:
-        for snap in live.run_live(trainers, should_stop=flag.is_set, time_limit_s=TIME_LIMIT_S):
+        for snap in snaps:
             runs = snap["runs"]
             fig = plots.error_curves(runs, title=f"Live: {live.PRESETS[preset].label}<br><sup>seed {seed}; dashed: training error · solid: test error</sup>")
             result = {"runs": runs, "elapsed_s": round(snap["elapsed_s"], 2)}
@@ -152,6 +156,8 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
                 yield fig, status, _write_downloads(runs, seed), result
             else:
                 yield fig, status, None, result
+    except live.WorkerError as e:
+        raise gr.Error(f"Live training failed: {str(e).strip().splitlines()[-1]}") from None
     finally:
         with _stop_lock:
             if _stop_flags.get(key) is flag:
