@@ -23,11 +23,15 @@ FULL = [
     ("inside_speed.py", []),
     ("memory.py", []),
     ("live_preset.py", []),
+    ("live_browser.py", []),
+    ("server_overhead.py", []),
     ("load_classify.py", ["--users", "4", "--seconds", "30"]),
+    ("load_classify.py", ["--users", "4", "--seconds", "30", "--with-training"]),
 ]
 QUICK = {"classify_speed.py": ["--repeats", "3"], "cold_start.py": ["--repeats", "2"],
          "train_throughput.py": ["--repeats", "1"], "gradflow_speed.py": ["--quick"], "anatomy_speed.py": [], "inside_speed.py": ["--quick"],
          "memory.py": ["--calls", "40"], "live_preset.py": ["--seeds", "1"],
+         "live_browser.py": ["--rounds", "1"], "server_overhead.py": ["--repeats", "3"],
          "load_classify.py": ["--seconds", "10"]}
 
 

@@ -195,11 +195,14 @@ def build() -> None:
     selected.change(stored_figure, selected, stored_plot, api_name=False, queue=False)
 
     gr.Markdown("### Train it yourself, live\nTrains four nets side by side on the bundled CIFAR-10 subset, same "
-                "seed and same batches: plain and residual at a shallow and a deep depth. The default preset takes "
-                "about a minute on 2 CPU cores and shows degradation in the plain pair. In one minute the deep "
-                "residual net does **not** yet beat its shallow twin: the paper's full result (ResNet-56 below "
-                "ResNet-20) needs long training — see the stored runs above. The live runs are drawn on axes of "
-                "their own: their iterations, width, input size and data differ from the stored runs'.")
+                "seed and same batches: plain and residual at a shallow and a deep depth, in two background "
+                "processes of the app (one torch thread and two nets each). The default preset took 15–17 s on the "
+                "2-vCPU AMD EPYC (Zen 4) it was measured on (`benchmarks/live_preset.py`; an AVX2-only Zen 3 runs "
+                "this project's training about 2× slower) and showed degradation in the plain pair in 10 of 10 "
+                "seeds. In so short a run the deep residual net does **not** reliably beat its shallow twin yet "
+                "(in those seeds ResNet-56 ended between 0.5 points below and 5.5 above ResNet-20): the paper's "
+                "full result needs long training — see the stored runs above. The live runs are drawn on axes of "
+                "their own: their iterations, width, input size, augmentation and data differ from the stored runs'.")
     with gr.Row():
         preset = gr.Dropdown([(p.label, k) for k, p in live.PRESETS.items()], value=live.DEFAULT_PRESET,
                              label="Preset")
