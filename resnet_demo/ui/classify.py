@@ -97,18 +97,18 @@ def _first_result() -> tuple[dict[str, float], str, str]:
     pred, heat = on_inference_thread(_predict_and_draw, image, FIRST_MODEL, None, FIRST_VIEW.next())
     details = _details(pred, FIRST_MODEL, f"the example photo {FIRST_PHOTO}", (time.perf_counter() - t0) * 1000)
     note = (f"*An example, computed once when the app first served this page: {FIRST_PHOTO} through "
-            f"{FIRST_MODEL}, which needs no download. Upload a photo or pick an example, choose a model, press "
-            "Classify.*\n\n")
+            f"{FIRST_MODEL}, which needs no download. Upload a photo, paste a URL or pick an example, choose a "
+            "model, press Classify.*\n\n")
     return {label: p for label, p in pred.top}, heat, note + details
 
 
 def first_view():
-    """What the tab shows when the page loads: an example photo already classified by an offline model."""
+    """What the tab shows when the page loads: an example photo already classified by an offline model. The
+    image input stays empty: a URL pasted next must not lose to an upload the user never made."""
     try:
-        labels, heat, details = _first_result()
+        return _first_result()
     except (imagenet.WeightsUnavailable, imagenet.UnknownModel, InputError):  # no checkpoint: an empty tab
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return str(EXAMPLES / FIRST_PHOTO), labels, heat, details
+        return gr.skip(), gr.skip(), gr.skip()
 
 
 def build() -> list:
@@ -128,4 +128,4 @@ def build() -> list:
             details = gr.Markdown()
     gr.on([button.click, url.submit], classify, inputs=[image, url, model], outputs=[labels, heat, details],
           api_name="classify", preprocess=False, concurrency_id="classify", concurrency_limit=2, time_limit=120)
-    return [image, labels, heat, details]
+    return [labels, heat, details]

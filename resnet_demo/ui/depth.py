@@ -148,6 +148,7 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
         for snap in snaps:
             runs = snap["runs"]
             fig = plots.error_curves(runs, title=f"Live: {live.PRESETS[preset].label}<br><sup>seed {seed}; dashed: training error · solid: test error</sup>")
+            fig.update_xaxes(range=[0, snap["total"]])  # the whole run's length from the start: no axis jumps
             result = {"runs": runs, "elapsed_s": round(snap["elapsed_s"], 2)}
             done = snap["iteration"] >= snap["total"] or snap["stopped"]
             status = _status(snap)

@@ -90,6 +90,7 @@ def test_classify_opens_classified_then_classifies_an_upload(page):
 
 
 def test_classify_refused_url_shows_the_reason(page):
+    page.get_by_text("An example, computed once").wait_for(timeout=60_000)  # the first view leaves the input empty
     page.get_by_label("…or an image URL").first.fill("http://169.254.169.254/latest/meta-data/")
     page.get_by_role("button", name="Classify", exact=True).click()
     page.get_by_text("Only public internet addresses can be fetched").first.wait_for(timeout=30_000)
