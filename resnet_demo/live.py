@@ -362,7 +362,7 @@ def verdict(runs: list[dict[str, Any]]) -> str:
     adv = g["residual_advantage"]
     tail = (f"{_short(rd)} is {abs(adv):.1f} points {'below' if adv > 0 else 'above'} {_short(pd)}"
             " at the same depth and iteration.")
-    measured = all(r.get("train_error_measured") for r in runs)
+    measured = all(final(r.get("train_error_measured") or []) is not None for r in runs)  # none if stopped early
     how = " (measured on 1,000 training images at the end)" if measured else " (mean of the last batches)"
     return f"Training error{how}: {plain}; {residual}. {tail}"
 

@@ -89,6 +89,9 @@ def test_measured_training_error_is_preferred_for_the_verdict():
     assert live.final_train_error(rs[0]) == 0.2
     text = live.verdict(rs)
     assert "measured on 1,000 training images" in text and "plain-56 ended 30.0 points above plain-20" in text
+    for r in rs:  # stopped before any evaluation: the batch errors, and the sentence says so
+        r["train_error_measured"] = [None, None]
+    assert "mean of the last batches" in live.verdict(rs) and live.final_train_error(rs[0]) == 0.30
 
 
 # -- the worker processes the app trains in -------------------------------------------------------
