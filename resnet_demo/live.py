@@ -265,9 +265,11 @@ class Workers:
                     elif now - t0 > time_limit_s:
                         stopped = f"time limit ({time_limit_s:.0f} s) reached"
                         self._stop(running)
-                if running and now - last >= every_s and all(latest):
-                    last = now
-                    yield _merge(latest, now - t0, None)
+                if running and now - last >= every_s and all(latest) and not stopped:
+                    snap = _merge(latest, now - t0, None)
+                    if snap["iteration"] < snap["total"]:  # the run's end is yielded once, below, when all ended
+                        last = now
+                        yield snap
             yield _merge(latest, time.perf_counter() - t0, stopped)
         except GeneratorExit:  # the caller gave up (a closed page): end the job, keep the workers
             self._stop(running)
