@@ -159,13 +159,13 @@ def worker_main(fd: int, threads: int) -> None:
                 for snap in run_live(trainers, should_stop=should_stop, time_limit_s=math.inf, every_s=every_s):
                     conn.send(("snap", snap))
                 conn.send(("end",))
-            except (EOFError, OSError):
+            except (EOFError, OSError):  # the socket to the app: handled below
                 raise
             except Exception:  # noqa: BLE001 (reported to the app, which raises it there)
                 conn.send(("error", traceback.format_exc(limit=5)))
             if told == ["quit"]:
                 return
-    except (EOFError, BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
+    except (EOFError, OSError, KeyboardInterrupt):  # the app closed its end (or was killed)
         return
 
 
@@ -174,13 +174,13 @@ class WorkerError(RuntimeError):
 
 
 class Workers:
-    """Two spawned processes of one torch thread each, started at first use, reused, stopped with the app
-    (``close``, also at exit; and a worker whose pipe to the app closes ends itself). One job at a time."""
+    """Two worker processes of one torch thread each, started at first use, reused, stopped with the app
+    (``close``, also at exit; and a worker whose socket to the app closes ends itself). One job at a time."""
 
     def __init__(self, processes: int = 2, threads: int = 1) -> None:
         self.processes, self.threads = processes, threads
         self._procs: list[subprocess.Popen] = []
-        self._conns: list[Any] = []
+        self._conns: list[Connection] = []
         self.lock = threading.Lock()
         atexit.register(self.close)
 

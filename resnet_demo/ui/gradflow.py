@@ -16,6 +16,7 @@ from .. import gradflow, imagenet, plots
 from ..cifar import load_checkpoint
 from ..data import normalize
 from ..image_input import InputError, load_input
+from ..threads import on_inference_thread
 from .common import bundled_data, upload_path
 
 TIME_LIMIT_S = float(os.environ.get("RESNET_DEMO_GRADFLOW_LIMIT_S", "240"))
@@ -241,6 +242,16 @@ def hookable_copy(model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(model, memo)
 
 
+def _imagenet_profile(image, model_name: str):
+    """The torch work of one request, run on the inference thread as Classify's is (resnet_demo/threads.py)."""
+    clf = imagenet.MODELS.get(model_name)
+    x = clf.preprocess(image).unsqueeze(0)
+    model = hookable_copy(clf.model)
+    with torch.no_grad():  # not inference_mode: the label is the loss's target, which backward keeps
+        label = model(x).argmax(1)
+    return clf, label, gradflow.profile(model, x, label, weight_grads=False)
+
+
 def imagenet_profile(upload: Any, url: str | None, model_name: str):
     if model_name not in imagenet.IMAGENET:
         raise gr.Error(f"Gradient flow profiles the fp32 ImageNet ResNets: choose one of "
@@ -250,14 +261,9 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
     except InputError as e:
         raise gr.Error(str(e)) from None
     try:
-        clf = imagenet.MODELS.get(model_name)
+        clf, label, prof = on_inference_thread(_imagenet_profile, image, model_name)
     except (imagenet.WeightsUnavailable, imagenet.UnknownModel) as e:
         raise gr.Error(str(e)) from None
-    x = clf.preprocess(image).unsqueeze(0)
-    model = hookable_copy(clf.model)
-    with torch.no_grad():  # not inference_mode: the label is the loss's target, which backward keeps
-        label = model(x).argmax(1)
-    prof = gradflow.profile(model, x, label, weight_grads=False)
     ratio = gradflow.first_last_ratio(prof.grad_rms)
     fig = plots.grad_flow(prof.layers[:-1], {f"{model_name} (pretrained)": prof.grad_rms[:-1]},
                           x_title="conv layer (input → output)",
