@@ -22,7 +22,12 @@ def main() -> None:
     demo = build_demo()
     demo.queue(max_size=args.queue_size, default_concurrency_limit=1)
     # Offline, --share prints "Could not create share link" and keeps serving locally (Gradio's behaviour).
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_BYTES, css=CSS)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_BYTES, css=CSS,
+                prevent_thread_lock=True)
+    # The server is up. torchvision (~1 s: it imports torch._dynamo) was kept out of the start; import it now,
+    # before the first page load needs it (the Anatomy tab builds torchvision's nets).
+    import torchvision  # noqa: F401
+    demo.block_thread()
 
 
 if __name__ == "__main__":

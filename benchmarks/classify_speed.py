@@ -38,10 +38,10 @@ def main() -> int:
     from resnet_demo.image_input import decode_image
 
     def fp32_key(key: str) -> str:
-        if key not in imagenet.INT8:
+        if key not in imagenet.INT8_KEYS:
             return key
-        source = imagenet.INT8[key].meta["unquantized"]
-        return next(k for k, w in imagenet.IMAGENET.items() if w is source)
+        source = imagenet.weights_of(key).meta["unquantized"]
+        return next(k for k in imagenet.IMAGENET_KEYS if imagenet.weights_of(k) is source)
 
     seeded_torch_home(tuple(args.models) + tuple(fp32_key(k) for k in args.models))
     blobs = [(ROOT / "assets" / "examples" / n).read_bytes() for n in PHOTOS]
@@ -51,7 +51,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     missed = []
     for key in args.models:
-        w = imagenet.IMAGENET[fp32_key(key)]
+        w = imagenet.weights_of(fp32_key(key))
         path = imagenet.ensure_weights(w)
         base_model = getattr(torchvision.models, key.split(".")[0])(weights=None)
         base_model.load_state_dict(torch.load(path, weights_only=True))
@@ -88,13 +88,13 @@ def main() -> int:
         same = all(baseline(blob) == ours(blob) for blob in blobs)
         resize = w.transforms().resize_size[0]
         same_note = "yes" if same else ("no" + (f" (weights resize to {resize}, tutorial 256)" if resize != 256 else ""))
-        if key in imagenet.INT8:
+        if key in imagenet.INT8_KEYS:
             same_note = f"{'yes' if same else 'no'} (int8; {imagenet.MODELS.get(key).info['accuracy cost of int8 (published)']})"
         gflops = 2 * w.meta["_ops"] / (o / 1000)
         backend = imagenet.MODELS.get(key).info["backend"]
         print(f"| {key} | {backend} | {b:.1f} | {o:.1f} | {o / b:.2f} | {c:.1f} | {same_note} | {gflops:.0f} |",
               flush=True)
-        if key.split(".")[0] == "resnet50" and key not in imagenet.INT8 and o / b > TARGET:
+        if key.split(".")[0] == "resnet50" and key not in imagenet.INT8_KEYS and o / b > TARGET:
             missed.append(key)
     if missed:
         print(f"target missed: ResNet-50 fp32 end to end ratio <= {TARGET} ({', '.join(missed)})")

@@ -21,12 +21,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-import torchvision
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
-from torchvision.models.resnet import BasicBlock as TVBasic
-from torchvision.models.resnet import Bottleneck as TVBottleneck
 
 from . import cifar
 from .runs import PAPER
@@ -73,18 +70,32 @@ def label(name: str) -> str:
 
 
 # -- building ------------------------------------------------------------------------------------------------
-class PlainBasicBlock(TVBasic):
-    """torchvision's basic block without its shortcut: the paper's plain-34 block (Fig. 3, middle)."""
+@functools.cache
+def _blocks() -> tuple[type[nn.Module], type[nn.Module], type[nn.Module]]:
+    """torchvision's basic and bottleneck blocks, and the plain block made from the basic one. Imported at the
+    first count, not with this module: importing torchvision takes ~1 s (it imports ``torch._dynamo``), and
+    the app's start needs only the names and labels above."""
+    from torchvision.models.resnet import BasicBlock, Bottleneck
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.downsample = None
+    class PlainBasicBlock(BasicBlock):
+        """torchvision's basic block without its shortcut: the paper's plain-34 block (Fig. 3, middle)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.downsample = None
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+
+    return BasicBlock, Bottleneck, PlainBasicBlock
 
 
-def _with_shortcut_option(model: torchvision.models.ResNet, option: str) -> torchvision.models.ResNet:
+def _residual_blocks() -> tuple[type[nn.Module], ...]:
+    basic, bottleneck, _ = _blocks()
+    return basic, bottleneck, cifar.BasicBlock
+
+
+def _with_shortcut_option(model: nn.Module, option: str) -> nn.Module:
     """torchvision builds option B. A: zero-padding where the shape changes; C: a projection in every block."""
     for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
         for block in layer:
@@ -104,10 +115,12 @@ def build(name: str) -> nn.Module:
     if name.startswith("cifar-"):
         residual, depth, option = cifar_parts(name)
         return cifar.cifar_net(depth, residual=residual, shortcut=option)
+    import torchvision
+
     if name == "vgg19":
         return torchvision.models.vgg19()
     if name == "plain34":
-        return torchvision.models.ResNet(PlainBasicBlock, [3, 4, 6, 3])
+        return torchvision.models.ResNet(_blocks()[2], [3, 4, 6, 3])
     arch, _, option = name.partition("-")
     model = getattr(torchvision.models, arch)()
     return _with_shortcut_option(model, option) if option else model
@@ -251,8 +264,9 @@ SHOWN = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Linea
 
 
 def _shortcut(block: nn.Module) -> str:
-    sc = getattr(block, "downsample", None) if isinstance(block, (TVBasic, TVBottleneck)) else getattr(block, "shortcut", None)
-    if isinstance(block, PlainBasicBlock) or (isinstance(block, cifar.BasicBlock) and not block.residual):
+    basic, bottleneck, plain = _blocks()
+    sc = getattr(block, "downsample", None) if isinstance(block, (basic, bottleneck)) else getattr(block, "shortcut", None)
+    if isinstance(block, plain) or (isinstance(block, cifar.BasicBlock) and not block.residual):
         return "none (plain)"
     if sc is None or isinstance(sc, nn.Identity):
         return "identity"
@@ -306,11 +320,12 @@ def anatomy(name: str) -> Anatomy:
     def layer(qualified: str, m: nn.Module) -> Layer:
         return Layer(qualified, _what(m), shapes.get(qualified, []), _params(m), macs.get(qualified, 0))
 
+    blocks_of = _residual_blocks()
     stages = []
     for stage_name, members, residual in _stages(name, model):
         blocks = []
         for qualified, m in members:
-            is_block = residual and isinstance(m, (TVBasic, TVBottleneck, cifar.BasicBlock))
+            is_block = residual and isinstance(m, blocks_of)
             if is_block:
                 layers = [layer(f"{qualified}.{n}", sub) for n, sub in m.named_modules() if isinstance(sub, SHOWN)]
                 blocks.append(Block(qualified, _shortcut(m), layers, _params(m), macs.get(qualified, 0)))
@@ -318,9 +333,9 @@ def anatomy(name: str) -> Anatomy:
                 blocks.append(Block(qualified, "—", [layer(qualified, m)], _params(m), macs.get(qualified, 0)))
         shape = shapes.get(members[-1][0], [])
         out = f"{shape[1]}×{shape[2]}" if len(shape) == 3 else "1×1"
-        main = [m for _, m in members if isinstance(m, (TVBasic, TVBottleneck, cifar.BasicBlock))]
+        main = [m for _, m in members if isinstance(m, blocks_of)]
         if main:
-            extra = [_what(m) for _, m in members if not isinstance(m, (TVBasic, TVBottleneck, cifar.BasicBlock))]
+            extra = [_what(m) for _, m in members if not isinstance(m, blocks_of)]
             layout = "; ".join(extra + [f"{_layout(main[0])} × {len(main)}"])
         else:
             described = [_what(m) for _, m in members if not isinstance(m, nn.BatchNorm2d)]
@@ -383,10 +398,11 @@ def stride_on_first_1x1_macs(name: str) -> int:
 @functools.lru_cache(maxsize=1)
 def block_comparison() -> list[dict[str, Any]]:
     """The paper's Fig. 5 at conv2_x (56×56): a basic block on 64-d against a bottleneck on 256-d."""
+    basic, bottleneck, _ = _blocks()
     out = []
-    for what, block in (("basic block (ResNet-18/34): 3×3, 64 → 3×3, 64, on 64-d", TVBasic(64, 64)),
+    for what, block in (("basic block (ResNet-18/34): 3×3, 64 → 3×3, 64, on 64-d", basic(64, 64)),
                         ("bottleneck (ResNet-50/101/152): 1×1, 64 → 3×3, 64 → 1×1, 256, on 256-d",
-                         TVBottleneck(256, 64))):
+                         bottleneck(256, 64))):
         block = block.to("meta").eval()
         counter = _MacCounter(block)
         with counter, torch.no_grad():

@@ -8,6 +8,7 @@ offline, a missing file raises ``WeightsUnavailable`` naming the file and the fo
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -23,11 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
 from PIL import Image
 from torch import nn
-from torchvision.models import get_model_weights
-from torchvision.transforms import functional as TF
 
 from .cifar import count_params, load_checkpoint
 from .fast_trunk import onnx_trunk, resnet_trunk
@@ -48,33 +46,53 @@ class UnknownModel(ValueError):
 
 
 # -- the model list ---------------------------------------------------------------------------------
-def _imagenet_keys() -> dict[str, Any]:
-    """key -> weights enum member: ``resnet50`` is torchvision's DEFAULT, ``resnet50.IMAGENET1K_V1`` the rest."""
-    keys: dict[str, Any] = {}
+# Read from torchvision's weights enums by ``catalog_from_torchvision`` and kept in CATALOG, so that the app
+# can list and label its models without importing torchvision at start-up (that import takes ~1 s on 2 vCPU:
+# it imports ``torch._dynamo``); a test checks that the file still equals what torchvision says.
+CATALOG = Path(__file__).resolve().parent.parent / "assets" / "imagenet_models.json"
+
+
+def catalog_from_torchvision() -> dict[str, dict[str, dict[str, Any]]]:
+    """``resnet50`` is torchvision's DEFAULT weights, ``resnet50.IMAGENET1K_V1`` the others, and ``resnet50.int8``
+    the DEFAULT quantized (FBGEMM int8) weights, offered opt-in."""
+    from torchvision.models import get_model_weights, list_models, quantization
+
+    def top1(w: Any) -> float:
+        return w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+
+    fp32: dict[str, dict[str, Any]] = {}
     for arch in ARCHS:
         enum = get_model_weights(arch)
-        keys[arch] = enum.DEFAULT
+        fp32[arch] = {"weights": enum.DEFAULT.name, "default": True, "acc@1": top1(enum.DEFAULT)}
         for w in enum:
             if w is not enum.DEFAULT:
-                keys[f"{arch}.{w.name}"] = w
-    return keys
+                fp32[f"{arch}.{w.name}"] = {"weights": w.name, "default": False, "acc@1": top1(w)}
+    int8 = {f"{arch}.int8": {"weights": w.name, "acc@1": top1(w), "fp32 acc@1": top1(w.meta["unquantized"])}
+            for arch in ARCHS if f"quantized_{arch}" in list_models(quantization)
+            for w in [get_model_weights(f"quantized_{arch}").DEFAULT]}
+    return {"fp32": fp32, "int8": int8}
 
 
-IMAGENET = _imagenet_keys()
+def _catalog() -> dict[str, dict[str, dict[str, Any]]]:
+    with open(CATALOG, encoding="utf-8") as f:
+        return json.load(f)
 
 
-def _int8_keys() -> dict[str, Any]:
-    """``resnet50.int8`` etc.: torchvision's quantized (FBGEMM int8) weights, DEFAULT of each, opt-in."""
-    return {f"{arch}.int8": get_model_weights(f"quantized_{arch}").DEFAULT
-            for arch in ARCHS if f"quantized_{arch}" in torchvision.models.list_models(torchvision.models.quantization)}
-
-
-INT8 = _int8_keys()
+_CATALOG = _catalog()
+IMAGENET_KEYS = tuple(_CATALOG["fp32"])  # the fp32 models (what gradient flow's ImageNet mode offers)
+INT8_KEYS = tuple(_CATALOG["int8"])
 
 
 def weights_of(key: str) -> Any:
     """The torchvision weights enum member behind an ImageNet key (fp32 or int8)."""
-    return INT8[key] if key in INT8 else IMAGENET[key]
+    from torchvision.models import get_model_weights
+
+    arch = key.split(".")[0]
+    if key in _CATALOG["int8"]:
+        return get_model_weights(f"quantized_{arch}")[_CATALOG["int8"][key]["weights"]]
+    if key in _CATALOG["fp32"]:
+        return get_model_weights(arch)[_CATALOG["fp32"][key]["weights"]]
+    raise UnknownModel(f"unknown ImageNet model {key!r}; choose one of {', '.join(IMAGENET_KEYS + INT8_KEYS)}")
 
 
 def cifar_checkpoints(directory: Path = CHECKPOINTS) -> dict[str, Path]:
@@ -83,22 +101,19 @@ def cifar_checkpoints(directory: Path = CHECKPOINTS) -> dict[str, Path]:
 
 
 def model_names() -> list[str]:
-    return list(IMAGENET) + list(INT8) + list(cifar_checkpoints())
+    return list(IMAGENET_KEYS) + list(INT8_KEYS) + list(cifar_checkpoints())
 
 
 def describe_key(key: str) -> str:
     """A dropdown label, e.g. 'ResNet-50 · IMAGENET1K_V2 (default) · 80.9% top-1'."""
-    if key in IMAGENET:
-        w = IMAGENET[key]
-        arch = key.split(".")[0]
-        default = " (default)" if "." not in key else ""
-        acc = w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
-        return f"ResNet-{arch[6:]} · {w.name}{default} · {acc:.1f}% top-1 ImageNet"
-    if key in INT8:
-        w = INT8[key]
-        acc = w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
-        fp32 = w.meta["unquantized"].meta["_metrics"]["ImageNet-1K"]["acc@1"]
-        return f"ResNet-{key[6:-5]} · int8 {w.name} (faster) · {acc:.1f}% top-1 ImageNet (fp32 {fp32:.1f}%)"
+    if key in _CATALOG["fp32"]:
+        entry = _CATALOG["fp32"][key]
+        default = " (default)" if entry["default"] else ""
+        return f"ResNet-{key.split('.')[0][6:]} · {entry['weights']}{default} · {entry['acc@1']:.1f}% top-1 ImageNet"
+    if key in _CATALOG["int8"]:
+        entry = _CATALOG["int8"][key]
+        return (f"ResNet-{key[6:-5]} · int8 {entry['weights']} (faster) · {entry['acc@1']:.1f}% top-1 ImageNet "
+                f"(fp32 {entry['fp32 acc@1']:.1f}%)")
     if key in cifar_checkpoints():
         return f"CIFAR-10 {key[6:]} (offline, 10 classes)"
     raise UnknownModel(f"unknown model {key!r}; choose one of {', '.join(model_names())}")
@@ -190,6 +205,8 @@ def _fast_transforms(transforms: Any) -> Callable[[Image.Image], torch.Tensor]:
     mean = np.asarray(transforms.mean, dtype=np.float32)[:, None, None]
     std = np.asarray(transforms.std, dtype=np.float32)[:, None, None]
 
+    from torchvision.transforms import functional as TF
+
     def preprocess(img: Image.Image) -> torch.Tensor:
         img = TF.resize(limit_aspect(img), transforms.resize_size, interpolation=transforms.interpolation,
                         antialias=transforms.antialias)
@@ -201,7 +218,9 @@ def _fast_transforms(transforms: Any) -> Callable[[Image.Image], torch.Tensor]:
 
 
 def _load_imagenet(key: str, progress: ProgressFn | None) -> Classifier:
-    w = IMAGENET[key]
+    import torchvision
+
+    w = weights_of(key)
     path = ensure_weights(w, progress)
     arch = key.split(".")[0]
     model = getattr(torchvision.models, arch)(weights=None)
@@ -232,7 +251,9 @@ def _load_imagenet(key: str, progress: ProgressFn | None) -> Classifier:
 def _load_int8(key: str, progress: ProgressFn | None) -> Classifier:
     """torchvision's quantized ResNet: the int8 trunk runs the convolutions; the head runs in float with
     the dequantized linear weights, so Grad-CAM can differentiate it like the fp32 models' head."""
-    w = INT8[key]
+    import torchvision
+
+    w = weights_of(key)
     path = ensure_weights(w, progress)
     arch = key.split(".")[0]
     # builds the fp32 net, fuses conv+bn+relu and converts it to int8 modules (as torchvision does
@@ -331,9 +352,9 @@ class ModelCache:
             with self._lock:
                 if key in self._models:
                     return self._models[key]
-            if key in INT8:
+            if key in INT8_KEYS:
                 clf = _load_int8(key, progress)
-            elif key in IMAGENET:
+            elif key in IMAGENET_KEYS:
                 clf = _load_imagenet(key, progress)
             else:
                 clf = _load_cifar(key)

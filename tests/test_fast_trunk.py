@@ -70,7 +70,7 @@ def test_a_damaged_cache_file_is_exported_again(torch_home, fresh_cache):
 
 def test_disagreement_or_a_missing_runtime_keeps_torch(torch_home):
     model = imagenet.MODELS.get("resnet18").model
-    weights = imagenet.weights_path(imagenet.IMAGENET["resnet18"])
+    weights = imagenet.weights_path(imagenet.weights_of("resnet18"))
     trunk = _torch_trunk(model)
     fn, why = fast_trunk.onnx_trunk(model, weights, lambda x: trunk(x) * 1.01)
     assert fn is None and "disagreed" in why

@@ -13,23 +13,34 @@ def test_every_resnet_and_weights_variant_is_offered():
     for arch in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
         assert arch in names
     for arch in ("resnet50", "resnet101", "resnet152"):  # V1 and V2 where both exist; DEFAULT is V2
-        assert imagenet.IMAGENET[arch].name == "IMAGENET1K_V2"
-        assert imagenet.IMAGENET[f"{arch}.IMAGENET1K_V1"].name == "IMAGENET1K_V1"
-    assert imagenet.IMAGENET["resnet18"].name == "IMAGENET1K_V1"
+        assert imagenet.weights_of(arch).name == "IMAGENET1K_V2"
+        assert imagenet.weights_of(f"{arch}.IMAGENET1K_V1").name == "IMAGENET1K_V1"
+    assert imagenet.weights_of("resnet18").name == "IMAGENET1K_V1"
     assert "80.9% top-1" in imagenet.describe_key("resnet50")  # from weights.meta
+
+
+def test_the_stored_model_list_is_what_torchvision_says():
+    """The app lists and labels its ImageNet models from assets/imagenet_models.json (no torchvision import at
+    start-up); it must equal torchvision's weights enums (after a torchvision upgrade: scripts/imagenet_catalog.py)."""
+    assert imagenet._catalog() == imagenet.catalog_from_torchvision()
+    for key in imagenet.IMAGENET_KEYS + imagenet.INT8_KEYS:
+        w = imagenet.weights_of(key)
+        assert f"{w.meta['_metrics']['ImageNet-1K']['acc@1']:.1f}% top-1" in imagenet.describe_key(key)
+    with pytest.raises(imagenet.UnknownModel):
+        imagenet.weights_of("resnet50.IMAGENET1K_V9")
 
 
 @pytest.mark.parametrize("key", SEEDED)
 def test_predict_through_the_real_loading_path(torch_home, key):
     top = imagenet.predict(Image.open(photo()), key)
-    cats = imagenet.IMAGENET[key].meta["categories"]
+    cats = imagenet.weights_of(key).meta["categories"]
     assert len(top) == 5 and all(label in cats for label, _ in top)
     probs = [p for _, p in top]
     assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
     # the same answer as torchvision's own builder fed the same file
     ref = __import__("torchvision").models.get_model(key, weights=None)
-    ref.load_state_dict(torch.load(imagenet.weights_path(imagenet.IMAGENET[key]), weights_only=True))
-    x = imagenet.IMAGENET[key].transforms()(Image.open(photo()).convert("RGB")).unsqueeze(0)
+    ref.load_state_dict(torch.load(imagenet.weights_path(imagenet.weights_of(key)), weights_only=True))
+    x = imagenet.weights_of(key).transforms()(Image.open(photo()).convert("RGB")).unsqueeze(0)
     with torch.no_grad():
         p = ref.eval()(x).softmax(1)[0]
     assert [cats[i] for i in p.topk(5).indices] == [label for label, _ in top]
@@ -39,7 +50,7 @@ def test_predict_through_the_real_loading_path(torch_home, key):
 def test_preprocessing_is_exactly_the_weights_transforms(torch_home, name):
     clf = imagenet.MODELS.get("resnet50")
     img = Image.open(photo(name)).convert("RGB")
-    assert torch.equal(clf.preprocess(img), imagenet.IMAGENET["resnet50"].transforms()(img))
+    assert torch.equal(clf.preprocess(img), imagenet.weights_of("resnet50").transforms()(img))
 
 
 def test_grad_cam_has_the_image_size_and_unit_range(torch_home):
@@ -101,7 +112,7 @@ class _FakeResponse:
 def test_download_checks_the_hash_and_reports_progress(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.delenv("RESNET_DEMO_OFFLINE", raising=False)
-    w = imagenet.IMAGENET["resnet18"]
+    w = imagenet.weights_of("resnet18")
     monkeypatch.setattr(imagenet.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(b"x" * (3 << 20)))
     seen = []
     with pytest.raises(imagenet.WeightsUnavailable, match="corrupt"):
@@ -148,7 +159,7 @@ def test_int8_opt_in_matches_torchvisions_quantized_model(torch_home, name):
     import torch.nn.functional as F
 
     key = "resnet50.int8"
-    w = imagenet.INT8[key]
+    w = imagenet.weights_of(key)
     img = Image.open(photo(name)).convert("RGB")
     pred = imagenet.classify(img, key)
     clf = imagenet.MODELS.get(key)
@@ -178,4 +189,4 @@ def test_int8_opt_in_matches_torchvisions_quantized_model(torch_home, name):
     int8 = w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
     assert f"{fp32 - int8:.2f} points" in pred.info["accuracy cost of int8 (published)"]
     assert f"{int8:.1f}% top-1" in imagenet.describe_key(key) and f"fp32 {fp32:.1f}%" in imagenet.describe_key(key)
-    assert key in imagenet.model_names() and key not in imagenet.IMAGENET  # not offered to gradient flow
+    assert key in imagenet.model_names() and key not in imagenet.IMAGENET_KEYS  # not offered to gradient flow

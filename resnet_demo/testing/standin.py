@@ -64,10 +64,10 @@ def _calibration_images(arch: str) -> torch.Tensor:
 def seed_cache(keys) -> None:
     """Save stand-in weights under torchvision's file names in the current ``$TORCH_HOME``; keys as in
     ``imagenet.model_names()`` (``resnet50``, ``resnet50.IMAGENET1K_V1``, ``resnet50.int8``)."""
-    from ..imagenet import INT8, weights_of, weights_path
+    from ..imagenet import INT8_KEYS, weights_of, weights_path
 
     for key in keys:
-        int8 = key in INT8
+        int8 = key in INT8_KEYS
         path = weights_path(weights_of(key))
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -253,9 +253,9 @@ def _imagenet_profile(image, model_name: str):
 
 
 def imagenet_profile(upload: Any, url: str | None, model_name: str):
-    if model_name not in imagenet.IMAGENET:
+    if model_name not in imagenet.IMAGENET_KEYS:
         raise gr.Error(f"Gradient flow profiles the fp32 ImageNet ResNets: choose one of "
-                       f"{', '.join(imagenet.IMAGENET)} ({model_name!r} is not one).")
+                       f"{', '.join(imagenet.IMAGENET_KEYS)} ({model_name!r} is not one).")
     try:
         image, _ = load_input(upload_path(upload), url)
     except InputError as e:
@@ -303,7 +303,7 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
             image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=240)
             with gr.Column():
                 url = gr.Textbox(label="…or an image URL", max_lines=1)
-                model = gr.Dropdown([(imagenet.describe_key(k), k) for k in imagenet.IMAGENET], value="resnet50",
+                model = gr.Dropdown([(imagenet.describe_key(k), k) for k in imagenet.IMAGENET_KEYS], value="resnet50",
                                     label="Model")
                 go = gr.Button("Profile")
         im_text = gr.Markdown()
