@@ -30,7 +30,7 @@ from torch import nn
 from .cifar import count_params, load_checkpoint
 from .fast_trunk import onnx_trunk, resnet_trunk
 from .runs import stored_runs
-from .threads import flush_denormals
+from .threads import flush_denormals, torch_threads
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
@@ -171,6 +171,7 @@ class Classifier:
     head: Callable[[torch.Tensor], torch.Tensor]       # feature maps -> logits (pool + linear)
     crop_box: Callable[[tuple[int, int]], tuple[int, int, int, int]]  # image (w, h) -> region the net saw
     info: dict[str, Any] = field(default_factory=dict)  # shown in the details panel
+    threads: int | None = None  # torch threads for a call (None: the process's); threads.torch_threads
 
 
 def _central_crop_box(resize: int, crop: int) -> Callable[[tuple[int, int]], tuple[int, int, int, int]]:
@@ -316,8 +317,9 @@ def _load_cifar(key: str) -> Classifier:
     def head(f: torch.Tensor) -> torch.Tensor:
         return model.fc(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1))
 
+    # one thread: a 32x32 net at batch 1 is faster on one than on two (threads.py)
     return Classifier(key, model, list(meta["classes"]), preprocess, trunk, head,
-                      lambda s: (0, 0, s[0], s[1]), info)
+                      lambda s: (0, 0, s[0], s[1]), info, threads=1)
 
 
 def _schedule(meta: dict[str, Any]) -> str:
@@ -400,28 +402,29 @@ def classify(image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: b
     """Top-k labels and a Grad-CAM map of the last stage for an RGB PIL image."""
     flush_denormals()
     clf = MODELS.get(model_name, progress)
-    if image.mode != "RGB":
-        image = image.convert("RGB")  # (convert copies even when the mode is already RGB)
-    x = clf.preprocess(image).unsqueeze(0)
-    t0 = time.perf_counter()
-    # No hooks: the model is shared between requests, so the trunk and head are called separately and
-    # only the head (pool + linear) is differentiated for Grad-CAM.
-    with torch.inference_mode():
-        feats = clf.trunk(x)
-    cam = None
-    if with_cam:
-        with torch.enable_grad():
-            feats = feats.clone().requires_grad_(True)
-            logits = clf.head(feats)
-    else:
+    with torch_threads(clf.threads):
+        if image.mode != "RGB":
+            image = image.convert("RGB")  # (convert copies even when the mode is already RGB)
+        x = clf.preprocess(image).unsqueeze(0)
+        t0 = time.perf_counter()
+        # No hooks: the model is shared between requests, so the trunk and head are called separately and
+        # only the head (pool + linear) is differentiated for Grad-CAM.
         with torch.inference_mode():
-            logits = clf.head(feats)
-    probs = logits.detach().softmax(1)[0]
-    values, idx = probs.topk(min(top_k, probs.numel()))
-    if with_cam:
-        (grad,) = torch.autograd.grad(logits[0, idx[0]], feats)
-        cam = _grad_cam(feats.detach(), grad)
-    model_ms = (time.perf_counter() - t0) * 1000
+            feats = clf.trunk(x)
+        cam = None
+        if with_cam:
+            with torch.enable_grad():
+                feats = feats.clone().requires_grad_(True)
+                logits = clf.head(feats)
+        else:
+            with torch.inference_mode():
+                logits = clf.head(feats)
+        probs = logits.detach().softmax(1)[0]
+        values, idx = probs.topk(min(top_k, probs.numel()))
+        if with_cam:
+            (grad,) = torch.autograd.grad(logits[0, idx[0]], feats)
+            cam = _grad_cam(feats.detach(), grad)
+        model_ms = (time.perf_counter() - t0) * 1000
     top = [(clf.labels[i], float(v)) for v, i in zip(values.tolist(), idx.tolist())]
     return Prediction(top, cam, image.size, clf.crop_box(image.size), model_ms, clf.info)
 

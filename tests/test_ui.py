@@ -154,3 +154,38 @@ def test_on_inference_thread_passes_results_errors_and_context():
         threads.on_inference_thread(lambda: 1 / 0)
     nested = threads.on_inference_thread(lambda: threads.on_inference_thread(threading.current_thread))  # no deadlock
     assert nested.name.startswith(threads.INFERENCE_THREAD)
+
+
+def test_cifar_models_run_on_one_torch_thread_and_leave_the_callers_count():
+    """A CIFAR net at batch 1 runs on one torch thread (faster than two: threads.py); the setting is the calling
+    thread's for the call only, and other threads' counts never change."""
+    import threading
+
+    import torch
+    from PIL import Image
+
+    from resnet_demo import imagenet, threads
+
+    clf = imagenet.MODELS.get("cifar-resnet20")
+    seen = []
+    trunk = clf.trunk
+
+    def watching(x):
+        seen.append(torch.get_num_threads())
+        return trunk(x)
+
+    before = torch.get_num_threads()
+    clf.trunk = watching
+    try:
+        other = []
+        worker = threading.Thread(target=lambda: other.append(torch.get_num_threads()))
+        imagenet.classify(Image.new("RGB", (40, 30), "red"), "cifar-resnet20")
+        threads.on_inference_thread(imagenet.classify, Image.new("RGB", (40, 30), "blue"), "cifar-resnet20")
+        worker.start()
+        worker.join()
+    finally:
+        clf.trunk = trunk
+    assert seen == [1, 1]
+    assert torch.get_num_threads() == before and other == [before]
+    with threads.torch_threads(None):
+        assert torch.get_num_threads() == before
