@@ -107,3 +107,19 @@ def test_depth_tab_sentence_states_the_test_errors_it_shows():
     better = te["ResNet-56"] <= te["ResNet-20"]
     assert ("also generalises better" in text) == better and ("does not yet generalise better" in text) == (not better)
     assert "ResNet-56 6.97% against ResNet-20 8.75% (Table 6)" in text
+
+
+def test_readme_states_the_stored_runs_numbers():
+    """README's 'Depth, stored runs' paragraph and the /classify model list give the stored runs' length and
+    final errors: after scripts/stored_runs.sh replaces the runs, README must be updated with them."""
+    from pathlib import Path
+
+    text = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8").split())
+    iterations = STORED["plain-20"]["iterations"][-1]
+    assert f"{iterations:,} iterations" in text
+    for name in REQUIRED:
+        train, test = (100 * runs.final(STORED[name][k]) for k in ("train_error", "test_error"))
+        assert f"{name} {train:.2f}% / {test:.2f}%" in text, f"README does not give {name}'s final errors"
+    tests = " / ".join(f"{100 * runs.final(STORED[n]['test_error']):.1f}"
+                       for n in ("ResNet-20", "ResNet-56", "plain-20", "plain-56"))
+    assert f"trained {iterations:,} iterations: test error {tests}%" in text
