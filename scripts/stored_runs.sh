@@ -6,7 +6,7 @@
 # SCALE=1 is the paper's full recipe (64k iterations; wants a GPU: DEVICE=cuda). On the 2-vCPU CPU: the
 # defaults, SCALE=0.25 (16,000 iterations, lr /10 at 8,000 and 12,000, test error on the full 10k test set
 # every 800 iterations), two processes of one thread each (plain and residual side by side), ~8 h of both
-# cores on Zen 4 over several sittings (started 2026-11-27; README says which runs are shipped). The runs
+# cores on Zen 4 over several sittings (README says which runs are shipped). The runs
 # shipped before it used SCALE=0.125 EVAL_EVERY=400 (8,000 iterations): ResNet-56 ended 0.38 points above
 # ResNet-20 in test error.
 # Why that long: measured at a constant lr 0.1 (same seed and batches, 1 thread), ResNet-56's smoothed
