@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 
 from resnet_demo.image_input import MAX_BYTES
@@ -26,7 +27,7 @@ def main() -> None:
                 prevent_thread_lock=True)
     # The server is up. torchvision (~1 s: it imports torch._dynamo) was kept out of the start; import it now,
     # before the first page load needs it (the Anatomy tab builds torchvision's nets).
-    import torchvision  # noqa: F401
+    importlib.import_module("torchvision")
     demo.block_thread()
 
 

@@ -64,7 +64,7 @@ def main() -> int:
             out = training.result(timeout=600)
             train_note = f"; live training finished alongside: {len(out[-1]['runs'])} runs, {out[-1]['elapsed_s']:.0f} s"
         q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else [float("nan")] * 19
-        print(f"| users | seconds | requests | req/s | p50 ms | p95 ms | errors | RSS before MB | RSS after MB |")
+        print("| users | seconds | requests | req/s | p50 ms | p95 ms | errors | RSS before MB | RSS after MB |")
         print("|---|---|---|---|---|---|---|---|---|")
         print(f"| {args.users} | {wall:.0f} | {len(latencies)} | {len(latencies) / wall:.2f} | "
               f"{statistics.median(latencies) * 1000:.0f} | {q[18] * 1000:.0f} | {len(errors)} | {rss_before:.0f} | "

@@ -95,8 +95,8 @@ def refused_urls(p: int) -> list[str]:
         "http://[64:ff9b::a00:1]/a.png",  # NAT64 wrapping 10.0.0.1
         "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/a.png",  # Teredo
         "http://mixed.test/a.png",  # one public and one private address
-        f"file:///etc/passwd", "ftp://public.test/a.png", f"gopher://127.0.0.1:{p}/_GET", "data:image/png;base64,AAAA",
-        f"http://user@127.0.0.1:{p}/a.png", f"http://user:pw@public.test/a.png", f"http://public.test@127.0.0.1:{p}/",
+        "file:///etc/passwd", "ftp://public.test/a.png", f"gopher://127.0.0.1:{p}/_GET", "data:image/png;base64,AAAA",
+        f"http://user@127.0.0.1:{p}/a.png", "http://user:pw@public.test/a.png", f"http://public.test@127.0.0.1:{p}/",
         "javascript:alert(1)", "//public.test/a.png", "http:///a.png",
     ]
 
