@@ -80,8 +80,10 @@ def _test_sentence(pick: list[dict[str, Any]]) -> str:
 
     gap = te[res_b["name"]] - te[res_a["name"]]
     text = f"Test error ({res_a['test_images']:,} test images): {pct(plain_b)} against {pct(plain_a)}; {pct(res_b)} against {pct(res_a)}"
-    if gap <= 0:
+    if gap < 0:
         text += f" — the deeper residual net also generalises better ({100 * gap:+.2f} points)."
+    elif gap == 0:
+        text += " — the deeper residual net generalises as well (the same test error)."
     else:
         text += f" — at this length the deeper residual net does not yet generalise better ({100 * gap:+.2f} points)."
     paper = CIFAR10_TEST_ERROR["resnet"]
