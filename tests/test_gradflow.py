@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from resnet_demo import data, gradflow
 from resnet_demo.cifar import cifar_net
+from resnet_demo.threads import torch_threads
 
 
 @pytest.fixture(scope="module")
@@ -174,12 +175,8 @@ def test_stored_trajectories_cover_the_settings_and_match_a_live_recompute():
                 assert all(len(v) == depth for v in rec["nets"][arch]["grad_rms"])
     want = stored["runs"][gradflow.stored_key(20, True, 0)]
     meta = stored["meta"]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(meta["threads"])  # the same reduction order as the script (2 threads on a 2-vCPU machine)
-    try:
+    with torch_threads(meta["threads"]):  # the same reduction order as the script (2 threads on a 2-vCPU machine)
         *_, got = gradflow.trajectory(data.load_bundled(), 20, True, 0, 10)
-    finally:
-        torch.set_num_threads(threads)
     # On the CPU the file was computed on: the same numbers at steps 0 and 10. Elsewhere (another ISA: AVX2
     # kernels sum in another order) step 0 differs by rounding only, and SGD amplifies that: measured 22% apart
     # after 10 steps between 1 and 2 threads, so only step 0 is compared there.

@@ -13,6 +13,7 @@ from resnet_demo import imagenet, inside
 from resnet_demo.cifar import load_checkpoint
 from resnet_demo.data import load_bundled, normalize
 from resnet_demo.ui import inside as tab
+from resnet_demo.threads import torch_threads
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +106,8 @@ def test_stored_surface_row_is_reproduced_by_its_script(data):
     x, y = normalize(data.x_train[:m["images"]]), data.y_train[:m["images"]]
     model = trained(f"resnet{m['depth']}")
     j = m["points"] // 2 + 3
-    threads = torch.get_num_threads()
-    torch.set_num_threads(m["threads"])
-    try:
+    with torch_threads(m["threads"]):
         (_, row), = inside.surface_rows(model, x, y, points=m["points"], span=m["span"], seed=m["seed"], rows=[j])
-    finally:
-        torch.set_num_threads(threads)
     want = stored["nets"]["residual"]["loss"][j]
     if torch.backends.cpu.get_cpu_capability() == m["capability"]:
         assert row == want  # same CPU kernels, same threads: the same numbers

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from resnet_demo import data, live, plots, runs
+from resnet_demo.threads import torch_threads
 
 
 @pytest.fixture
@@ -113,15 +114,9 @@ def _alive(pid: int) -> bool:
 def test_workers_train_exactly_what_one_process_trains(tiny_preset, workers):
     """Two processes of one thread each, two nets each: the same curves, to the last bit, as the four
     trainers stepped in turn in one process on one thread (same seed, same batches)."""
-    import torch
-
     snaps = list(workers.run(tiny_preset, (8, 14), True, 3, every_s=0.0))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         ref = list(live.run_live(live.make_trainers(data.load_bundled(), tiny_preset, (8, 14), True, 3), every_s=0))
-    finally:
-        torch.set_num_threads(threads)
     final = snaps[-1]
     assert final["stopped"] is None and final["iteration"] == 24 and len(snaps) > 2
     for mine, theirs in zip(final["runs"], ref[-1]["runs"]):
