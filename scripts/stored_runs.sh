@@ -5,15 +5,16 @@
 #
 # SCALE=1 is the paper's full recipe (64k iterations; wants a GPU: DEVICE=cuda). On the 2-vCPU CPU: the
 # defaults, SCALE=0.25 (16,000 iterations, lr /10 at 8,000 and 12,000, test error on the full 10k test set
-# every 800 iterations), two processes of one thread each (plain and residual side by side), ~8 h of both
-# cores on Zen 4 over several sittings (README says which runs are shipped). The runs
-# shipped before it used SCALE=0.125 EVAL_EVERY=400 (8,000 iterations): ResNet-56 ended 0.38 points above
+# every 800 iterations), two processes of one thread each (plain and residual side by side), ~6 h of
+# both cores on Zen 4 over three sittings (README gives each run's recorded wall time). The runs shipped
+# before it used SCALE=0.125 EVAL_EVERY=400 (8,000 iterations): ResNet-56 ended 0.38 points above
 # ResNet-20 in test error.
 # Why that long: measured at a constant lr 0.1 (same seed and batches, 1 thread), ResNet-56's smoothed
 # training error trails ResNet-20's by 17.7 points at iteration 1,000, 4.4 at 2,000, 2.3 at 3,000, 1.6 at
 # 4,000 (test error already 22.4% vs 23.2% there); at SCALE=0.035 (2,240 iterations) ResNet-56 ended
-# above ResNet-20. Cost per iteration, one thread each: plain/ResNet-20 ~0.44 s (Zen 4; 16,000 iterations:
-# 2.8-3.0 h), plain/ResNet-56 ~1.22 s (~5.4 h); about twice that on Zen 3.
+# above ResNet-20. Wall time recorded for the shipped runs (Zen 4, one thread each, the machine also used
+# for other work meanwhile): 168 / 178 min for plain-20 / ResNet-20, 188 / 183 min for plain-56 / ResNet-56
+# (~0.62 s an iteration undisturbed); expect about twice that on Zen 3.
 #
 # Longer than one sitting, so it is resumable at any moment: each trainer works in assets/runs/resume/
 # (tracked, so a commit carries it to the next sitting) and writes its run, and atomically its resume
