@@ -92,6 +92,8 @@ def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
         assert f"| {100 * runs.final(run['test_error']):.2f}% |" in rows[name]
         assert f"| {100 * runs.final(run['train_error']):.2f}% |" in rows[name]
         assert f"| {run['iterations'][-1]:,} |" in rows[name]
+    drops = " and ".join(f"{m:,}" for m in STORED["ResNet-56"]["recipe"]["milestones"])
+    assert f"lr /10 at {drops}." in table  # the schedule the runs used, as a reader writes it
 
 
 def test_depth_tab_sentence_states_the_test_errors_it_shows():

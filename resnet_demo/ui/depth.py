@@ -47,11 +47,13 @@ def results_table(runs: list[dict[str, Any]]) -> str:
     text += (f"\n\nTrained by this project with `python -m resnet_demo.train` (commands in each run's JSON, "
              f"`assets/runs/`) on {', '.join(datasets)}; SGD lr {recipe.get('lr')}, momentum "
              f"{recipe.get('momentum')}, weight decay {recipe.get('weight_decay')}, batch "
-             f"{runs[0]['batch_size'] if runs else '?'}, lr /10 at {recipe.get('milestones')}. ")
+             f"{runs[0]['batch_size'] if runs else '?'}, lr /10 at "
+             f"{' and '.join(f'{m:,}' for m in recipe.get('milestones', [])) or 'no milestone'}. ")
     if notes:
         text += "Note: " + " ".join(notes) + ". "
     text += (f"The paper's column: {CIFAR10_TEST_ERROR['source']} (the full recipe, 64k iterations, the original "
-             "CIFAR-10 images); training error is the mean of the last 50 batches, as the paper plots it.")
+             f"CIFAR-10 images); our training error is the mean over the last {recipe.get('smoothing', 50)} "
+             "training batches (augmented, training mode), the paper does not say how it smoothed its curves.")
     return text
 
 
