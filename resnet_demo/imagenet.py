@@ -29,7 +29,7 @@ from torch import nn
 
 from .cifar import count_params, load_checkpoint
 from .fast_trunk import onnx_trunk, resnet_trunk
-from .runs import stored_runs
+from .runs import milestones_text, stored_runs
 from .threads import flush_denormals, torch_threads
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -329,8 +329,8 @@ def _schedule(meta: dict[str, Any]) -> str:
     if run is None:
         return f"{meta['iterations']:,} iterations"
     rec = run["recipe"]
-    drops = " and ".join(f"{m:,}" for m in rec["milestones"])
-    return (f"{rec['iterations']:,} iterations of batch {run['batch_size']}, SGD lr {rec['lr']} /10 at {drops} "
+    return (f"{rec['iterations']:,} iterations of batch {run['batch_size']}, SGD lr {rec['lr']} /10 at "
+            f"{milestones_text(rec)} "
             "(the paper: 64,000, /10 at 32,000 and 48,000)")
 
 

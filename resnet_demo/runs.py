@@ -73,6 +73,11 @@ def final(values: list[float | None]) -> float | None:
     return next((v for v in reversed(values) if v is not None), None)
 
 
+def milestones_text(recipe: dict[str, Any]) -> str:
+    """A run's lr milestones as a reader writes them: "8,000 and 12,000" ("" when it has none)."""
+    return " and ".join(f"{m:,}" for m in recipe.get("milestones", []))
+
+
 def to_csv(run: dict[str, Any]) -> str:
     lines = ["iteration,train_error,test_error"]
     for it, tr, te in zip(run["iterations"], run["train_error"], run["test_error"]):

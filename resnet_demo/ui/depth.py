@@ -11,7 +11,7 @@ import gradio as gr
 
 from .. import live, plots
 from ..cifar import cifar_net, count_params
-from ..runs import CIFAR10_TEST_ERROR, final, stored_runs, to_csv
+from ..runs import CIFAR10_TEST_ERROR, final, milestones_text, stored_runs, to_csv
 from .common import TempSlots
 
 TIME_LIMIT_S = float(os.environ.get("RESNET_DEMO_TRAIN_LIMIT_S", "300"))  # hard cap on one live run
@@ -48,7 +48,7 @@ def results_table(runs: list[dict[str, Any]]) -> str:
              f"`assets/runs/`) on {', '.join(datasets)}; SGD lr {recipe.get('lr')}, momentum "
              f"{recipe.get('momentum')}, weight decay {recipe.get('weight_decay')}, batch "
              f"{runs[0]['batch_size'] if runs else '?'}, lr /10 at "
-             f"{' and '.join(f'{m:,}' for m in recipe.get('milestones', [])) or 'no milestone'}. ")
+             f"{milestones_text(recipe) or 'no milestone'}. ")
     if notes:
         text += "Note: " + " ".join(notes) + ". "
     text += (f"The paper's column: {CIFAR10_TEST_ERROR['source']} (the full recipe, 64k iterations, the original "
