@@ -45,7 +45,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     iterations: int = 64000         # the paper stops at 64k iterations
     milestones: tuple[int, ...] = (32000, 48000)  # lr /10 at each (the paper: 32k and 48k)
-    warmup_iterations: int = 0      # lr/10 for this many iterations first (the paper does 400 for ResNet-110)
+    warmup_iterations: int = 0      # lr/10 for this many iterations first
+    warmup_until_error: float = 0.0  # or lr/10 until the training error (mean of the last `smoothing` batches)
+                                     # is below this: the paper's ResNet-110 warm-up is 0.8 ("about 400
+                                     # iterations"); the iteration it ends at is stored as warmup_ended_at
     augment: bool = True            # 4-pixel pad, random crop, horizontal flip
     eval_every: int = 2000          # test error every this many iterations and at the end (0: never)
     log_every: int = 100            # a point on the stored curves every this many iterations
@@ -161,6 +164,8 @@ class Trainer:
         t0 = time.perf_counter()
         cfg = self.cfg
         lr = cfg.lr_at(self.iteration)
+        if self.warming_up():
+            lr = cfg.lr / 10
         for g in self.opt.param_groups:
             g["lr"] = lr
         self.model.train()
@@ -175,6 +180,8 @@ class Trainer:
         self.iteration += 1
         self.recent = (self.recent + [batch_error])[-cfg.smoothing:]
         train_error = sum(self.recent) / len(self.recent)
+        if self.warming_up() and len(self.recent) == cfg.smoothing and train_error < cfg.warmup_until_error:
+            self.run["warmup_ended_at"] = self.iteration
         loss_value = loss.item()
         if not math.isfinite(loss_value):  # before any evaluation: a diverged net is not worth measuring
             raise FloatingPointError(f"loss became {loss_value} at iteration {self.iteration} (lr {lr})")
@@ -195,6 +202,10 @@ class Trainer:
         self.run["wall_seconds"] = round(self.wall_seconds, 2)
         return {"iteration": self.iteration, "loss": loss_value, "batch_error": batch_error,
                 "train_error": train_error, "test_error": test_error, "lr": lr, "done": last}
+
+    def warming_up(self) -> bool:
+        """Whether the error-based warm-up (``warmup_until_error``) is still on."""
+        return self.cfg.warmup_until_error > 0 and "warmup_ended_at" not in self.run
 
     @torch.inference_mode()
     def evaluate(self, images: torch.Tensor | None = None, labels: torch.Tensor | None = None,
@@ -241,7 +252,10 @@ class Trainer:
 def _recipe(cfg: TrainConfig) -> dict[str, Any]:
     keys = ("lr", "momentum", "weight_decay", "iterations", "milestones", "warmup_iterations", "augment",
             "eval_every", "smoothing", "train_eval_images", "zero_init_residual")
-    return {k: getattr(cfg, k) for k in keys}
+    recipe = {k: getattr(cfg, k) for k in keys}
+    if cfg.warmup_until_error:  # only where used, so runs without it keep the recipe of the runs made before it
+        recipe["warmup_until_error"] = cfg.warmup_until_error
+    return recipe
 
 
 def _complete(cfg: TrainConfig, out: str, save: str | None) -> bool:
@@ -277,6 +291,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule-scale", type=float, default=1.0,
                    help="multiply iterations and milestones (a shortened schedule, e.g. 0.05)")
     p.add_argument("--warmup", type=int, default=d.warmup_iterations, dest="warmup_iterations")
+    p.add_argument("--warmup-until-error", type=float, default=d.warmup_until_error,
+                   help="lr/10 until the training error is below this (the paper's ResNet-110: 0.8)")
     p.add_argument("--eval-every", type=int, default=d.eval_every)
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--seed", type=int, default=d.seed)
@@ -306,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                       shortcut=args.shortcut, image_size=args.image_size, batch_size=args.batch_size, lr=args.lr,
                       momentum=args.momentum, weight_decay=args.weight_decay, iterations=args.iterations,
                       milestones=tuple(args.milestones), warmup_iterations=args.warmup_iterations,
+                      warmup_until_error=args.warmup_until_error,
                       eval_every=args.eval_every, log_every=args.log_every, seed=args.seed, device=args.device)
     if args.schedule_scale != 1.0:
         cfg = cfg.scaled(args.schedule_scale)

@@ -3,24 +3,28 @@
 #
 #   DATASET=../shared/data/cifar10-jpeg bash scripts/stored_runs.sh
 #
-# SCALE=1 is the paper's full recipe (64k iterations; wants a GPU: DEVICE=cuda). On the 2-vCPU CPU: the
-# defaults, SCALE=0.25 (16,000 iterations, lr /10 at 8,000 and 12,000, test error on the full 10k test set
-# every 800 iterations), two processes of one thread each (plain and residual side by side), ~6 h of
-# both cores on Zen 4 over three sittings (README gives each run's recorded wall time). The runs shipped
-# before it used SCALE=0.125 EVAL_EVERY=400 (8,000 iterations): ResNet-56 ended 0.38 points above
+# The defaults make the depth sweep of Fig. 6 beside the shipped four (plain-20/56, ResNet-20/56): plain-32,
+# plain-44, ResNet-32, ResNet-44 and ResNet-110, with the shipped runs' recipe: SCALE=0.25 (16,000
+# iterations, lr /10 at 8,000 and 12,000, test error on the full 10k test set every 800 iterations), seed 0
+# and the same batch order for every net. ResNet-110 warms up as the paper's does (lr 0.01 until the
+# training error is below 80%, then 0.1; the run stores the iteration as warmup_ended_at).
+# QUEUES lists the runs, one background process of THREADS threads per '|'-separated queue, balanced by
+# cost (one thread, Zen 4: ~0.37, ~0.5, ~0.62 and ~1.2 s an iteration for depth 32, 44, 56 and 110, so
+# ~13 h of one core for the five, ~7 h on two). The shipped four were made with
+# QUEUES="plain20 plain56|resnet20 resnet56" KEEP_CHECKPOINTS="plain20 plain56 resnet20 resnet56" (~6 h of
+# both cores on Zen 4 over three sittings; README gives each run's recorded wall time).
+# SCALE=1 is the paper's full recipe (64k iterations; wants a GPU, DEVICE=cuda, or torchrun: see README).
+# Why 16,000 iterations: measured at a constant lr 0.1 (same seed and batches, 1 thread), ResNet-56's
+# smoothed training error trails ResNet-20's by 17.7 points at iteration 1,000, 4.4 at 2,000, 2.3 at 3,000,
+# 1.6 at 4,000; at SCALE=0.035 (2,240 iterations) and at SCALE=0.125 (8,000) ResNet-56 ended above
 # ResNet-20 in test error.
-# Why that long: measured at a constant lr 0.1 (same seed and batches, 1 thread), ResNet-56's smoothed
-# training error trails ResNet-20's by 17.7 points at iteration 1,000, 4.4 at 2,000, 2.3 at 3,000, 1.6 at
-# 4,000 (test error already 22.4% vs 23.2% there); at SCALE=0.035 (2,240 iterations) ResNet-56 ended
-# above ResNet-20. Wall time recorded for the shipped runs (Zen 4, one thread each, the machine also used
-# for other work meanwhile): 168 / 178 min for plain-20 / ResNet-20, 188 / 183 min for plain-56 / ResNet-56
-# (~0.62 s an iteration undisturbed); expect about twice that on Zen 3.
 #
 # Longer than one sitting, so it is resumable at any moment: each trainer works in assets/runs/resume/
 # (tracked, so a commit carries it to the next sitting) and writes its run, and atomically its resume
 # state NAME.pt, at every evaluation; rerun the same command to continue (a run already complete there is
-# skipped). When all four are complete they replace assets/runs/NAME.json and assets/checkpoints/NAME.pt
-# together and assets/runs/resume/ is removed, so the app never shows a half-finished set.
+# skipped). When all are complete they move to assets/runs/NAME.json together (and the checkpoints named
+# in KEEP_CHECKPOINTS to assets/checkpoints/NAME.pt; the others are deleted), and assets/runs/resume/ is
+# removed, so the app never shows a half-finished set.
 # Run it in the background, `nice -n 19 bash scripts/stored_runs.sh > /tmp/stored_runs.log 2>&1 &`, and
 # pause it around benchmarks (kill -STOP / -CONT on its process group).
 # Linux groups CPU time by session ("autogroup"): `nice` only ranks processes inside one session, so a job
@@ -34,35 +38,43 @@ DATASET=${DATASET:-../shared/data/cifar10-jpeg}
 SCALE=${SCALE:-0.25}
 DEVICE=${DEVICE:-auto}
 THREADS=${THREADS:-1}
-DEPTHS=${DEPTHS:-"20 56"}
+QUEUES=${QUEUES:-"resnet110 plain32|plain44 resnet44 resnet32"}
+KEEP_CHECKPOINTS=${KEEP_CHECKPOINTS:-"resnet110"}
 EVAL_EVERY=${EVAL_EVERY:-800}
 LOG_EVERY=${LOG_EVERY:-20}
+WARMUP_DEPTH=${WARMUP_DEPTH:-110}  # nets this deep or deeper warm up (the paper: ResNet-110 only)
 NOTE=${NOTE:-"shortened schedule: the paper's recipe with iterations and lr milestones scaled by $SCALE"}
 STAGE=assets/runs/resume
+NAMES=$(echo "$QUEUES" | tr '|' ' ')
+for name in $NAMES; do
+  [[ $name =~ ^(plain|resnet)[0-9]+$ ]] || { echo "QUEUES: '$name' is not plainN or resnetN" >&2; exit 2; }
+done
 mkdir -p "$STAGE"
-python -c "from resnet_demo.data import load; load('$DATASET')"  # decode once, cached for both processes
-for arch in plain residual; do
+python -c "from resnet_demo.data import load; load('$DATASET')"  # decode once, cached for all processes
+IFS='|' read -ra queues <<< "$QUEUES"
+for queue in "${queues[@]}"; do
   (
-    for depth in $DEPTHS; do
-      if [ "$arch" = residual ]; then name="resnet$depth"; else name="plain$depth"; fi
+    for name in $queue; do
+      depth=${name//[a-z]/}
+      if [[ $name == resnet* ]]; then arch=residual; else arch=plain; fi
+      warmup=()
+      if [ "$arch" = residual ] && [ "$depth" -ge "$WARMUP_DEPTH" ]; then warmup=(--warmup-until-error 0.8); fi
       python -m resnet_demo.train --arch "$arch" --depth "$depth" --dataset "$DATASET" \
         --schedule-scale "$SCALE" --eval-every "$EVAL_EVERY" --log-every "$LOG_EVERY" --device "$DEVICE" \
-        --threads "$THREADS" --note "$NOTE" --out "$STAGE/$name.json" --save "$STAGE/$name.ckpt" \
-        --state "$STAGE/$name.pt" --resume --quiet
+        --threads "$THREADS" "${warmup[@]}" --note "$NOTE" --out "$STAGE/$name.json" \
+        --save "$STAGE/$name.ckpt" --state "$STAGE/$name.pt" --resume --quiet
     done
   ) &
 done
 wait  # each subshell stops at its first failure; set -e does not see background jobs, so check the results:
-for arch in plain resnet; do
-  for depth in $DEPTHS; do
-    [ -f "$STAGE/$arch$depth.ckpt" ] || { echo "$arch$depth did not finish; rerun to resume" >&2; exit 1; }
-  done
+for name in $NAMES; do
+  [ -f "$STAGE/$name.ckpt" ] || { echo "$name did not finish; rerun to resume" >&2; exit 1; }
 done
-for arch in plain resnet; do
-  for depth in $DEPTHS; do
-    mv "$STAGE/$arch$depth.json" "assets/runs/$arch$depth.json"
-    mv "$STAGE/$arch$depth.ckpt" "assets/checkpoints/$arch$depth.pt"
-  done
+for name in $NAMES; do
+  mv "$STAGE/$name.json" "assets/runs/$name.json"
+  if [[ " $KEEP_CHECKPOINTS " == *" $name "* ]]; then
+    mv "$STAGE/$name.ckpt" "assets/checkpoints/$name.pt"
+  fi
 done
 rm -r "$STAGE"
 echo "stored runs and checkpoints updated in assets/runs/ and assets/checkpoints/" >&2

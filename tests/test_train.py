@@ -124,6 +124,30 @@ def test_resume_gives_the_same_run_as_no_interruption(small):
     assert second.run["test_error"] == full.run["test_error"]
 
 
+def test_error_based_warmup_ends_once_the_smoothed_error_is_below_the_threshold(small):
+    """The paper's ResNet-110 warm-up: lr/10 until the training error (mean of the last `smoothing` batches)
+    is below the threshold, then the schedule; the iteration is stored in the run and survives a resume."""
+    cfg = tiny(warmup_until_error=0.8, milestones=(1000,))
+    t = Trainer(cfg, small)
+    metrics = list(t.steps())
+    ended = t.run["warmup_ended_at"]
+    errors = [m["train_error"] for m in metrics]
+    first_below = next(i for i, m in enumerate(metrics, 1) if i >= cfg.smoothing and errors[i - 1] < 0.8)
+    assert ended == first_below < cfg.iterations
+    assert all(m["lr"] == pytest.approx(0.01) for m in metrics[:ended])
+    assert metrics[ended]["lr"] == pytest.approx(0.1)
+    assert t.run["recipe"]["warmup_until_error"] == 0.8
+    assert "warmup_until_error" not in Trainer(tiny(), small).run["recipe"]  # runs without it keep their recipe
+
+    resumed = Trainer(cfg, small)
+    for _ in range(ended + 1):
+        resumed.step()
+    state = resumed.state_dict()
+    again = Trainer(cfg, small)
+    again.load_state_dict(state)
+    assert not again.warming_up() and again.step()["lr"] == pytest.approx(0.1)
+
+
 def test_scaled_schedule():
     cfg = TrainConfig().scaled(0.05)
     assert cfg.iterations == 3200 and cfg.milestones == (1600, 2400)
