@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def seeded_torch_home(models=("resnet18", "resnet50")) -> str:
@@ -20,10 +19,10 @@ def seeded_torch_home(models=("resnet18", "resnet50")) -> str:
     statistics calibrated) under torchvision's file names: timings are the same, labels meaningless."""
     import torch
 
-    from resnet_demo import imagenet
+    from resnet_demo import weights
     from resnet_demo.testing.standin import seed_cache
 
-    if all(imagenet.weights_path(imagenet.weights_of(m)).exists() for m in models):
+    if all(weights.weights_path(weights.weights_of(m)).exists() for m in models):
         return torch.hub.get_dir().rsplit("/hub", 1)[0]
     home = tempfile.mkdtemp(prefix="bench-torch-home-")
     os.environ["TORCH_HOME"] = home
@@ -53,7 +52,7 @@ def start_app(torch_home: str, extra_env: dict | None = None) -> tuple[subproces
         except OSError:
             if proc.poll() is not None or time.perf_counter() - t0 > 180:
                 proc.kill()
-                raise RuntimeError("the app did not start")
+                raise RuntimeError("the app did not start") from None
             time.sleep(0.05)
 
 

@@ -1,6 +1,6 @@
 """Anatomy tab: how long a network choice takes to answer, server side.
 
-    python benchmarks/anatomy_speed.py
+    python -m benchmarks.anatomy_speed
 
 Cold: the first page view computes the default network, the shortcut table and the comparisons, and starts
 counting every other network in a background thread (ui.anatomy._warm_in_background). Warm: after that,
@@ -14,12 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from resnet_demo import anatomy  # noqa: E402
-from resnet_demo.ui import anatomy as tab  # noqa: E402
+from resnet_demo import anatomy
+from resnet_demo.ui import anatomy as tab
 
 
 def main() -> int:

@@ -1,10 +1,10 @@
 """Classify end to end (decode + preprocess + forward + top-5) against the tutorials' pipeline.
 
-    python benchmarks/classify_speed.py [--models resnet18 resnet50 resnet50.int8 ...] [--repeats 15]
+    python -m benchmarks.classify_speed [--models resnet18 resnet50 resnet50.int8 ...] [--repeats 15]
 
 Baseline: the torchvision model in eager mode with Resize(256), CenterCrop(224), ToTensor, Normalize
 on a PIL image -- the pipeline most tutorials use -- on the same weights and photos (for an int8 key:
-the fp32 weights it was quantized from). Ours: ``resnet_demo.imagenet.classify`` without Grad-CAM
+the fp32 weights it was quantized from). Ours: ``resnet_demo.classifiers.classify`` without Grad-CAM
 (``predict``) and with it (what the tab runs), on the backend the app picks (ONNX Runtime for the fp32
 trunk when installed; ``RESNET_DEMO_BACKEND=torch`` for torch alone). Every figure is a median over
 repeats of all photos, and the ratio is ours / baseline in the same run. Also: achieved GFLOP/s from
@@ -18,7 +18,8 @@ import statistics
 import sys
 import time
 
-from _common import ROOT, seeded_torch_home
+from benchmarks._common import seeded_torch_home
+from resnet_demo.settings import EXAMPLES_DIR
 
 TARGET = 0.65  # issue #7: ResNet-50 fp32, ours / tutorial
 PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
@@ -34,30 +35,33 @@ def main() -> int:
     from PIL import Image
     from torchvision import transforms as T
 
-    from resnet_demo import imagenet
-    from resnet_demo.image_input import decode_image
+    from resnet_demo import classifiers, weights
+    from resnet_demo.images import decode_image
 
     def fp32_key(key: str) -> str:
-        if key not in imagenet.INT8_KEYS:
+        if key not in weights.INT8_KEYS:
             return key
-        source = imagenet.weights_of(key).meta["unquantized"]
-        return next(k for k in imagenet.IMAGENET_KEYS if imagenet.weights_of(k) is source)
+        source = weights.weights_of(key).meta["unquantized"]
+        return next(k for k in weights.IMAGENET_KEYS if weights.weights_of(k) is source)
 
     seeded_torch_home(tuple(args.models) + tuple(fp32_key(k) for k in args.models))
-    blobs = [(ROOT / "assets" / "examples" / n).read_bytes() for n in PHOTOS]
+    blobs = [(EXAMPLES_DIR / n).read_bytes() for n in PHOTOS]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(PHOTOS)} photos; median of "
           f"{args.repeats} rounds")
-    print("| model | backend | baseline ms | ours ms (top-5) | ratio | ours + Grad-CAM ms | same top-5 | GFLOP/s (ours) |")
+    print(
+        "| model | backend | baseline ms | ours ms (top-5) | ratio | ours + Grad-CAM ms | same top-5 | GFLOP/s (ours) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     missed = []
     for key in args.models:
-        w = imagenet.weights_of(fp32_key(key))
-        path = imagenet.ensure_weights(w)
+        w = weights.weights_of(fp32_key(key))
+        path = weights.ensure_weights(w)
         base_model = getattr(torchvision.models, key.split(".")[0])(weights=None)
         base_model.load_state_dict(torch.load(path, weights_only=True))
         base_model.eval()
-        tutorial = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
-                              T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        tutorial = T.Compose(
+            [T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])]
+        )
         cats = w.meta["categories"]
 
         def baseline(blob: bytes) -> list[str]:
@@ -67,7 +71,7 @@ def main() -> int:
             return [cats[i] for i in probs.topk(5).indices.tolist()]
 
         def ours(blob: bytes, cam: bool = False) -> list[str]:
-            return [lbl for lbl, _ in imagenet.classify(decode_image(blob), key, with_cam=cam).top]
+            return [lbl for lbl, _ in classifiers.classify(decode_image(blob), key, with_cam=cam).top]
 
         for blob in blobs:  # warm-up (and load into the cache)
             baseline(blob), ours(blob)
@@ -87,14 +91,19 @@ def main() -> int:
         # the same top-5 needs the same preprocessing: V1 weights resize to 256 like the tutorial
         same = all(baseline(blob) == ours(blob) for blob in blobs)
         resize = w.transforms().resize_size[0]
-        same_note = "yes" if same else ("no" + (f" (weights resize to {resize}, tutorial 256)" if resize != 256 else ""))
-        if key in imagenet.INT8_KEYS:
-            same_note = f"{'yes' if same else 'no'} (int8; {imagenet.MODELS.get(key).info['accuracy cost of int8 (published)']})"
+        same_note = (
+            "yes" if same else ("no" + (f" (weights resize to {resize}, tutorial 256)" if resize != 256 else ""))
+        )
+        if key in weights.INT8_KEYS:
+            cost = classifiers.MODELS.get(key).info["accuracy cost of int8 (published)"]
+            same_note = f"{'yes' if same else 'no'} (int8; {cost})"
         gflops = 2 * w.meta["_ops"] / (o / 1000)
-        backend = imagenet.MODELS.get(key).info["backend"]
-        print(f"| {key} | {backend} | {b:.1f} | {o:.1f} | {o / b:.2f} | {c:.1f} | {same_note} | {gflops:.0f} |",
-              flush=True)
-        if key.split(".")[0] == "resnet50" and key not in imagenet.INT8_KEYS and o / b > TARGET:
+        backend = classifiers.MODELS.get(key).info["backend"]
+        print(
+            f"| {key} | {backend} | {b:.1f} | {o:.1f} | {o / b:.2f} | {c:.1f} | {same_note} | {gflops:.0f} |",
+            flush=True,
+        )
+        if key.split(".")[0] == "resnet50" and key not in weights.INT8_KEYS and o / b > TARGET:
             missed.append(key)
     if missed:
         print(f"target missed: ResNet-50 fp32 end to end ratio <= {TARGET} ({', '.join(missed)})")

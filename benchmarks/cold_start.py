@@ -1,6 +1,6 @@
 """Cold start: `python app.py` to its first HTTP 200, as a ratio to `python -c "import torch, gradio"`.
 
-    python benchmarks/cold_start.py [--repeats 5]
+    python -m benchmarks.cold_start [--repeats 5]
 
 Target (issue #7): ratio <= 1.3. Runs alternate so drift on a shared machine hits both alike.
 """
@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from _common import ROOT, seeded_torch_home, start_app
+from benchmarks._common import ROOT, seeded_torch_home, start_app
 
 
 def imports() -> float:

@@ -1,7 +1,7 @@
 """Gradient-flow profile time for plain+residual pairs, what flushing denormals is worth, how fast the stored
 trajectories answer, and how close the live estimate comes to the time a live request takes.
 
-    python benchmarks/gradflow_speed.py [--repeats 5] [--live "32 1 100" "20 1 400"] [--quick]
+    python -m benchmarks.gradflow_speed [--repeats 5] [--live "32 1 100" "20 1 400"] [--quick]
 
 For depth 56 and 110 (batch 64, BN off and on, at initialisation, as the tab computes them): the median
 time of one pair (build both nets + one forward/backward profile each). Targets (issue #5): 56-pair
@@ -15,14 +15,11 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from resnet_demo import data, gradflow  # noqa: E402
-from resnet_demo.cifar import cifar_net  # noqa: E402
+from resnet_demo import data, gradflow
+from resnet_demo.cifar import cifar_net
 
 
 def pair(depth: int, bn: bool, x, y) -> float:
@@ -52,15 +49,18 @@ def stored_and_live(live: list[str]) -> bool:
 
     ok = True
     print("\n| stored setting | server time ms (handler, figure, summary) | target ms |\n|---|---|---|")
-    for depth in tab.STORED_DEPTHS:
+    for depth in gradflow.STORED_DEPTHS:
         for bn in (True, False):
             t0 = time.perf_counter()
-            out = list(tab.grad_flow(depth, bn, gradflow.CHECKPOINTS[-1], 0))
+            out = list(tab.grad_flow(depth, bn, gradflow.STEPS[-1], 0))
             ms = 1e3 * (time.perf_counter() - t0)
             assert out[-1][2]["source"] == "stored"
             ok &= ms <= 500
             print(f"| depth {depth}, BN {'on' if bn else 'off'}, 400 steps | {ms:.0f} | 500 |", flush=True)
-    print("\n| live setting (depth, seed, steps) | BN | estimate s | measured s | ratio | target |\n|---|---|---|---|---|---|")
+    print(
+        "\n| live setting (depth, seed, steps) | BN | estimate s | measured s | ratio | target |"
+        "\n|---|---|---|---|---|---|"
+    )
     for spec in live:
         depth, seed, steps = map(int, spec.split())
         t0 = time.perf_counter()
@@ -69,16 +69,20 @@ def stored_and_live(live: list[str]) -> bool:
         est = last[2].get("estimate_s", float("nan"))
         ratio = max(est / took, took / est)
         ok &= ratio <= 1.5 and last[2]["steps"][-1] == steps
-        print(f"| {depth}, {seed}, {steps} (reached {last[2]['steps'][-1]}) | on | {est:.1f} | {took:.1f} | "
-              f"{ratio:.2f} | ≤ 1.5 |", flush=True)
+        print(
+            f"| {depth}, {seed}, {steps} (reached {last[2]['steps'][-1]}) | on | {est:.1f} | {took:.1f} | "
+            f"{ratio:.2f} | ≤ 1.5 |",
+            flush=True,
+        )
     return ok
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--live", nargs="*", default=["32 1 100", "20 1 400"],
-                   help="live requests to time, each 'depth seed steps'")
+    p.add_argument(
+        "--live", nargs="*", default=["32 1 100", "20 1 400"], help="live requests to time, each 'depth seed steps'"
+    )
     p.add_argument("--quick", action="store_true", help="one repeat, one short live request")
     args = p.parse_args()
     if args.quick:
@@ -93,10 +97,16 @@ def main() -> int:
         for bn in (False, True):
             pair(depth, bn, x, y)  # warm-up
             fast = statistics.median(in_thread(lambda: pair(depth, bn, x, y), True) for _ in range(args.repeats))
-            slow = statistics.median(in_thread(lambda: pair(depth, bn, x, y), False) for _ in range(max(1, args.repeats // 2)))
+            slow = statistics.median(
+                in_thread(lambda: pair(depth, bn, x, y), False) for _ in range(max(1, args.repeats // 2))
+            )
             ok &= fast <= targets[depth]
-            print(f"| {depth} | {'on' if bn else 'off'} | {fast:.2f} | {targets[depth]:.0f} | {fast / targets[depth]:.2f} | "
-                  f"{slow:.2f} | {slow / fast:.1f}x |", flush=True)
+            print(
+                f"| {depth} | {'on' if bn else 'off'} | {fast:.2f} | {targets[depth]:.0f} | "
+                f"{fast / targets[depth]:.2f} | "
+                f"{slow:.2f} | {slow / fast:.1f}x |",
+                flush=True,
+            )
     ok &= stored_and_live(args.live)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -1,6 +1,6 @@
 """How long the "Inside trained nets" tab's live computations take on this machine.
 
-    python benchmarks/inside_speed.py [--quick]
+    python -m benchmarks.inside_speed [--quick]
 
 Issue #15's target: a live 1-D loss slice within about 30 s on 2 vCPU. Measured through the tab's own
 handlers (as a request runs them), on the trained checkpoints in assets/checkpoints/: the slice at the tab's
@@ -13,14 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from resnet_demo.ui import inside as tab  # noqa: E402
-from resnet_demo.train import device_label  # noqa: E402
+from resnet_demo.train import device_label
+from resnet_demo.ui import inside as tab
 
 
 def timed(fn, *args) -> float:

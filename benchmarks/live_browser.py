@@ -1,6 +1,6 @@
 """The default live run clicked in a real browser against the same run through the API, one app, one run.
 
-    python benchmarks/live_browser.py [--rounds 3] [--chromium /usr/bin/chromium]
+    python -m benchmarks.live_browser [--rounds 3] [--chromium /usr/bin/chromium]
 
 Starts ``python app.py`` on loopback, starts its training processes once (a run cancelled after its first
 update), then alternates: the default preset ("1 minute", depths 20/56, seed 0) through gradio_client's
@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 
-from _common import seeded_torch_home, start_app
+from benchmarks._common import seeded_torch_home, start_app
 
 TARGET = 1.3
 

@@ -1,8 +1,8 @@
 """The live preset: does it show degradation in (nearly) every seed, and how much faster is the app's design?
 
-    python benchmarks/live_preset.py [--preset "1 minute"] [--seeds 10] [--baseline-seeds 3] [--depths 20 56]
+    python -m benchmarks.live_preset [--preset "1 minute"] [--seeds 10] [--baseline-seeds 3] [--depths 20 56]
 
-Per seed, trained as the app trains it (``live.Workers``: two worker processes of one torch thread each,
+Per seed, trained as the app trains it (``workers.Workers``: two worker processes of one torch thread each,
 already started): the four final training errors, the plain gap (deep - shallow), the residual gap, how far
 residual-deep ends below plain-deep, and the wall time. Pass: plain gap >= 10 points, residual gap <=
 plain gap / 3, residual-deep >= 10 points below plain-deep, in at least 9 of 10 seeds.
@@ -19,14 +19,11 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from resnet_demo import data, live  # noqa: E402
-from resnet_demo.train import TrainConfig, cpu_name  # noqa: E402
+from resnet_demo import data, degradation, live, workers
+from resnet_demo.train import TrainConfig, cpu_name
 
 PREVIOUS = live.Preset("previous default (16x16, width 8, 300 iterations, lr 0.05, augmentation)",
                        TrainConfig(width=8, image_size=16, batch_size=64, lr=0.05, iterations=300, milestones=(),
@@ -45,9 +42,9 @@ def main() -> int:
     print(f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
           f"({torch.backends.cpu.get_cpu_capability()}); preset {args.preset!r}: {live.PRESETS[args.preset].label}; "
           f"depths {list(depths)}")
-    workers = live.Workers()
+    pool = workers.Workers()
     t0 = time.perf_counter()
-    for _ in workers.run(args.preset, depths, True, 0, time_limit_s=0):  # starts the processes, trains nothing
+    for _ in pool.run(args.preset, depths, True, 0, time_limit_s=0):  # starts the processes, trains nothing
         pass
     print(f"worker start-up (once per app): {time.perf_counter() - t0:.1f} s\n")
     print("| seed | plain-20 | plain-56 | ResNet-20 | ResNet-56 | plain gap | residual gap | residual below plain | "
@@ -56,17 +53,16 @@ def main() -> int:
     passes, walls = 0, []
     for seed in range(args.seeds):
         t0 = time.perf_counter()
-        for snap in workers.run(args.preset, depths, True, seed, time_limit_s=1e9):
-            pass
+        *_, snap = pool.run(args.preset, depths, True, seed, time_limit_s=1e9)  # the last snapshot
         walls.append(time.perf_counter() - t0)
-        g = live.gaps(snap["runs"])
-        errs = [100 * live.final_train_error(r) for r in snap["runs"]]
+        g = degradation.gaps(snap["runs"])
+        errs = [100 * degradation.final_train_error(r) for r in snap["runs"]]
         ok = g["plain_gap"] >= 10 and g["residual_gap"] <= g["plain_gap"] / 3 and g["residual_advantage"] >= 10
         passes += ok
         print(f"| {seed} | " + " | ".join(f"{e:.1f}" for e in errs) + f" | {g['plain_gap']:+.1f} | "
               f"{g['residual_gap']:+.1f} | {g['residual_advantage']:.1f} | {walls[-1]:.1f} | {'yes' if ok else 'no'} |",
               flush=True)
-    workers.close()
+    pool.close()
     need = -(-9 * args.seeds // 10)
     print(f"\n{passes}/{args.seeds} seeds show the effect (need {need}); worker design: median wall "
           f"{statistics.median(walls):.1f} s, max {max(walls):.1f} s")

@@ -1,6 +1,6 @@
 """N concurrent gradio_client users calling /classify for T seconds, optionally with a live training.
 
-    python benchmarks/load_classify.py [--users 4] [--seconds 30] [--with-training] [--model resnet18]
+    python -m benchmarks.load_classify [--users 4] [--seconds 30] [--with-training] [--model resnet18]
 
 Prints requests/s, latency p50/p95, errors (must be 0) and the server's memory before and after.
 """
@@ -12,7 +12,8 @@ import sys
 import threading
 import time
 
-from _common import ROOT, rss_mb, seeded_torch_home, start_app
+from benchmarks._common import rss_mb, seeded_torch_home, start_app
+from resnet_demo.settings import EXAMPLES_DIR
 
 
 def main() -> int:
@@ -25,7 +26,7 @@ def main() -> int:
     from gradio_client import Client, handle_file
 
     proc, url, _ = start_app(seeded_torch_home())
-    photo = str(ROOT / "assets" / "examples" / "chelsea.png")
+    photo = str(EXAMPLES_DIR / "chelsea.png")
     try:
         warm = Client(url, verbose=False)
         warm.predict(handle_file(photo), "", args.model, api_name="/classify")  # load the model once
@@ -62,13 +63,17 @@ def main() -> int:
         train_note = ""
         if training is not None:
             out = training.result(timeout=600)
-            train_note = f"; live training finished alongside: {len(out[-1]['runs'])} runs, {out[-1]['elapsed_s']:.0f} s"
+            train_note = (
+                f"; live training finished alongside: {len(out[-1]['runs'])} runs, {out[-1]['elapsed_s']:.0f} s"
+            )
         q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else [float("nan")] * 19
         print("| users | seconds | requests | req/s | p50 ms | p95 ms | errors | RSS before MB | RSS after MB |")
         print("|---|---|---|---|---|---|---|---|---|")
-        print(f"| {args.users} | {wall:.0f} | {len(latencies)} | {len(latencies) / wall:.2f} | "
-              f"{statistics.median(latencies) * 1000:.0f} | {q[18] * 1000:.0f} | {len(errors)} | {rss_before:.0f} | "
-              f"{rss_after:.0f} |")
+        print(
+            f"| {args.users} | {wall:.0f} | {len(latencies)} | {len(latencies) / wall:.2f} | "
+            f"{statistics.median(latencies) * 1000:.0f} | {q[18] * 1000:.0f} | {len(errors)} | {rss_before:.0f} | "
+            f"{rss_after:.0f} |"
+        )
         print(f"model {args.model}{', with a live training running' if args.with_training else ''}{train_note}")
         for e in errors[:5]:
             print("error:", e)

@@ -1,4 +1,4 @@
-"""Run every benchmark and print its table: python benchmarks/run_all.py [--quick]
+"""Run every benchmark and print its table: python -m benchmarks.run_all [--quick]
 
 Each script measures its own baseline in the same run and prints ratios; see each file's docstring.
 --quick uses fewer repeats (a smoke run, not for quoting).
@@ -28,24 +28,42 @@ FULL = [
     ("load_classify.py", ["--users", "4", "--seconds", "30"]),
     ("load_classify.py", ["--users", "4", "--seconds", "30", "--with-training"]),
 ]
-QUICK = {"classify_speed.py": ["--repeats", "3"], "cold_start.py": ["--repeats", "2"],
-         "train_throughput.py": ["--repeats", "1"], "gradflow_speed.py": ["--quick"], "anatomy_speed.py": [], "inside_speed.py": ["--quick"],
-         "memory.py": ["--calls", "40"], "live_preset.py": ["--seeds", "1"],
-         "live_browser.py": ["--rounds", "1"], "server_overhead.py": ["--repeats", "3"],
-         "load_classify.py": ["--seconds", "10"]}
+QUICK = {
+    "classify_speed.py": ["--repeats", "3"],
+    "cold_start.py": ["--repeats", "2"],
+    "train_throughput.py": ["--repeats", "1"],
+    "gradflow_speed.py": ["--quick"],
+    "anatomy_speed.py": [],
+    "inside_speed.py": ["--quick"],
+    "memory.py": ["--calls", "40"],
+    "live_preset.py": ["--seeds", "1"],
+    "live_browser.py": ["--rounds", "1"],
+    "server_overhead.py": ["--repeats", "3"],
+    "load_classify.py": ["--seconds", "10"],
+}
 
 
 def main() -> int:
     quick = "--quick" in sys.argv
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
-    print(f"# Benchmarks — {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"{time.strftime('%Y-%m-%d %H:%M')}\n")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    print(
+        f"# Benchmarks — {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}\n"
+    )
     failed = []
     for script, extra in FULL:
         args = extra + (QUICK[script] if quick else [])
         print(f"## {script} {' '.join(args)}\n", flush=True)
-        rc = subprocess.run([sys.executable, str(HERE / script), *args], cwd=HERE.parent).returncode
+        rc = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.{script.removesuffix('.py')}", *args], cwd=HERE.parent
+        ).returncode
         if rc:
             failed.append(script)
         print(flush=True)

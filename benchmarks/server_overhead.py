@@ -1,8 +1,8 @@
 """The same model call in this process and inside the served app (issue #13: per-request overhead).
 
-    python benchmarks/server_overhead.py [--models cifar-resnet20 resnet18 resnet50] [--repeats 20]
+    python -m benchmarks.server_overhead [--models cifar-resnet20 resnet18 resnet50] [--repeats 20]
 
-In-process: ``imagenet.classify`` (forward + Grad-CAM, what the tab runs) called in a loop on a photo.
+In-process: ``classifiers.classify`` (forward + Grad-CAM, what the tab runs) called in a loop on a photo.
 Served: ``python app.py`` on loopback, ``/classify`` called with the same photo and model one request at a
 time, and the "model time" row of the details table read back -- the same clock around the same calls,
 inside the server. Medians of ``--repeats`` after two warm-up calls; the ratio is served / in-process
@@ -29,17 +29,25 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from _common import ROOT, seeded_torch_home, start_app
+from benchmarks._common import seeded_torch_home, start_app
+from resnet_demo.settings import EXAMPLES_DIR
 
 TARGET = 1.15
 
 
 def _upload(url: str, path: Path) -> str:
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{path.name}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-    req = urllib.request.Request(f"{url}gradio_api/upload", body,
-                                 {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{path.name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + path.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    req = urllib.request.Request(
+        f"{url}gradio_api/upload", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.load(r)[0]
 
@@ -47,8 +55,9 @@ def _upload(url: str, path: Path) -> str:
 def rest_classify(url: str, photo: Path, key: str) -> str:
     """/classify through Gradio's REST API (as curl calls it); returns the details markdown."""
     data = [{"path": _upload(url, photo), "meta": {"_type": "gradio.FileData"}}, "", key]
-    req = urllib.request.Request(f"{url}gradio_api/call/classify", json.dumps({"data": data}).encode(),
-                                 {"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}gradio_api/call/classify", json.dumps({"data": data}).encode(), {"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=60) as r:
         event_id = json.load(r)["event_id"]
     with urllib.request.urlopen(f"{url}gradio_api/call/classify/{event_id}", timeout=120) as r:
@@ -69,26 +78,31 @@ def main() -> int:
     p.add_argument("--models", nargs="+", default=["cifar-resnet20", "resnet18", "resnet50"])
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--photo", default="chelsea.png")
-    p.add_argument("--client", choices=("rest", "gradio_client"), default="rest",
-                   help="how requests are sent (see above)")
+    p.add_argument(
+        "--client", choices=("rest", "gradio_client"), default="rest", help="how requests are sent (see above)"
+    )
     p.add_argument("--client-nice", type=int, default=19, help="the client's niceness while it calls the app")
     args = p.parse_args()
     import torch
     from gradio_client import Client, handle_file
 
-    from resnet_demo import imagenet
-    from resnet_demo.image_input import decode_image
+    from resnet_demo import classifiers
+    from resnet_demo.images import decode_image
     from resnet_demo.train import cpu_name
 
     home = seeded_torch_home(tuple(m for m in args.models if not m.startswith("cifar-")))
-    photo = ROOT / "assets" / "examples" / args.photo
+    photo = EXAMPLES_DIR / args.photo
     image = decode_image(photo.read_bytes())
-    print(f"{cpu_name()}, torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
-          f"{torch.get_num_threads()} threads; {args.photo}; medians of {args.repeats}; client {args.client} at "
-          f"nice {args.client_nice}")
+    print(
+        f"{cpu_name()}, torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
+        f"{torch.get_num_threads()} threads; {args.photo}; medians of {args.repeats}; client {args.client} at "
+        f"nice {args.client_nice}"
+    )
     inproc = {}
     for key in args.models:  # called back to back
-        inproc[key] = statistics.median([imagenet.classify(image, key).model_ms for _ in range(args.repeats + 2)][2:])
+        inproc[key] = statistics.median(
+            [classifiers.classify(image, key).model_ms for _ in range(args.repeats + 2)][2:]
+        )
     proc, url, _ = start_app(home)
     os.nice(args.client_nice)  # this process only: the app started at the usual priority
     served = {}
@@ -111,8 +125,11 @@ def main() -> int:
     for key in args.models:
         ratio = served[key] / inproc[key]
         missed += [key] if ratio > TARGET else []
-        print(f"| {key} | {imagenet.MODELS.get(key).info.get('backend', 'torch')} | {inproc[key]:.1f} | {served[key]:.1f} | "
-              f"{ratio:.2f} |")
+        print(
+            f"| {key} | {classifiers.MODELS.get(key).info.get('backend', 'torch')} | {inproc[key]:.1f} | "
+            f"{served[key]:.1f} | "
+            f"{ratio:.2f} |"
+        )
     print(f"target: served <= {TARGET}x in-process -> " + ("PASS" if not missed else f"FAIL ({', '.join(missed)})"))
     return 1 if missed else 0
 

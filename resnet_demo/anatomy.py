@@ -26,18 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from . import cifar
-from .runs import PAPER
-
-# -- the paper's numbers (cited, never computed) -----------------------------------------------------------
-TABLE1 = {"source": f"{PAPER}, Table 1", "gmacs": {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3},
-          "output_size": {"conv1": "112×112", "conv2_x": "56×56", "conv3_x": "28×28", "conv4_x": "14×14",
-                          "conv5_x": "7×7", "head": "1×1"}}
-FIG3 = {"source": f"{PAPER}, Fig. 3", "gmacs": {"vgg19": 19.6, "plain34": 3.6, "resnet34": 3.6}}
-# Table 3: ImageNet validation top-1 error (%), 10-crop testing; ResNet-50/101/152 use option B.
-TABLE3 = {"source": f"{PAPER}, Table 3", "top1": {"plain34": 28.54, "resnet34-A": 25.03, "resnet34": 24.52,
-                                                   "resnet34-C": 24.19, "resnet50": 22.85, "resnet101": 21.75,
-                                                   "resnet152": 21.43}}
-TABLE6_PARAMS = {"source": f"{PAPER}, Table 6", "mparams": {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7}}
+from .paper import FIG3, TABLE1, TABLE3, TABLE6_PARAMS, net_label
 
 IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
@@ -60,7 +49,7 @@ def label(name: str) -> str:
     if name.startswith("cifar-"):
         residual, depth, option = cifar_parts(name)
         opt = f", shortcut option {option}" if residual else ""
-        return f"CIFAR-10 {'ResNet' if residual else 'plain'}-{depth}{opt}"
+        return f"CIFAR-10 {net_label('residual' if residual else 'plain', depth)}{opt}"
     if name == "vgg19":
         return "VGG-19 (torchvision)"
     if name == "plain34":
@@ -265,7 +254,8 @@ SHOWN = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Linea
 
 def _shortcut(block: nn.Module) -> str:
     basic, bottleneck, plain = _blocks()
-    sc = getattr(block, "downsample", None) if isinstance(block, (basic, bottleneck)) else getattr(block, "shortcut", None)
+    torchvision_block = isinstance(block, (basic, bottleneck))
+    sc = getattr(block, "downsample" if torchvision_block else "shortcut", None)
     if isinstance(block, plain) or (isinstance(block, cifar.BasicBlock) and not block.residual):
         return "none (plain)"
     if sc is None or isinstance(sc, nn.Identity):
@@ -277,8 +267,9 @@ def _shortcut(block: nn.Module) -> str:
 
 
 def _layout(block: nn.Module) -> str:
-    convs = [m for n, m in block.named_modules() if isinstance(m, nn.Conv2d)
-             and not n.startswith(("downsample", "shortcut"))]
+    convs = [
+        m for n, m in block.named_modules() if isinstance(m, nn.Conv2d) and not n.startswith(("downsample", "shortcut"))
+    ]
     return "[" + "; ".join(f"{c.kernel_size[0]}×{c.kernel_size[0]}, {c.out_channels}" for c in convs) + "]"
 
 
@@ -289,7 +280,7 @@ def _stages(name: str, model: nn.Module) -> list[tuple[str, list[tuple[str, nn.M
         blocks = list(model.blocks.named_children())
         stages = [("conv1", [("conv", model.conv), ("bn", model.bn)], False)]
         for i in range(3):
-            stages.append((f"stage {i + 1}", [(f"blocks.{k}", b) for k, b in blocks[i * n:(i + 1) * n]], True))
+            stages.append((f"stage {i + 1}", [(f"blocks.{k}", b) for k, b in blocks[i * n : (i + 1) * n]], True))
         return stages + [("head", [("fc", model.fc)], False)]
     if name == "vgg19":
         stages, current, index = [], [], 1
@@ -299,11 +290,18 @@ def _stages(name: str, model: nn.Module) -> list[tuple[str, list[tuple[str, nn.M
             if isinstance(m, nn.MaxPool2d):
                 stages.append((f"conv{index}_x", current, False))
                 current, index = [], index + 1
-        head = [("avgpool", model.avgpool)] + [(f"classifier.{k}", m) for k, m in model.classifier.named_children()
-                                               if isinstance(m, nn.Linear)]
+        head = [("avgpool", model.avgpool)] + [
+            (f"classifier.{k}", m) for k, m in model.classifier.named_children() if isinstance(m, nn.Linear)
+        ]
         return stages + [("head", head, False)]
-    stages = [("conv1", [("conv1", model.conv1), ("bn1", model.bn1)], False),
-              ("conv2_x", [("maxpool", model.maxpool)] + [(f"layer1.{k}", b) for k, b in model.layer1.named_children()], True)]
+    stages = [
+        ("conv1", [("conv1", model.conv1), ("bn1", model.bn1)], False),
+        (
+            "conv2_x",
+            [("maxpool", model.maxpool)] + [(f"layer1.{k}", b) for k, b in model.layer1.named_children()],
+            True,
+        ),
+    ]
     for i, layer in enumerate((model.layer2, model.layer3, model.layer4), start=3):
         stages.append((f"conv{i}_x", [(f"layer{i - 1}.{k}", b) for k, b in layer.named_children()], True))
     return stages + [("head", [("avgpool", model.avgpool), ("fc", model.fc)], False)]
@@ -340,9 +338,14 @@ def anatomy(name: str) -> Anatomy:
         else:
             described = [_what(m) for _, m in members if not isinstance(m, nn.BatchNorm2d)]
             layout = _compress(described)
-        stages.append(Stage(stage_name, out, layout, blocks, sum(b.params for b in blocks), sum(b.macs for b in blocks)))
-    weight_layers = sum(1 for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))
-                        and ".downsample" not in n and ".shortcut" not in n)
+        stages.append(
+            Stage(stage_name, out, layout, blocks, sum(b.params for b in blocks), sum(b.macs for b in blocks))
+        )
+    weight_layers = sum(
+        1
+        for n, m in model.named_modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and ".downsample" not in n and ".shortcut" not in n
+    )
     return Anatomy(name, label(name), size, _params(model), macs["<global>"], weight_layers, stages, _paper(name))
 
 
@@ -370,8 +373,7 @@ def _paper(name: str) -> dict[str, Any] | None:
         return None
     if arch.startswith("resnet") and "-" not in name:
         depth = int(arch[6:])
-        out.update(source=TABLE1["source"], macs=round(TABLE1["gmacs"][depth] * 1e9),
-                   output_size=TABLE1["output_size"])
+        out.update(source=TABLE1["source"], macs=round(TABLE1["gmacs"][depth] * 1e9), output_size=TABLE1["output_size"])
     if name in FIG3["gmacs"]:
         out.setdefault("source", FIG3["source"])
         out["macs"] = round(FIG3["gmacs"][name] * 1e9)
@@ -400,9 +402,10 @@ def block_comparison() -> list[dict[str, Any]]:
     """The paper's Fig. 5 at conv2_x (56×56): a basic block on 64-d against a bottleneck on 256-d."""
     basic, bottleneck, _ = _blocks()
     out = []
-    for what, block in (("basic block (ResNet-18/34): 3×3, 64 → 3×3, 64, on 64-d", basic(64, 64)),
-                        ("bottleneck (ResNet-50/101/152): 1×1, 64 → 3×3, 64 → 1×1, 256, on 256-d",
-                         bottleneck(256, 64))):
+    for what, block in (
+        ("basic block (ResNet-18/34): 3×3, 64 → 3×3, 64, on 64-d", basic(64, 64)),
+        ("bottleneck (ResNet-50/101/152): 1×1, 64 → 3×3, 64 → 1×1, 256, on 256-d", bottleneck(256, 64)),
+    ):
         block = block.to("meta").eval()
         counter = _MacCounter(block)
         with counter, torch.no_grad():

@@ -8,13 +8,26 @@ so iterating ``model.modules()`` visits the weight layers in the order the data 
 """
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-SHORTCUTS = ("A", "B", "C")  # the paper's options (Table 3): zero-padding, projection where the shape changes, projection everywhere
+from .settings import CHECKPOINTS_DIR
+
+SHORTCUTS = (
+    "A",
+    "B",
+    "C",
+)  # the paper's options (Table 3): zero-padding, projection where the shape changes, projection everywhere
+
+
+def is_6n_plus_2(depth: int) -> bool:
+    """Whether the paper's CIFAR nets come in this depth: 6n+2 layers, n >= 1 (8, 14, 20, 32, 44, 56, 110...)."""
+    return depth >= 8 and (depth - 2) % 6 == 0
 
 
 def _norm(channels: int, batch_norm: bool) -> nn.Module:
@@ -39,8 +52,16 @@ class ShortcutA(nn.Module):
 class BasicBlock(nn.Module):
     """Two 3x3 convs with BN; with ``residual`` the input is added before the last ReLU."""
 
-    def __init__(self, in_planes: int, planes: int, *, stride: int = 1, residual: bool = True,
-                 shortcut: str = "A", batch_norm: bool = True) -> None:
+    def __init__(
+        self,
+        in_planes: int,
+        planes: int,
+        *,
+        stride: int = 1,
+        residual: bool = True,
+        shortcut: str = "A",
+        batch_norm: bool = True,
+    ) -> None:
         super().__init__()
         self.residual = residual
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
@@ -54,7 +75,8 @@ class BasicBlock(nn.Module):
                 self.shortcut = ShortcutA(in_planes, planes, stride)
             else:  # a 1x1 projection (+BN): option B where the shape changes, option C in every block
                 self.shortcut = nn.Sequential(
-                    nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), _norm(planes, batch_norm))
+                    nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), _norm(planes, batch_norm)
+                )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -74,10 +96,19 @@ def _reset_parameters(m: nn.Conv2d | nn.Linear, generator: torch.Generator) -> N
 
 
 class CifarNet(nn.Module):
-    def __init__(self, *, depth: int, residual: bool = True, shortcut: str = "A", batch_norm: bool = True,
-                 width: int = 16, num_classes: int = 10, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        depth: int,
+        residual: bool = True,
+        shortcut: str = "A",
+        batch_norm: bool = True,
+        width: int = 16,
+        num_classes: int = 10,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
-        if depth < 8 or (depth - 2) % 6:
+        if not is_6n_plus_2(depth):
             raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth}")
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
@@ -91,8 +122,9 @@ class CifarNet(nn.Module):
         for stage, p in enumerate(planes):
             for i in range(n):
                 stride = 2 if stage > 0 and i == 0 else 1
-                blocks.append(BasicBlock(in_planes, p, stride=stride, residual=residual, shortcut=shortcut,
-                                         batch_norm=batch_norm))
+                blocks.append(
+                    BasicBlock(in_planes, p, stride=stride, residual=residual, shortcut=shortcut, batch_norm=batch_norm)
+                )
                 in_planes = p
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(planes[-1], num_classes)
@@ -121,12 +153,26 @@ class CifarNet(nn.Module):
         return self.head(self.blocks(self.stem(x)))
 
 
-def cifar_net(depth: int, residual: bool = True, shortcut: str = "A", batch_norm: bool = True,
-              width: int = 16, num_classes: int = 10, generator: torch.Generator | None = None) -> nn.Module:
+def cifar_net(
+    depth: int,
+    residual: bool = True,
+    shortcut: str = "A",
+    batch_norm: bool = True,
+    width: int = 16,
+    num_classes: int = 10,
+    generator: torch.Generator | None = None,
+) -> nn.Module:
     """A plain or residual CIFAR net of depth 6n+2 (docs/architecture.md); initial weights drawn from
     ``generator`` when given (per-request randomness), else from torch's global RNG."""
-    return CifarNet(depth=depth, residual=residual, shortcut=shortcut, batch_norm=batch_norm, width=width,
-                    num_classes=num_classes, generator=generator)
+    return CifarNet(
+        depth=depth,
+        residual=residual,
+        shortcut=shortcut,
+        batch_norm=batch_norm,
+        width=width,
+        num_classes=num_classes,
+        generator=generator,
+    )
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -147,12 +193,24 @@ def save_checkpoint(model: nn.Module, path, *, run: dict) -> None:
 
     keys = ("arch", "depth", "width", "batch_norm", "shortcut", "image_size")
     test_errors = [e for e in run["test_error"] if e is not None]
-    state = {k: v.detach().to("cpu", memory_format=torch.contiguous_format).clone()
-             for k, v in model.state_dict().items()}
-    torch.save({"format": CHECKPOINT_FORMAT, "config": {k: run[k] for k in keys}, "classes": list(CLASSES),
-                "mean": list(MEAN), "std": list(STD), "run_name": run["name"], "dataset": run["dataset"],
-                "iterations": run["iterations"][-1] if run["iterations"] else 0,
-                "test_error": test_errors[-1] if test_errors else None, "state_dict": state}, path)
+    state = {
+        k: v.detach().to("cpu", memory_format=torch.contiguous_format).clone() for k, v in model.state_dict().items()
+    }
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "config": {k: run[k] for k in keys},
+            "classes": list(CLASSES),
+            "mean": list(MEAN),
+            "std": list(STD),
+            "run_name": run["name"],
+            "dataset": run["dataset"],
+            "iterations": run["iterations"][-1] if run["iterations"] else 0,
+            "test_error": test_errors[-1] if test_errors else None,
+            "state_dict": state,
+        },
+        path,
+    )
 
 
 def load_checkpoint(path) -> tuple[nn.Module, dict]:
@@ -161,8 +219,29 @@ def load_checkpoint(path) -> tuple[nn.Module, dict]:
     if ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
     c = ckpt["config"]
-    model = cifar_net(c["depth"], residual=c["arch"] == "residual", shortcut=c["shortcut"] or "A",
-                      batch_norm=c["batch_norm"], width=c["width"], num_classes=len(ckpt["classes"]))
+    model = cifar_net(
+        c["depth"],
+        residual=c["arch"] == "residual",
+        shortcut=c["shortcut"] or "A",
+        batch_norm=c["batch_norm"],
+        width=c["width"],
+        num_classes=len(ckpt["classes"]),
+    )
     model.load_state_dict(ckpt["state_dict"])
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
     return model.eval(), meta
+
+
+def checkpoints(directory: Path = CHECKPOINTS_DIR) -> dict[str, Path]:
+    """The offline CIFAR-10 models shipped in ``assets/checkpoints`` (key ``cifar-<file stem>``)."""
+    return {f"cifar-{p.stem}": p for p in sorted(directory.glob("*.pt"))}
+
+
+@functools.lru_cache(maxsize=8)
+def trained(stem: str) -> tuple[nn.Module, dict]:
+    """A shipped checkpoint by file stem ("resnet56"), loaded once per process and shared: never change it
+    (experiments work on ``lesion.private_copy``). FileNotFoundError when this copy of the app lacks it."""
+    path = checkpoints().get(f"cifar-{stem}")
+    if path is None:
+        raise FileNotFoundError(f"assets/checkpoints/{stem}.pt is not in this copy of the app")
+    return load_checkpoint(path)

@@ -8,6 +8,7 @@ Three sources, one result (``CifarData``: train/test images as uint8 (N, 3, 32, 
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 from dataclasses import dataclass
@@ -18,13 +19,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .settings import BUNDLED_DATA, settings
+
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Per-channel mean and std of the 50k CIFAR-10 training images (RGB, in [0, 1]).
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-BUNDLED = ASSETS / "cifar10_subset.npz"
+BUNDLED = BUNDLED_DATA
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 
 
@@ -36,7 +38,7 @@ class CifarData:
     y_test: torch.Tensor   # int64 (M,)
     name: str              # where it came from, recorded in every run
 
-    def subset(self, n_train: int | None = None, n_test: int | None = None) -> "CifarData":
+    def subset(self, n_train: int | None = None, n_test: int | None = None) -> CifarData:
         """The first n images of each split (the stored order interleaves classes, so stays balanced)."""
         return CifarData(self.x_train[:n_train], self.y_train[:n_train], self.x_test[:n_test],
                          self.y_test[:n_test], self.name)
@@ -86,11 +88,12 @@ def load_image_folder(root: str | os.PathLike, per_class_train: int | None = Non
     for split, per_class in (("train", per_class_train), ("test", per_class_test)):
         files, labels = _folder_files(root / split, per_class)
         splits += list(_stack([_decode(f.read_bytes()) for f in files], labels))
-    return CifarData(*splits, name=f"CIFAR-10 image folder '{root.name}' ({len(splits[0])} train / {len(splits[2])} test)")
+    return CifarData(
+        *splits, name=f"CIFAR-10 image folder '{root.name}' ({len(splits[0])} train / {len(splits[2])} test)"
+    )
 
 
-def build_bundle(root: str | os.PathLike, out: str | os.PathLike, per_class_train: int,
-                 per_class_test: int) -> None:
+def build_bundle(root: str | os.PathLike, out: str | os.PathLike, per_class_train: int, per_class_test: int) -> None:
     """Write the bundled subset: the chosen files' bytes, concatenated, with offsets and labels."""
     arrays = {}
     for split, per_class in (("train", per_class_train), ("test", per_class_test)):
@@ -109,9 +112,15 @@ def load_bundled(path: str | os.PathLike = BUNDLED) -> CifarData:
         splits = []
         for split in ("train", "test"):
             buf, off = z[f"{split}_bytes"].tobytes(), z[f"{split}_offsets"]
-            images = [_decode(buf[off[i]:off[i + 1]]) for i in range(len(off) - 1)]
+            images = [_decode(buf[off[i] : off[i + 1]]) for i in range(len(off) - 1)]
             splits += list(_stack(images, z[f"{split}_labels"].tolist()))
     return CifarData(*splits, name=f"bundled CIFAR-10 subset ({len(splits[0])} train / {len(splits[2])} test)")
+
+
+@functools.lru_cache(maxsize=1)
+def bundled() -> CifarData:
+    """The bundled subset, read once per process (read-only tensors, shared safely between requests)."""
+    return load_bundled()
 
 
 def load_torchvision(root: str | os.PathLike) -> CifarData:
@@ -121,8 +130,10 @@ def load_torchvision(root: str | os.PathLike) -> CifarData:
     splits = []
     for train in (True, False):
         ds = CIFAR10(root, train=train, download=True)
-        splits += [torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
-                   torch.tensor(ds.targets, dtype=torch.int64)]
+        splits += [
+            torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
+            torch.tensor(ds.targets, dtype=torch.int64),
+        ]
     return CifarData(*splits, name="CIFAR-10 (torchvision download)")
 
 
@@ -131,11 +142,11 @@ def load(source: str = "bundled", cache_dir: str | os.PathLike | None = None) ->
     if source == "bundled":
         return load_bundled()
     if source == "torchvision":
-        return load_torchvision(cache_dir or os.environ.get("RESNET_DEMO_DATA", "data"))
+        return load_torchvision(cache_dir or settings().data_dir)
     root = Path(source)
     if not root.is_dir():
         raise FileNotFoundError(f"no such dataset directory: {root} (use 'bundled', 'torchvision' or a folder)")
-    cache = Path(cache_dir or os.environ.get("RESNET_DEMO_DATA", "data")) / f"imagefolder-{root.resolve().name}.pt"
+    cache = Path(cache_dir or settings().data_dir) / f"imagefolder-{root.resolve().name}.pt"
     if cache.exists() and cache.stat().st_mtime >= root.stat().st_mtime:
         d = torch.load(cache)
         return CifarData(**d)
@@ -164,7 +175,7 @@ def augment(x: torch.Tensor, generator: torch.Generator | None = None, pad: int 
     dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
     dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
     flip = torch.rand(b, generator=generator).to(dev) < 0.5
-    rows = dy[:, None] + torch.arange(h, device=dev)[None, :]            # (B, H)
+    rows = dy[:, None] + torch.arange(h, device=dev)[None, :]  # (B, H)
     cols = torch.arange(w, device=dev)[None, :].expand(b, w)
     cols = torch.where(flip[:, None], cols.flip(1), cols) + dx[:, None]  # (B, W)
     bi = torch.arange(b, device=dev)[:, None, None, None]

@@ -1,7 +1,7 @@
 """ONNX Runtime for the convolutional trunk of the ImageNet ResNets.
 
 On 2 CPU cores ONNX Runtime runs the trunk (stem + four stages, 98% of the FLOPs) in about 0.65x the
-time of torch eager (``python benchmarks/classify_speed.py``). Only the trunk moves: the head (pool +
+time of torch eager (``python -m benchmarks.classify_speed``). Only the trunk moves: the head (pool +
 linear) stays in torch, so Grad-CAM differentiates it exactly as before.
 
 The trunk is exported once per weights file with torch's exporter into ``$TORCH_HOME/hub/onnx/`` and
@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .settings import settings
+
 log = logging.getLogger(__name__)
 
 INPUT_SHAPE = (1, 3, 224, 224)  # every torchvision ResNet weights crop to 224
@@ -31,7 +33,7 @@ Trunk = Callable[[torch.Tensor], torch.Tensor]
 
 def wanted() -> bool:
     """``RESNET_DEMO_BACKEND``: ``auto`` (default; ONNX Runtime when installed) or ``torch``."""
-    value = os.environ.get("RESNET_DEMO_BACKEND", "auto").strip().lower()
+    value = settings().backend
     if value not in ("auto", "torch", "onnxruntime"):
         raise ValueError(f"RESNET_DEMO_BACKEND={value!r}: use auto, onnxruntime or torch")
     return value != "torch"

@@ -1,5 +1,6 @@
-"""Per-layer gradient magnitudes, read with tensor hooks during one backward pass, and the paper's
-Fig. 7 response statistics.
+"""Per-layer gradient magnitudes, read with tensor hooks during one backward pass: at initialisation and
+through training (a plain and a residual net racing on the same batches), stored or live, and what the
+Gradient-flow tab says about them.
 
 Hooks: a forward hook on each weight layer registers a *tensor* hook on that layer's output (module
 full-backward hooks break on in-place ops and ``out += identity``). The forward hooks are removed when
@@ -7,6 +8,8 @@ the pass ends; the tensor hooks die with the graph. Nothing is left on the model
 """
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import math
 import re
@@ -21,6 +24,8 @@ from torch import nn
 
 from .cifar import weight_layers
 from .data import normalize
+from .paper import net_label
+from .settings import GRADFLOW_FILE
 from .threads import flush_denormals
 from .train import TrainConfig, Trainer
 
@@ -105,34 +110,6 @@ def run_hooked(model: nn.Module, images: torch.Tensor, batch: int, handles: list
             t.copy_(buffers[name])
 
 
-@torch.inference_mode()
-def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 250) -> tuple[list[str], list[float]]:
-    """The paper's Fig. 7: the std of each 3x3 conv's response after its BN, before the ReLU or addition,
-    in evaluation mode (BN's running statistics, as a trained net is used; nothing in the model changes),
-    over ``images`` (normalised). Returns (conv names, forward order; stds)."""
-    flush_denormals()
-    convs = [(name, m) for name, m in weight_layers(model)
-             if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) and norm_after(model, name) is not None]
-    sums: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name, _ in convs}  # n, sum, sum of squares
-
-    def on_response(name: str):
-        def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
-            acc = sums[name]
-            acc[0] += out.numel()
-            acc[1] += out.sum(dtype=torch.float64).item()
-            acc[2] += out.square().sum(dtype=torch.float64).item()
-        return hook
-
-    handles = [norm_after(model, name).register_forward_hook(on_response(name)) for name, _ in convs]
-    run_hooked(model, images, batch, handles, train_mode=False)  # puts the model's mode back
-    stds = []
-    for name, _ in convs:
-        n, total, squares = sums[name]
-        mean = total / n
-        stds.append(math.sqrt(max(squares / n - mean * mean, 0.0) * n / (n - 1)))
-    return [name for name, _ in convs], stds
-
-
 def layer_grad_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[tuple[str, float]]:
     """(layer name, L2 norm of dLoss/d(layer output)) for every weight layer, forward order (docs/architecture.md)."""
     p = profile(model, images, labels, weight_grads=False)
@@ -149,8 +126,8 @@ def first_last_ratio(rms: list[float]) -> float:
     return rms[0] / last if last > 0 else float("inf")
 
 
-CHECKPOINTS = (0, 10, 25, 50, 100, 200, 400)  # training steps at which the profile is read
-STORED = Path(__file__).resolve().parents[1] / "assets" / "gradflow" / "trajectories.json"
+STEPS = (0, 10, 25, 50, 100, 200, 400)  # training steps at which the profile is read
+STORED_DEPTHS = (20, 56, 110)  # the depths scripts/gradflow_trajectories.py stores (BN on and off, seed 0)
 BATCH = 64
 
 
@@ -162,8 +139,8 @@ def probe_batch(data, seed: int, size: int = BATCH) -> tuple[torch.Tensor, torch
 
 
 def marks(steps: int) -> list[int]:
-    """The steps at which a run of ``steps`` steps is profiled: the checkpoints below it, and its end."""
-    return [c for c in CHECKPOINTS if c < steps] + [steps]
+    """The steps at which a run of ``steps`` steps is profiled: the STEPS below it, and its end."""
+    return [c for c in STEPS if c < steps] + [steps]
 
 
 def finite(p: Profile) -> bool:
@@ -182,7 +159,7 @@ class Race:
         self.lr = 0.1 if batch_norm else 0.01  # without BN the paper's 0.1 sends deep nets to NaN at once
         self.trainers = {
             arch: Trainer(TrainConfig(arch=arch, depth=depth, batch_norm=batch_norm, seed=seed,
-                                      batch_size=batch_size, lr=self.lr, iterations=CHECKPOINTS[-1],
+                                      batch_size=batch_size, lr=self.lr, iterations=STEPS[-1],
                                       milestones=(), eval_every=0, log_every=10**9), data)
             for arch in self.ARCHS}
         self.x, self.y = probe_batch(data, seed)
@@ -260,7 +237,7 @@ def at(record: dict[str, Any], arch: str, step: int) -> Profile | None:
     return Profile(record["layers"], r["grad_norms"][i], r["grad_rms"][i], r["weight_grad_norms"][i], r["loss"][i])
 
 
-def load_stored(path: Path = STORED) -> dict[str, Any]:
+def load_stored(path: Path = GRADFLOW_FILE) -> dict[str, Any]:
     """The stored trajectories (scripts/gradflow_trajectories.py): {"meta": {...}, "runs": {key: record}}."""
     if not path.exists():
         return {"meta": {}, "runs": {}}
@@ -273,7 +250,7 @@ def stored_key(depth: int, batch_norm: bool, seed: int) -> str:
 
 def describe(record: dict[str, Any], step: int) -> str:
     """Sentences computed from the record at ``step`` (what the figure shows there)."""
-    names = {"plain": f"plain-{record['depth']}", "residual": f"ResNet-{record['depth']}"}
+    names = {arch: net_label(arch, record["depth"]) for arch in ("plain", "residual")}
 
     def trend(r: float) -> str:
         if r == 0:
@@ -308,3 +285,102 @@ def describe(record: dict[str, Any], step: int) -> str:
             end = f"its curves end at step {last}" if last is not None else "it has no finite profile to show"
             parts.append(f"**{names[arch]} diverged at step {d['step']}**: {d['why']}; {end}.")
     return " ".join(parts)
+
+
+# -- what the tab shows -----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def stored_trajectories() -> dict[str, Any]:
+    """The stored file, read once per process."""
+    return load_stored()
+
+
+def stored(depth: int, batch_norm: bool, steps: int, seed: int) -> dict[str, Any] | None:
+    """The stored trajectory for these settings, cut at ``steps`` (a copy), or None where none is stored."""
+    record = stored_trajectories()["runs"].get(stored_key(depth, batch_norm, seed))
+    if record is None or steps not in record["steps"]:
+        return None
+    n = record["steps"].index(steps) + 1
+    out = {**record, "steps": record["steps"][:n], "nets": {}}
+    for arch in Race.ARCHS:
+        net = out["nets"][arch] = {k: v[:n] if isinstance(v, list) else v for k, v in record["nets"][arch].items()}
+        if (v := net["diverged"]) and v["step"] > steps:
+            net["diverged"] = None
+    return out
+
+
+def stored_footer(record: dict[str, Any]) -> str:
+    """Where a stored record came from: command, machine, wall time."""
+    meta = stored_trajectories()["meta"]
+    return (f"Stored result (lr {record['lr']}, batch {record['batch_size']}, seed {record['seed']}): computed by "
+            f"`{meta.get('command', 'python -m scripts.gradflow_trajectories')}` on {meta.get('device', 'a CPU')} in "
+            f"{record.get('wall_seconds', '?')} s.")
+
+
+def snapshot(record: dict[str, Any]) -> dict[str, Any]:
+    """The JSON value of /grad_flow: a copy of the record (a live one keeps growing), with "plain"/"residual" =
+    each net's per-layer gradient norms at the last step (null where it had diverged), as
+    docs/architecture.md promises."""
+    out = copy.deepcopy(record)
+    for arch in Race.ARCHS:
+        p = at(record, arch, record["steps"][-1])
+        out[arch] = None if p is None else p.grad_norms
+    return out
+
+
+def steps_table(record: dict[str, Any]) -> str:
+    """Loss and first/last ratio at every profiled step, both nets: what the figure's slider moves through."""
+    rows = ["| step | loss plain | loss ResNet | first ÷ last conv, plain | first ÷ last conv, ResNet |",
+            "|---|---|---|---|---|"]
+    for i, step in enumerate(record["steps"]):
+        cells = []
+        for key in ("loss", "ratio"):
+            for arch in Race.ARCHS:
+                r = record["nets"][arch]
+                if i >= len(r["grad_rms"]):
+                    cells.append("diverged")
+                elif key == "loss":
+                    cells.append(f"{r['loss'][i]:.3f}")
+                else:
+                    cells.append(f"{first_last_ratio(r['grad_rms'][i]):.3g}")
+        rows.append(f"| {step} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def summary(record: dict[str, Any], footer: str) -> str:
+    """The sentences at the record's last step, the table of every step, and ``footer`` (where it came from)."""
+    return f"{describe(record, record['steps'][-1])}\n\n{steps_table(record)}\n\n{footer}"
+
+
+def plan(steps: int, step_s: float, profile_s: float, budget_s: float) -> tuple[int, float]:
+    """The largest checkpoint up to ``steps`` whose estimated remaining time (after the step-0 profile and steps 1
+    and 2, which are done) fits ``budget_s``, and that estimate: each further step costs ``step_s`` (both nets),
+    each further profile ``profile_s``."""
+    best = (0, 0.0)
+    for mark in marks(steps)[1:]:
+        estimate = step_s * (mark - 2) + profile_s * len([m for m in marks(mark) if m > 0])
+        if estimate > budget_s:
+            break
+        best = (mark, estimate)
+    return best
+
+
+def hookable_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """The module tree copied, its parameters and buffers shared (not copied: ResNet-152 has 240 MB of
+    them): hooks go on the copy's modules, so requests that share the cached model never see them. Safe
+    because the profile neither writes parameters (weight_grads=False) nor buffers (eval mode)."""
+    memo = {id(t): t for t in (*model.parameters(), *model.buffers())}
+    return copy.deepcopy(model, memo)
+
+
+def imagenet_profile(image, model_name: str) -> tuple[Any, int, Profile]:
+    """A pretrained ImageNet classifier's gradient profile on one image, the loss being the cross-entropy of
+    its own top label: (classifier, that label's index, profile). Torch work: call it on the inference
+    thread, as Classify does (resnet_demo/threads.py)."""
+    from .classifiers import MODELS  # noqa: PLC0415 (torchvision's models load with it, on first use)
+
+    clf = MODELS.get(model_name)
+    x = clf.preprocess(image).unsqueeze(0)
+    model = hookable_copy(clf.model)
+    with torch.no_grad():  # not inference_mode: the label is the loss's target, which backward keeps
+        label = model(x).argmax(1)
+    return clf, int(label), profile(model, x, label, weight_grads=False)

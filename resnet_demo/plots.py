@@ -8,6 +8,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from .paper import net_label
+
 # Every figure: text at least 14 px (readable on a projector at 1920 px; ticks stay legible on a 390 px phone),
 # legends in a row under the plot (they wrap on a phone instead of taking half its width).
 TEMPLATE = go.layout.Template(pio.templates["plotly"])
@@ -119,7 +121,7 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
     dotted for reference; bottom, the weight-gradient norm per layer. The slider restyles the current-step
     traces in the browser, so moving it costs no request."""
     depth, layers, steps = record["depth"], record["layers"], record["steps"]
-    names = {"plain": f"plain-{depth}", "residual": f"ResNet-{depth}"}
+    names = {arch: net_label(arch, depth) for arch in ("plain", "residual")}
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2, subplot_titles=(
         "∂loss/∂(layer output), RMS per value", "‖∂loss/∂W‖ per weight layer"))
 
@@ -169,7 +171,7 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
 def lesion_single(pair: dict[str, Any], depth: int) -> go.Figure:
     """Error after deleting each block alone, plain and residual, intact errors as dashed lines, chance dotted."""
     fig = go.Figure()
-    for arch, label in (("plain", f"plain-{depth}"), ("residual", f"ResNet-{depth}")):
+    for arch, label in ((arch, net_label(arch, depth)) for arch in ("plain", "residual")):
         r = pair[arch]
         xs = [s["block"] + 1 for s in r["single"]]
         fig.add_trace(go.Scatter(
@@ -195,7 +197,7 @@ def lesion_single(pair: dict[str, Any], depth: int) -> go.Figure:
 def lesion_k(pair: dict[str, Any], depth: int) -> go.Figure:
     """Mean error after deleting k random blocks (bars: the lowest and highest draw), intact errors dashed."""
     fig = go.Figure()
-    for arch, label in (("plain", f"plain-{depth}"), ("residual", f"ResNet-{depth}")):
+    for arch, label in ((arch, net_label(arch, depth)) for arch in ("plain", "residual")):
         r = pair[arch]
         ks = [e["k"] for e in r["k_removed"]]
         mean = [100 * e["error"] for e in r["k_removed"]]
@@ -244,14 +246,26 @@ def loss_slice(results: dict[str, dict[str, Any]], depth: int) -> go.Figure:
     """Training loss (top) and error (bottom) along one filter-normalised direction, plain and residual."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("loss", "error (%)"))
-    for arch, label in (("plain", f"plain-{depth}"), ("residual", f"ResNet-{depth}")):
+    for arch, label in ((arch, net_label(arch, depth)) for arch in ("plain", "residual")):
         r = results[arch]
         fig.add_trace(go.Scatter(x=r["alphas"], y=r["loss"], mode="lines+markers", name=label, legendgroup=arch,
                                  line={"color": NET_COLOURS[arch]},
-                                 hovertemplate=f"{label}<br>α %{{x:.2f}}<br>loss %{{y:.3f}}<extra></extra>"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=r["alphas"], y=[100 * e for e in r["error"]], mode="lines+markers", name=label,
-                                 legendgroup=arch, showlegend=False, line={"color": NET_COLOURS[arch], "dash": "dash"},
-                                 hovertemplate=f"{label}<br>α %{{x:.2f}}<br>error %{{y:.1f}}%<extra></extra>"), row=2, col=1)
+                                 hovertemplate=f"{label}<br>α %{{x:.2f}}<br>loss %{{y:.3f}}<extra></extra>"),
+                      row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=r["alphas"],
+                y=[100 * e for e in r["error"]],
+                mode="lines+markers",
+                name=label,
+                legendgroup=arch,
+                showlegend=False,
+                line={"color": NET_COLOURS[arch], "dash": "dash"},
+                hovertemplate=f"{label}<br>α %{{x:.2f}}<br>error %{{y:.1f}}%<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
     fig.update_yaxes(type="log", dtick=0.30103, row=1, col=1)  # ×2 steps (…, 0.5, 1, 2, 4, …), full-size labels
     fig.update_xaxes(title_text="α (step along the direction, in units of each filter's norm)", row=2, col=1)
     fig.update_layout(height=520, margin={"l": 60, "r": 10, "t": 40, "b": 40}, hovermode="x unified")
@@ -264,13 +278,25 @@ def block_ratios(series: dict[str, list[float]]) -> go.Figure:
     fig = go.Figure()
     for name, values in series.items():
         depth = int(name.split("-")[1].split(" ")[0])
-        fig.add_trace(go.Scatter(
-            x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=name,
-            line={"color": _colour(depth), "dash": "dot" if "init" in name else "solid"}, marker={"size": 5},
-            hovertemplate=f"{name}<br>block %{{x}}<br>RMS(F(x)) / RMS(x) = %{{y:.3f}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=values,
+                mode="lines+markers",
+                name=name,
+                line={"color": _colour(depth), "dash": "dot" if "init" in name else "solid"},
+                marker={"size": 5},
+                hovertemplate=f"{name}<br>block %{{x}}<br>RMS(F(x)) / RMS(x) = %{{y:.3f}}<extra></extra>",
+            )
+        )
     fig.add_hline(y=1, line={"color": "#555", "dash": "dot", "width": 1})
-    fig.update_layout(title="How small is F(x)?<br><sup>RMS(F(x)) ÷ RMS(x), block by block</sup>",
-                      xaxis_title="residual block (input → output)", yaxis_title="RMS(F(x)) / RMS(x)",
-                      yaxis_rangemode="tozero", height=420, margin={"l": 60, "r": 10, "t": 50, "b": 40},
-                      hovermode="closest")
+    fig.update_layout(
+        title="How small is F(x)?<br><sup>RMS(F(x)) ÷ RMS(x), block by block</sup>",
+        xaxis_title="residual block (input → output)",
+        yaxis_title="RMS(F(x)) / RMS(x)",
+        yaxis_rangemode="tozero",
+        height=420,
+        margin={"l": 60, "r": 10, "t": 50, "b": 40},
+        hovermode="closest",
+    )
     return fig

@@ -1,4 +1,4 @@
-"""The RUN schema (one JSON object per training run, stored or live) and the paper's reference numbers."""
+"""The RUN schema (one JSON object per training run, stored or live): validate, save, load, the stored runs."""
 from __future__ import annotations
 
 import json
@@ -7,28 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-RUNS_DIR = Path(__file__).resolve().parent.parent / "assets" / "runs"
+from .settings import RUNS_DIR
 
 # Every RUN has these keys (docs/architecture.md); extra keys (recipe, note, ...) are allowed.
 RUN_KEYS = ("name", "arch", "depth", "width", "batch_norm", "shortcut", "dataset", "image_size", "batch_size",
             "seed", "device", "wall_seconds", "command", "iterations", "train_error", "test_error")
-
-PAPER = "He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. arXiv:1512.03385 (CVPR 2016)"
-
-# Table 6: CIFAR-10 test error (%), residual nets, option A, trained on the 50k training set.
-# (The paper reports 110 as "best (mean +/- std)": 6.43 (6.61 +/- 0.16).)
-CIFAR10_TEST_ERROR = {
-    "source": f"{PAPER}, Table 6",
-    "resnet": {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93},
-}
-
-# Table 2: ImageNet validation top-1 error (%), 10-crop testing.
-IMAGENET_TOP1_10CROP = {
-    "source": f"{PAPER}, Table 2",
-    "plain": {18: 27.94, 34: 28.54},
-    "resnet": {18: 27.88, 34: 25.03},
-}
-
 
 def validate(run: dict[str, Any]) -> dict[str, Any]:
     """Raise ValueError unless ``run`` follows the RUN schema; return it unchanged."""

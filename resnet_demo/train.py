@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from . import data as cdata
 from .cifar import SHORTCUTS, cifar_net, save_checkpoint
+from .paper import net_label
 from .runs import load_run, save_run
 from .threads import flush_denormals
 
@@ -60,7 +61,7 @@ class TrainConfig:
     channels_last: bool = True      # ~1.4x faster training on CPU (measured on 2 vCPU, ResNet-20/56)
     zero_init_residual: bool = False  # not the paper: start each block's last BN at 0 (labelled option)
 
-    def scaled(self, scale: float) -> "TrainConfig":
+    def scaled(self, scale: float) -> TrainConfig:
         """The same recipe with iterations and milestones multiplied by ``scale`` (a shortened schedule)."""
         return dataclasses.replace(self, iterations=max(1, round(self.iterations * scale)),
                                    milestones=tuple(max(1, round(m * scale)) for m in self.milestones))
@@ -131,9 +132,8 @@ class Trainer:
         self.iteration = 0
         self.wall_seconds = 0.0
         self.recent: list[float] = []
-        prefix = "ResNet" if cfg.arch == "residual" else "plain"
         self.run: dict[str, Any] = {
-            "name": name or f"{prefix}-{cfg.depth}",
+            "name": name or net_label(cfg.arch, cfg.depth),
             "arch": cfg.arch, "depth": cfg.depth, "width": cfg.width, "batch_norm": cfg.batch_norm,
             "shortcut": cfg.shortcut if cfg.arch == "residual" else None,
             "dataset": dataset_name or data.name, "image_size": cfg.image_size, "batch_size": cfg.batch_size,

@@ -1,6 +1,6 @@
 """Compute the Gradient-flow tab's stored trajectories: assets/gradflow/trajectories.json.
 
-    python scripts/gradflow_trajectories.py [--depths 20 56 110] [--steps 400] [--threads 2]
+    python -m scripts.gradflow_trajectories [--depths 20 56 110] [--steps 400] [--threads 2]
 
 For each depth, BN on and off, seed 0: a plain and a residual net built from the seed and trained on the same
 batches of the bundled CIFAR-10 subset (batch 64, SGD momentum 0.9, wd 1e-4, lr 0.1 with BN / 0.01 without),
@@ -20,22 +20,21 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from resnet_demo import gradflow  # noqa: E402
-from resnet_demo.data import load_bundled  # noqa: E402
-from resnet_demo.train import device_label  # noqa: E402
+from resnet_demo import gradflow
+from resnet_demo.data import load_bundled
+from resnet_demo.settings import GRADFLOW_FILE
+from resnet_demo.train import device_label
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--depths", type=int, nargs="+", default=[20, 56, 110])
-    p.add_argument("--steps", type=int, default=gradflow.CHECKPOINTS[-1])
+    p.add_argument("--steps", type=int, default=gradflow.STEPS[-1])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
-    p.add_argument("--out", type=Path, default=gradflow.STORED)
+    p.add_argument("--out", type=Path, default=GRADFLOW_FILE)
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -51,7 +50,7 @@ def main() -> int:
                       f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
             record["wall_seconds"] = round(time.perf_counter() - t0, 1)
             runs[gradflow.stored_key(depth, bn, args.seed)] = record
-    meta = {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+    meta = {"command": " ".join(["python -m", f"scripts.{Path(__file__).stem}", *map(shlex.quote, sys.argv[1:])]),
             "device": device_label(torch.device("cpu")), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "capability": torch.backends.cpu.get_cpu_capability(),
             "data": data.name, "wall_seconds": round(time.perf_counter() - t_all, 1),

@@ -1,14 +1,14 @@
 """Compute the "Inside trained nets" tab's stored results from the checkpoints in assets/checkpoints/.
 
-    python scripts/inside_trained.py [--what lesion landscape] [--threads 2]
+    python -m scripts.inside_trained [--what lesion landscape] [--threads 2]
 
-- assets/inside/lesion.json: the lesion study (resnet_demo.inside.lesion_study) of plain-20/ResNet-20 and
+- assets/inside/lesion.json: the lesion study (resnet_demo.lesion.lesion_study) of plain-20/ResNet-20 and
   plain-56/ResNet-56 on the 1,000 bundled test images: each block deleted alone, then k = 1..10 random
   deletable blocks, 10 draws per k (seed 0).
-- assets/inside/landscape.json: the 2-D loss surface (resnet_demo.inside.surface_rows) of plain-56 and
+- assets/inside/landscape.json: the 2-D loss surface (resnet_demo.landscape.surface_rows) of plain-56 and
   ResNet-56, 21 x 21 points over [-1, 1]^2 along two filter-normalised directions (seed 0), training loss on
-  256 bundled training images (eval mode), with its roughness numbers (resnet_demo.inside.roughness, where the
-  loss is below inside.CAP).
+  256 bundled training images (eval mode), with its roughness numbers (resnet_demo.landscape.roughness, where the
+  loss is below landscape.CAP).
 
 Each file records its command, CPU, thread count, torch version and wall time. Rerun it whenever the
 checkpoints change (scripts/stored_runs.sh replaces them).
@@ -23,33 +23,32 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
+from resnet_demo import cifar, landscape, lesion
+from resnet_demo.cifar import load_checkpoint
+from resnet_demo.data import load_bundled, normalize
+from resnet_demo.settings import INSIDE_DIR
+from resnet_demo.train import device_label
 
-from resnet_demo import inside, imagenet  # noqa: E402
-from resnet_demo.cifar import load_checkpoint  # noqa: E402
-from resnet_demo.data import load_bundled, normalize  # noqa: E402
-from resnet_demo.train import device_label  # noqa: E402
-
-OUT = Path(__file__).resolve().parents[1] / "assets" / "inside"
+OUT = INSIDE_DIR
 LESION = {"depths": [20, 56], "ks": list(range(1, 11)), "draws": 10, "seed": 0}
 LANDSCAPE = {"depth": 56, "points": 21, "span": 1.0, "images": 256, "seed": 0}
 
 
 def meta(t0: float, **extra) -> dict:
-    return {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+    return {"command": " ".join(["python -m", f"scripts.{Path(__file__).stem}", *map(shlex.quote, sys.argv[1:])]),
             "device": device_label(torch.device("cpu")), "threads": torch.get_num_threads(),
             "capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
             "wall_seconds": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d"), **extra}
 
 
 def model(stem: str):
-    path = imagenet.cifar_checkpoints().get(f"cifar-{stem}")
+    path = cifar.checkpoints().get(f"cifar-{stem}")
     if path is None:
         sys.exit(f"assets/checkpoints/{stem}.pt is missing: run scripts/stored_runs.sh first")
     m, info = load_checkpoint(path)
-    return inside.private_copy(m), {"checkpoint": path.name, "iterations": info["iterations"],
+    return lesion.private_copy(m), {"checkpoint": path.name, "iterations": info["iterations"],
                                     "checkpoint_test_error": info["test_error"]}
 
 
@@ -62,7 +61,7 @@ def write(name: str, payload: dict) -> None:
     print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)", file=sys.stderr)
 
 
-def lesion(data) -> None:
+def compute_lesion(data) -> None:
     t0 = time.perf_counter()
     x, y = normalize(data.x_test), data.y_test
     pairs = {}
@@ -70,14 +69,14 @@ def lesion(data) -> None:
         pair = {}
         for arch, stem in (("residual", f"resnet{depth}"), ("plain", f"plain{depth}")):
             m, info = model(stem)
-            pair[arch] = {**inside.lesion_study(m, x, y, ks=LESION["ks"], draws=LESION["draws"], seed=LESION["seed"]),
+            pair[arch] = {**lesion.lesion_study(m, x, y, ks=LESION["ks"], draws=LESION["draws"], seed=LESION["seed"]),
                           **info}
             print(f"{stem}: baseline {pair[arch]['baseline']:.4f} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         pairs[str(depth)] = pair
     write("lesion.json", {"meta": meta(t0, data=data.name, **LESION), "pairs": pairs})
 
 
-def landscape(data) -> None:
+def compute_landscape(data) -> None:
     t0 = time.perf_counter()
     c = LANDSCAPE
     x, y = normalize(data.x_train[:c["images"]]), data.y_train[:c["images"]]
@@ -85,12 +84,18 @@ def landscape(data) -> None:
     for arch, stem in (("plain", f"plain{c['depth']}"), ("residual", f"resnet{c['depth']}")):
         m, info = model(stem)
         z = []
-        for j, row in inside.surface_rows(m, x, y, points=c["points"], span=c["span"], seed=c["seed"]):
+        for j, row in landscape.surface_rows(m, x, y, points=c["points"], span=c["span"], seed=c["seed"]):
             z.append(row)
             print(f"{stem}: row {j + 1}/{c['points']} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-        nets[arch] = {"loss": z, "roughness": inside.roughness(z, inside.CAP), **info}
-    write("landscape.json", {"meta": meta(t0, data=f"the first {c['images']} bundled training images", cap=inside.CAP, **c),
-                             "axis": inside.axis(c["points"], c["span"]), "nets": nets})
+        nets[arch] = {"loss": z, "roughness": landscape.roughness(z, landscape.CAP), **info}
+    write(
+        "landscape.json",
+        {
+            "meta": meta(t0, data=f"the first {c['images']} bundled training images", cap=landscape.CAP, **c),
+            "axis": landscape.axis(c["points"], c["span"]),
+            "nets": nets,
+        },
+    )
 
 
 def main() -> int:
@@ -102,9 +107,9 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     data = load_bundled()
     if "lesion" in args.what:
-        lesion(data)
+        compute_lesion(data)
     if "landscape" in args.what:
-        landscape(data)
+        compute_landscape(data)
     return 0
 
 

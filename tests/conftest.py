@@ -17,6 +17,14 @@ NO_SHARED = f"needs the test data folder {SHARED_DATA} (../shared/data beside th
 os.environ.setdefault("RESNET_DEMO_OFFLINE", "1")
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Everything under tests/e2e/ drives a browser: marked e2e (``pytest -m "not e2e and not slow"`` is the
+    fast loop)."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,6 +107,12 @@ def _serve(host: str):
     return srv
 
 
+def allow_port(monkeypatch, port: int) -> None:
+    """Let image URLs name ``port`` too (RESNET_DEMO_URL_PORTS, read at each fetch), for this test."""
+    ports = os.environ.get("RESNET_DEMO_URL_PORTS", "80,443")
+    monkeypatch.setenv("RESNET_DEMO_URL_PORTS", f"{ports},{port}")
+
+
 @pytest.fixture
 def server():
     """The victim: a loopback server that must never receive a request from a refused URL."""
@@ -112,12 +126,12 @@ def server():
 def allowed_server(monkeypatch):
     """A loopback server on 127.0.0.2 (port: any) that the URL guard lets through. The app has no switch
     for this: the test replaces the guard's address check, wrapping the real one for every other address."""
-    from resnet_demo import image_input
+    from resnet_demo import fetch
 
     srv = _serve("127.0.0.2")
-    real = image_input.address_refusal
-    monkeypatch.setattr(image_input, "address_refusal", lambda ip: None if ip == "127.0.0.2" else real(ip))
-    monkeypatch.setattr(image_input, "URL_PORTS", image_input.URL_PORTS | {srv.port})
+    real = fetch.address_refusal
+    monkeypatch.setattr(fetch, "address_refusal", lambda ip: None if ip == "127.0.0.2" else real(ip))
+    allow_port(monkeypatch, srv.port)
     yield srv
     srv.shutdown()
     srv.server_close()

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torchvision
 
-from resnet_demo import anatomy
+from resnet_demo import anatomy, paper
 from resnet_demo.cifar import cifar_net, count_params
 
 IMAGENET = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vgg19"]
@@ -40,7 +40,7 @@ def test_the_counter_agrees_with_flopcountermode_module_by_module(name):
 @pytest.mark.parametrize("depth", [18, 34, 50, 101, 152])
 def test_table1_output_sizes_layout_and_depth(depth):
     a = anatomy.anatomy(f"resnet{depth}")
-    assert {s.name: s.output_size for s in a.stages} == anatomy.TABLE1["output_size"]
+    assert {s.name: s.output_size for s in a.stages} == paper.TABLE1["output_size"]
     assert a.weight_layers == depth
     blocks = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}[depth]
     assert [s.blocks_layout.rsplit("× ", 1)[1] for s in a.stages[1:5]] == [str(n) for n in blocks]
@@ -57,7 +57,9 @@ def test_plain34_is_resnet34_without_its_three_projections():
     assert anatomy.anatomy("plain34").params == count_params(resnet34) - sum(count_params(p) for p in projections)
     assert anatomy.anatomy("plain34").weight_layers == 34
     assert anatomy.anatomy("resnet34-A").params == anatomy.anatomy("plain34").params  # zero-padding: no params
-    assert anatomy.anatomy("resnet34-C").params > anatomy.anatomy("resnet34").params > anatomy.anatomy("resnet34-A").params
+    assert (
+        anatomy.anatomy("resnet34-C").params > anatomy.anatomy("resnet34").params > anatomy.anatomy("resnet34-A").params
+    )
 
 
 @pytest.mark.parametrize("depth,paper", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)])
@@ -86,9 +88,9 @@ def test_blocks_say_which_shortcut_they_have():
 
 def test_the_papers_layout_explains_torchvisions_extra_multiply_adds():
     """torchvision's v1.5 bottleneck strides the 3x3; the paper's strides the first 1x1 (Table 1: 3.8 G)."""
-    for depth, paper in ((50, 3.8), (101, 7.6), (152, 11.3)):
-        assert anatomy.stride_on_first_1x1_macs(f"resnet{depth}") / 1e9 == pytest.approx(paper, abs=0.06)
-        assert anatomy.anatomy(f"resnet{depth}").macs / 1e9 > paper + 0.15
+    for depth, theirs in ((50, 3.8), (101, 7.6), (152, 11.3)):
+        assert anatomy.stride_on_first_1x1_macs(f"resnet{depth}") / 1e9 == pytest.approx(theirs, abs=0.06)
+        assert anatomy.anatomy(f"resnet{depth}").macs / 1e9 > theirs + 0.15
 
 
 def test_basic_block_and_bottleneck_cost_about_the_same():

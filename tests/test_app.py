@@ -5,13 +5,14 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from conftest import free_port, photo
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from resnet_demo import live
-from resnet_demo.image_input import MAX_BYTES
+from resnet_demo.settings import settings
 
-from conftest import free_port, photo
+pytestmark = pytest.mark.slow  # every test here talks to a launched app
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def app_url(torch_home):
     demo = build_demo()
     demo.queue(max_size=16)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                            max_file_size=MAX_BYTES)
+                            max_file_size=settings().max_bytes)
     yield url
     demo.close()
     del live.PRESETS["tiny"]
@@ -82,10 +83,10 @@ def test_classify_refusals_are_clear_messages(client, tmp_path, upload, url, mes
 
 
 def test_cifar_models_state_their_measured_error_schedule_and_what_they_see(client):
-    from resnet_demo import imagenet, runs
+    from resnet_demo import cifar, runs
     from resnet_demo.cifar import load_checkpoint
 
-    _, meta = load_checkpoint(imagenet.cifar_checkpoints()["cifar-resnet20"])
+    _, meta = load_checkpoint(cifar.checkpoints()["cifar-resnet20"])
     (run,) = [r for r in runs.stored_runs() if r["name"] == meta["run_name"]]
     _, heat, details = client.predict(handle_file(str(photo())), "", "cifar-resnet20", api_name="/classify")
     assert f"{100 * meta['test_error']:.2f}% on the 10,000 test images" in details
@@ -131,11 +132,11 @@ def test_inside_trained_nets_endpoints(client):
 
 
 def test_grad_flow_imagenet_profiles_fp32_models_and_refuses_the_others(client):
-    from resnet_demo import imagenet
+    from resnet_demo import classifiers
 
     _, text = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/grad_flow_imagenet")
     assert "Pretrained resnet18" in text and "last of its 20 convolutions" in text  # 17 + 3 projections
-    model = imagenet.MODELS.get("resnet18").model
+    model = classifiers.MODELS.get("resnet18").model
     assert all(not m._forward_hooks for m in model.modules()), "hooks left on the shared model"
     for name in ("resnet50.int8", "cifar-resnet20", "vgg16"):
         with pytest.raises(AppError, match="fp32 ImageNet ResNets"):
@@ -145,9 +146,9 @@ def test_grad_flow_imagenet_profiles_fp32_models_and_refuses_the_others(client):
 def test_a_soak_of_200_requests_leaves_the_temp_folders_bounded(client):
     """Every classify writes a heatmap file and every live run two downloads: the folders they go to hold
     at most their slot count, and Gradio's cache gains one copy per distinct file, not one per request."""
-    from resnet_demo.ui import classify, depth
-
     from gradio.utils import get_upload_folder
+
+    from resnet_demo.ui import classify, depth
 
     def cached_heatmaps() -> int:
         return len(list(Path(get_upload_folder()).rglob("gradcam.jpg")))

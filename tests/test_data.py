@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import shared
 
 from resnet_demo import data
-from conftest import shared
 
 
 def test_bundled_subset_is_class_balanced_and_small():

@@ -4,20 +4,19 @@ import sys
 
 import pytest
 import torch
+from conftest import photo
 from PIL import Image
 
-from resnet_demo import fast_trunk, imagenet
-
-from conftest import photo
+from resnet_demo import classifiers, fast_trunk, weights
 
 pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (requirements.txt has it)")
 
 
 @pytest.fixture
 def fresh_cache():
-    imagenet.MODELS._models.clear()
+    classifiers.MODELS._models.clear()
     yield
-    imagenet.MODELS._models.clear()
+    classifiers.MODELS._models.clear()
 
 
 def _torch_trunk(model):
@@ -25,7 +24,7 @@ def _torch_trunk(model):
 
 
 def test_the_app_runs_the_trunk_on_onnx_runtime_and_it_equals_torch(torch_home, fresh_cache):
-    clf = imagenet.MODELS.get("resnet50")
+    clf = classifiers.MODELS.get("resnet50")
     assert clf.info["backend"].startswith("ONNX Runtime")
     assert len(list(fast_trunk.onnx_dir().glob("resnet50-*.onnx"))) == 1  # cached for the next load
     x = clf.preprocess(Image.open(photo()).convert("RGB")).unsqueeze(0)
@@ -46,10 +45,10 @@ def test_the_app_runs_the_trunk_on_onnx_runtime_and_it_equals_torch(torch_home, 
 
 def test_same_top5_and_grad_cam_as_torch(torch_home, fresh_cache, monkeypatch):
     img = Image.open(photo("coffee.png")).convert("RGB")
-    fast = imagenet.classify(img, "resnet18")
+    fast = classifiers.classify(img, "resnet18")
     monkeypatch.setenv("RESNET_DEMO_BACKEND", "torch")
-    imagenet.MODELS._models.clear()
-    slow = imagenet.classify(img, "resnet18")
+    classifiers.MODELS._models.clear()
+    slow = classifiers.classify(img, "resnet18")
     assert slow.info["backend"] == "torch eager (RESNET_DEMO_BACKEND=torch)"
     # the same tolerance as the trunk's (see above); this photo's top-5 probabilities differ from each other by
     # 4% or more, far beyond that noise, so their order cannot flip
@@ -59,24 +58,24 @@ def test_same_top5_and_grad_cam_as_torch(torch_home, fresh_cache, monkeypatch):
 
 
 def test_a_damaged_cache_file_is_exported_again(torch_home, fresh_cache):
-    imagenet.MODELS.get("resnet18")
+    classifiers.MODELS.get("resnet18")
     (cached,) = fast_trunk.onnx_dir().glob("resnet18-*.onnx")
     cached.write_bytes(cached.read_bytes()[:1000])  # truncated, newer than the weights
-    imagenet.MODELS._models.clear()
-    clf = imagenet.MODELS.get("resnet18")
+    classifiers.MODELS._models.clear()
+    clf = classifiers.MODELS.get("resnet18")
     assert clf.info["backend"].startswith("ONNX Runtime")
     assert cached.stat().st_size > 10_000_000
 
 
 def test_disagreement_or_a_missing_runtime_keeps_torch(torch_home):
-    model = imagenet.MODELS.get("resnet18").model
-    weights = imagenet.weights_path(imagenet.weights_of("resnet18"))
+    model = classifiers.MODELS.get("resnet18").model
+    weights_file = weights.weights_path(weights.weights_of("resnet18"))
     trunk = _torch_trunk(model)
-    fn, why = fast_trunk.onnx_trunk(model, weights, lambda x: trunk(x) * 1.01)
+    fn, why = fast_trunk.onnx_trunk(model, weights_file, lambda x: trunk(x) * 1.01)
     assert fn is None and "disagreed" in why
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "onnxruntime", None)
-        assert fast_trunk.onnx_trunk(model, weights, trunk) == (None, "onnxruntime is not installed")
+        assert fast_trunk.onnx_trunk(model, weights_file, trunk) == (None, "onnxruntime is not installed")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RESNET_DEMO_BACKEND", "tensorrt")
         with pytest.raises(ValueError, match="RESNET_DEMO_BACKEND"):

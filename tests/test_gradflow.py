@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resnet_demo import data, gradflow
+from resnet_demo import data, gradflow, responses
 from resnet_demo.cifar import cifar_net
 from resnet_demo.threads import torch_threads
 
@@ -71,7 +71,7 @@ def test_profiling_leaves_bn_running_statistics_alone(batch):
     model = cifar_net(20).train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     gradflow.profile(model, x, y)
-    gradflow.layer_responses(model, x)
+    responses.layer_responses(model, x)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.training  # its mode is restored too
 
@@ -88,7 +88,7 @@ def test_layer_responses_are_the_std_after_bn_in_eval_mode(batch, residual):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
     model.eval()
-    names, stds = gradflow.layer_responses(model, x, batch=7)  # batches of 7: the sums must combine exactly
+    names, stds = responses.layer_responses(model, x, batch=7)  # batches of 7: the sums must combine exactly
     ref_names, ref = ["conv"], []
     with torch.no_grad():
         h = model.bn(model.conv(x))
@@ -167,7 +167,7 @@ def test_stored_trajectories_cover_the_settings_and_match_a_live_recompute():
     for depth in (20, 56, 110):
         for bn in (True, False):
             rec = stored["runs"][gradflow.stored_key(depth, bn, 0)]
-            assert rec["steps"] == list(gradflow.CHECKPOINTS) and rec["source"] == "stored"
+            assert rec["steps"] == list(gradflow.STEPS) and rec["source"] == "stored"
             for arch in ("plain", "residual"):
                 n = len(rec["nets"][arch]["grad_rms"])
                 assert n == len(rec["nets"][arch]["loss"]) == len(rec["nets"][arch]["weight_grad_norms"])
@@ -187,4 +187,5 @@ def test_stored_trajectories_cover_the_settings_and_match_a_live_recompute():
 
     for arch in ("plain", "residual"):
         for key in ("grad_norms", "grad_rms", "weight_grad_norms", "loss"):
-            assert flat(got["nets"][arch][key][:n]) == pytest.approx(flat(want["nets"][arch][key][:n]), rel=rel), (arch, key)
+            expected = pytest.approx(flat(want["nets"][arch][key][:n]), rel=rel)
+            assert flat(got["nets"][arch][key][:n]) == expected, (arch, key)

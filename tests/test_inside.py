@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_demo import imagenet, inside
+from resnet_demo import cifar, landscape, lesion, responses, settings
 from resnet_demo.cifar import load_checkpoint
 from resnet_demo.data import load_bundled, normalize
-from resnet_demo.ui import inside as tab
 from resnet_demo.threads import torch_threads
+from resnet_demo.ui import inside as tab
 
 
 @pytest.fixture(scope="module")
@@ -27,63 +27,63 @@ def test_batch(data):
 
 
 def trained(stem: str) -> nn.Module:
-    path = imagenet.cifar_checkpoints().get(f"cifar-{stem}")
+    path = cifar.checkpoints().get(f"cifar-{stem}")
     assert path is not None, f"assets/checkpoints/{stem}.pt is missing"
-    return inside.private_copy(load_checkpoint(path)[0])
+    return lesion.private_copy(load_checkpoint(path)[0])
 
 
 def test_deleting_nothing_gives_the_intact_error_exactly(test_batch):
     model = trained("resnet20")
-    result = inside.lesion_study(model, *test_batch, ks=[], draws=1)
-    assert result["baseline"] == inside.error(model, *test_batch)
-    with inside.deleted(model, []):
-        assert inside.error(model, *test_batch) == result["baseline"]
+    result = lesion.lesion_study(model, *test_batch, ks=[], draws=1)
+    assert result["baseline"] == lesion.error(model, *test_batch)
+    with lesion.deleted(model, []):
+        assert lesion.error(model, *test_batch) == result["baseline"]
 
 
 def test_a_deleted_residual_block_equals_its_branch_zeroed(test_batch):
     model = trained("resnet20")
-    result = inside.lesion_study(model, *test_batch, ks=[3], draws=1, seed=4)
+    result = lesion.lesion_study(model, *test_batch, ks=[3], draws=1, seed=4)
     for i in (0, 3, 6, 8):  # 3 and 6 are the downsampling blocks (option A shortcut)
         ref = copy.deepcopy(model)
         with torch.no_grad():
             ref.blocks[i].bn2.weight.zero_()
             ref.blocks[i].bn2.bias.zero_()  # the branch now outputs exactly 0: the block is relu(shortcut(x))
-        assert result["single"][i]["error"] == inside.error(ref, *test_batch), i
+        assert result["single"][i]["error"] == lesion.error(ref, *test_batch), i
         assert result["single"][i]["downsampling"] == (i in (3, 6))
-    (k, idx), = inside.random_deletions(model, [3], 1, 4)
+    (k, idx), = lesion.random_deletions(model, [3], 1, 4)
     ref = copy.deepcopy(model)
     with torch.no_grad():
         for i in idx:
             ref.blocks[i].bn2.weight.zero_()
             ref.blocks[i].bn2.bias.zero_()
-    assert result["k_removed"] == [{"k": 3, "error": inside.error(ref, *test_batch),
-                                    "errors": [inside.error(ref, *test_batch)]}]
+    assert result["k_removed"] == [{"k": 3, "error": lesion.error(ref, *test_batch),
+                                    "errors": [lesion.error(ref, *test_batch)]}]
     assert all(isinstance(b, type(model.blocks[0])) for b in model.blocks)  # the blocks are put back
 
 
 def test_a_deleted_plain_block_equals_the_identity_and_downsampling_ones_cannot_go(test_batch):
     model = trained("plain20")
-    result = inside.lesion_study(model, *test_batch, ks=[], draws=1)
+    result = lesion.lesion_study(model, *test_batch, ks=[], draws=1)
     for i, s in enumerate(result["single"]):
         if i in (3, 6):
             assert s["error"] is None and s["downsampling"]
             continue
         ref = copy.deepcopy(model)
         ref.blocks[i] = nn.Identity()
-        assert s["error"] == inside.error(ref, *test_batch), i
-    assert all(3 not in idx and 6 not in idx for _, idx in inside.random_deletions(model, range(1, 8), 3, 0))
+        assert s["error"] == lesion.error(ref, *test_batch), i
+    assert all(3 not in idx and 6 not in idx for _, idx in lesion.random_deletions(model, range(1, 8), 3, 0))
 
 
 def test_filter_normalised_direction_matches_each_filters_norm():
     model = trained("resnet20")
-    d = inside.filter_normalized_direction(model, torch.Generator().manual_seed(0))
+    d = landscape.filter_normalized_direction(model, torch.Generator().manual_seed(0))
     for name, p in model.named_parameters():
         if p.dim() <= 1:
             assert torch.count_nonzero(d[name]) == 0, name  # BN and biases stay where they are
             continue
         for f in range(p.shape[0]):
             assert d[name][f].norm().item() == pytest.approx(p[f].norm().item(), rel=1e-6), (name, f)
-    again = inside.filter_normalized_direction(model, torch.Generator().manual_seed(0))
+    again = landscape.filter_normalized_direction(model, torch.Generator().manual_seed(0))
     assert all(torch.equal(d[k], again[k]) for k in d)  # seeded
 
 
@@ -91,15 +91,16 @@ def test_the_slice_passes_through_the_trained_weights_and_leaves_them_there(data
     model = trained("resnet20")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x, y = normalize(data.x_train[:64]), data.y_train[:64]
-    result = inside.loss_slice(model, x, y, points=5, seed=1)
+    result = landscape.loss_slice(model, x, y, points=5, seed=1)
     assert result["alphas"][2] == 0.0
-    assert (result["loss"][2], result["error"][2]) == inside.loss_and_error(model, x, y)
+    assert (result["loss"][2], result["error"][2]) == lesion.loss_and_error(model, x, y)
     assert result["loss"][0] > result["loss"][2] and result["loss"][4] > result["loss"][2]
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+@pytest.mark.slow
 def test_stored_surface_row_is_reproduced_by_its_script(data):
-    path = tab.STORED / "landscape.json"
+    path = settings.INSIDE_DIR / "landscape.json"
     assert path.exists(), "assets/inside/landscape.json is missing: run scripts/inside_trained.py"
     stored = json.loads(path.read_text())
     m = stored["meta"]
@@ -107,22 +108,23 @@ def test_stored_surface_row_is_reproduced_by_its_script(data):
     model = trained(f"resnet{m['depth']}")
     j = m["points"] // 2 + 3
     with torch_threads(m["threads"]):
-        (_, row), = inside.surface_rows(model, x, y, points=m["points"], span=m["span"], seed=m["seed"], rows=[j])
+        (_, row), = landscape.surface_rows(model, x, y, points=m["points"], span=m["span"], seed=m["seed"], rows=[j])
     want = stored["nets"]["residual"]["loss"][j]
     if torch.backends.cpu.get_cpu_capability() == m["capability"]:
         assert row == want  # same CPU kernels, same threads: the same numbers
     else:
         assert row == pytest.approx(want, rel=1e-4)  # another ISA sums in another order
     for arch in ("plain", "residual"):
-        assert stored["nets"][arch]["roughness"] == inside.roughness(stored["nets"][arch]["loss"], m["cap"])
+        assert stored["nets"][arch]["roughness"] == landscape.roughness(stored["nets"][arch]["loss"], m["cap"])
 
 
+@pytest.mark.slow
 def test_stored_lesion_baselines_are_the_checkpoints_errors(data):
-    stored = json.loads((tab.STORED / "lesion.json").read_text())
+    stored = json.loads((settings.INSIDE_DIR / "lesion.json").read_text())
     x, y = normalize(data.x_test), data.y_test
     for depth, pair in stored["pairs"].items():
         for arch, stem in (("residual", f"resnet{depth}"), ("plain", f"plain{depth}")):
-            assert pair[arch]["baseline"] == inside.error(trained(stem), x, y)
+            assert pair[arch]["baseline"] == lesion.error(trained(stem), x, y)
             assert len(pair[arch]["single"]) == (int(depth) - 2) // 2
             deletable = sum(e["error"] is not None for e in pair[arch]["single"])
             assert [e["k"] for e in pair[arch]["k_removed"]] == list(range(1, min(10, deletable) + 1))
@@ -131,7 +133,7 @@ def test_stored_lesion_baselines_are_the_checkpoints_errors(data):
 def test_block_ratios_match_a_hand_computed_block(test_batch):
     model = trained("resnet20")
     x = test_batch[0]
-    got = inside.block_ratios(model, x, batch=64)
+    got = responses.block_ratios(model, x, batch=64)
     with torch.no_grad():
         h = torch.relu(model.bn(model.conv(x)))
         ref = []
@@ -140,28 +142,28 @@ def test_block_ratios_match_a_hand_computed_block(test_batch):
             ref.append(f.square().mean().sqrt().item() / h.square().mean().sqrt().item())
             h = b(h)
     assert got == pytest.approx(ref, rel=1e-5)
-    init = inside.private_copy(trained("resnet20"))
+    init = lesion.private_copy(trained("resnet20"))
     before = {k: v.clone() for k, v in init.state_dict().items()}
-    inside.block_ratios(init, x, train_mode=True)
+    responses.block_ratios(init, x, train_mode=True)
     assert all(torch.equal(before[k], v) for k, v in init.state_dict().items())  # BN statistics put back
     assert all(math.isfinite(v) and v > 0 for v in got)
 
 
 def test_live_requests_are_capped():
     with pytest.raises(Exception, match="between 50 and 500"):
-        tab.lesion(56, 5000)
+        tab.run_lesion(56, 5000)
     with pytest.raises(Exception, match="between 3 and 41"):
         tab.loss_slice(20, 64, 500)
     with pytest.raises(Exception, match="Depth must be one of 20, 56"):
-        tab.lesion(110, 100)
+        tab.run_lesion(110, 100)
 
 
 def test_roughness_of_known_surfaces():
     bowl = [[(i - 2) ** 2 + (j - 2) ** 2 for i in range(5)] for j in range(5)]
     saddle = [[(j - 2) ** 2 - (i - 2) ** 2 for i in range(5)] for j in range(5)]
-    assert inside.roughness(bowl) == {"points": 9, "nonconvex_share": 0.0, "local_minima": 1, "bumpiness": 4 / 8,
+    assert landscape.roughness(bowl) == {"points": 9, "nonconvex_share": 0.0, "local_minima": 1, "bumpiness": 4 / 8,
                                       "below_cap_share": 1.0}
-    saddle_r = inside.roughness(saddle)
+    saddle_r = landscape.roughness(saddle)
     assert saddle_r["nonconvex_share"] == 1.0 and saddle_r["local_minima"] == 0
-    capped = inside.roughness(bowl, cap=4)  # only the centre's 3x3 neighbourhood stays at or below 4
+    capped = landscape.roughness(bowl, cap=4)  # only the centre's 3x3 neighbourhood stays at or below 4
     assert capped["points"] == 1 and capped["below_cap_share"] == 13 / 25

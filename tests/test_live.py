@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from resnet_demo import data, live, plots, runs
+from resnet_demo import data, degradation, live, plots, runs
+from resnet_demo import workers as workers_module
 from resnet_demo.threads import torch_threads
 
 
@@ -61,16 +62,16 @@ def _run(arch, depth, final_train):
 
 
 def test_verdict_follows_the_numbers():
-    text = live.verdict([_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25),
+    text = degradation.verdict([_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25),
                          _run("residual", 56, 0.239)])
     assert "plain-56 ended 12.3 points above plain-20: degradation" in text and "last batches" in text
     assert "ResNet-56 ended 1.1 points below ResNet-20" in text
     assert "ResNet-56 is 18.4 points below plain-56" in text
-    flipped = live.verdict([_run("plain", 20, 0.40), _run("plain", 56, 0.35), _run("residual", 20, 0.30),
+    flipped = degradation.verdict([_run("plain", 20, 0.40), _run("plain", 56, 0.35), _run("residual", 20, 0.30),
                             _run("residual", 56, 0.302)])
     assert "plain-56 ended 5.0 points below plain-20: no degradation" in flipped
     assert "ResNet-56 ended level with ResNet-20" in flipped
-    gaps = live.gaps([_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25),
+    gaps = degradation.gaps([_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25),
                       _run("residual", 56, 0.239)])
     assert gaps == pytest.approx({"plain_gap": 12.3, "residual_gap": -1.1, "residual_advantage": 18.4})
 
@@ -87,18 +88,18 @@ def test_measured_training_error_is_preferred_for_the_verdict():
     rs = [_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25), _run("residual", 56, 0.239)]
     for r, measured in zip(rs, (0.2, 0.5, 0.1, 0.12)):
         r["train_error_measured"] = [None, measured]
-    assert live.final_train_error(rs[0]) == 0.2
-    text = live.verdict(rs)
+    assert degradation.final_train_error(rs[0]) == 0.2
+    text = degradation.verdict(rs)
     assert "measured on 1,000 training images" in text and "plain-56 ended 30.0 points above plain-20" in text
     for r in rs:  # stopped before any evaluation: the batch errors, and the sentence says so
         r["train_error_measured"] = [None, None]
-    assert "mean of the last batches" in live.verdict(rs) and live.final_train_error(rs[0]) == 0.30
+    assert "mean of the last batches" in degradation.verdict(rs) and degradation.final_train_error(rs[0]) == 0.30
 
 
 # -- the worker processes the app trains in -------------------------------------------------------
 @pytest.fixture(scope="module")
 def workers():
-    w = live.Workers()
+    w = workers_module.Workers()
     yield w
     w.close()
 
@@ -111,6 +112,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_workers_train_exactly_what_one_process_trains(tiny_preset, workers):
     """Two processes of one thread each, two nets each: the same curves, to the last bit, as the four
     trainers stepped in turn in one process on one thread (same seed, same batches)."""
@@ -130,6 +132,7 @@ def test_workers_train_exactly_what_one_process_trains(tiny_preset, workers):
     assert [s["iteration"] for s in snaps].count(24) == 1  # the end comes once (the app writes downloads then)
 
 
+@pytest.mark.slow
 def test_workers_stop_within_two_seconds_and_stay_warm(workers):
     pids = None
     stop = []
@@ -155,6 +158,7 @@ def test_a_closed_generator_ends_the_job_and_the_next_run_is_clean(tiny_preset, 
     assert final["iteration"] == 24 and all(r["seed"] == 1 and r["depth"] in (8, 14) for r in final["runs"])
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_is_reported_and_replaced(tiny_preset, workers):
     import signal
 
@@ -162,7 +166,7 @@ def test_a_worker_that_dies_is_reported_and_replaced(tiny_preset, workers):
     next(snaps)
     victim = workers.pids()[0]
     os.kill(victim, signal.SIGKILL)
-    with pytest.raises(live.WorkerError, match="ended unexpectedly"):
+    with pytest.raises(workers_module.WorkerError, match="ended unexpectedly"):
         for _ in snaps:
             pass
     assert not any(map(_alive, [victim]))
@@ -180,6 +184,7 @@ def test_a_diverging_net_stops_both_workers(tiny_preset, workers, monkeypatch):
     assert len({tuple(r["iterations"]) for r in final["runs"]}) == 1
 
 
+@pytest.mark.slow
 def test_workers_end_when_the_app_is_killed(tmp_path):
     """No orphans: a worker whose app dies (SIGKILL: no atexit, no cleanup) ends by itself."""
     import subprocess
@@ -189,13 +194,13 @@ def test_workers_end_when_the_app_is_killed(tmp_path):
     script = tmp_path / "app.py"
     script.write_text(textwrap.dedent("""
         import sys
-        from resnet_demo import live
-        snaps = live.WORKERS.run(live.DEFAULT_PRESET, (20, 56), True, 0, every_s=0.1)
+        from resnet_demo import live, workers
+        snaps = workers.WORKERS.run(live.DEFAULT_PRESET, (20, 56), True, 0, every_s=0.1)
         next(snaps)
-        print(*live.WORKERS.pids(), flush=True)
+        print(*workers.WORKERS.pids(), flush=True)
         sys.stdin.read()  # until killed
     """))
-    env = dict(os.environ, PYTHONPATH=str(live.PACKAGE_PARENT))
+    env = dict(os.environ, PYTHONPATH=str(workers_module.PACKAGE_PARENT))
     app = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                            env=env)
     try:

@@ -7,11 +7,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+from conftest import ROOT
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-
-from conftest import ROOT
 
 
 def _front_matter() -> dict[str, str]:
@@ -43,15 +43,20 @@ def test_the_spaces_python_satisfies_every_pinned_package():
         installed = importlib.metadata.distribution(req.name)
         assert installed.version == spec.version, f"{req.name} {installed.version} installed, {spec.version} pinned"
         requires = SpecifierSet(installed.metadata.get("Requires-Python") or "")
-        assert requires.contains(python), f"{req.name}=={spec.version} requires Python {requires}, the Space has {python}"
+        assert requires.contains(python), (
+            f"{req.name}=={spec.version} requires Python {requires}, the Space has {python}"
+        )
 
 
+@pytest.mark.slow
 def test_the_app_builds_without_the_test_helpers_or_torchvision():
     """The test helpers never reach the served app; torchvision (whose import pulls in ``torch._dynamo``,
     ~1 s on 2 vCPU) is imported after the server is up, not while the app is built (the cold start)."""
-    code = ("import sys; from resnet_demo.ui import build_demo; build_demo(); "
-            "print(sorted(m for m in sys.modules if m.startswith(('resnet_demo.testing', 'torchvision', "
-            "'torch._dynamo'))))")
+    code = (
+        "import sys; from resnet_demo.ui import build_demo; build_demo(); "
+        "print(sorted(m for m in sys.modules if m.startswith(('resnet_demo.testing', 'torchvision', "
+        "'torch._dynamo'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"

@@ -1,12 +1,11 @@
 """The stored runs and offline checkpoints shipped in assets/ (produced by scripts/stored_runs.sh)."""
 import pytest
+from conftest import photo
 from PIL import Image
 
-from resnet_demo import imagenet, runs
+from resnet_demo import classifiers, runs, settings
 from resnet_demo.cifar import load_checkpoint
 from resnet_demo.data import CLASSES, load_bundled, normalize
-
-from conftest import photo
 
 STORED = {r["name"]: r for r in runs.stored_runs()}
 REQUIRED = ("plain-20", "plain-56", "ResNet-20", "ResNet-56")
@@ -57,7 +56,7 @@ def test_resnet56_generalises_at_least_as_well_as_resnet20():
 @pytest.mark.parametrize("name,run_name", [("plain20", "plain-20"), ("plain56", "plain-56"),
                                            ("resnet20", "ResNet-20"), ("resnet56", "ResNet-56")])
 def test_checkpoints_are_small_and_match_their_runs(name, run_name):
-    path = imagenet.CHECKPOINTS / f"{name}.pt"
+    path = settings.CHECKPOINTS_DIR / f"{name}.pt"
     assert path.stat().st_size < 4 * 2**20
     model, meta = load_checkpoint(path)
     assert meta["test_error"] == runs.final(STORED[run_name]["test_error"])
@@ -72,15 +71,15 @@ def test_checkpoints_are_small_and_match_their_runs(name, run_name):
 
 
 def test_offline_cifar_models_classify_with_no_network():
-    keys = [k for k in imagenet.model_names() if k.startswith("cifar-")]
+    keys = [k for k in classifiers.model_names() if k.startswith("cifar-")]
     assert {"cifar-resnet20", "cifar-resnet56"} <= set(keys)
-    top = imagenet.predict(Image.open(photo()), "cifar-resnet20")
+    top = classifiers.predict(Image.open(photo()), "cifar-resnet20")
     assert len(top) == 5 and all(label in CLASSES for label, _ in top)
     assert top[0][1] >= top[-1][1] and sum(p for _, p in top) <= 1 + 1e-6
 
 
 def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
-    from resnet_demo.ui.depth import results_table
+    from resnet_demo.degradation import results_table
 
     table = results_table([STORED[n] for n in REQUIRED])
     rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
@@ -97,7 +96,7 @@ def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
 
 
 def test_depth_tab_sentence_states_the_test_errors_it_shows():
-    from resnet_demo.ui.depth import stored_summary
+    from resnet_demo.degradation import stored_summary
 
     text = stored_summary([STORED[n] for n in REQUIRED])
     te = {n: 100 * runs.final(STORED[n]["test_error"]) for n in REQUIRED}
@@ -116,7 +115,7 @@ def test_depth_tab_sentence_for_each_outcome(resnet56, words):
     """The runs in progress may end either way: the sentence follows the numbers (ResNet-20 at 13.00% here)."""
     import copy
 
-    from resnet_demo.ui.depth import stored_summary
+    from resnet_demo.degradation import stored_summary
 
     pick = copy.deepcopy([STORED[n] for n in REQUIRED])
     pick[2]["test_error"][-1], pick[3]["test_error"][-1] = 0.13, resnet56

@@ -155,24 +155,48 @@ def test_scaled_schedule():
     assert TrainConfig().lr_at(48000) == pytest.approx(0.001)
 
 
+@pytest.mark.slow
 def test_cli_writes_a_valid_run_and_checkpoint(tmp_path):
     out, ckpt = tmp_path / "run.json", tmp_path / "model.pt"
     rc = main(["--depth", "8", "--width", "8", "--batch-size", "32", "--iterations", "30", "--eval-every", "15",
                "--log-every", "5", "--device", "cpu", "--out", str(out), "--save", str(ckpt), "--quiet"])
     assert rc == 0
     run = runs.load_run(out)
-    assert run["depth"] == 8 and run["iterations"][-1] == 30 and run["command"].startswith("python -m resnet_demo.train")
+    assert run["depth"] == 8 and run["iterations"][-1] == 30
+    assert run["command"].startswith("python -m resnet_demo.train")
     model, meta = load_checkpoint(ckpt)
     assert meta["test_error"] == runs.final(run["test_error"])
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
     assert not (tmp_path / "model.pt.resume.pt").exists()
 
 
+@pytest.mark.slow
 def test_cli_ctrl_c_keeps_progress_and_resumes(tmp_path):
     out = tmp_path / "run.json"
-    args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
-            "--iterations", "2000", "--eval-every", "100", "--log-every", "10", "--device", "cpu",
-            "--threads", "1", "--out", str(out), "--quiet"]
+    args = [
+        sys.executable,
+        "-m",
+        "resnet_demo.train",
+        "--depth",
+        "8",
+        "--width",
+        "4",
+        "--batch-size",
+        "16",
+        "--iterations",
+        "2000",
+        "--eval-every",
+        "100",
+        "--log-every",
+        "10",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     resume = tmp_path / "run.json.resume.pt"
     deadline = time.time() + 180
@@ -224,16 +248,42 @@ class _Reader:
             time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_cli_stops_cleanly_as_a_scripts_background_job(tmp_path, sig):
     """scripts/stored_runs.sh runs the CLI as background jobs, which start with SIGINT ignored: Ctrl-C
     (the terminal signals the whole group) and kill must still save the run and the resume file."""
     out = tmp_path / "run.json"
-    args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
-            "--iterations", "100000", "--eval-every", "0", "--log-every", "1", "--device", "cpu",
-            "--threads", "1", "--out", str(out)]
-    proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    args = [
+        sys.executable,
+        "-m",
+        "resnet_demo.train",
+        "--depth",
+        "8",
+        "--width",
+        "4",
+        "--batch-size",
+        "16",
+        "--iterations",
+        "100000",
+        "--eval-every",
+        "0",
+        "--log-every",
+        "1",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     err = _Reader(proc.stderr)
     try:
         err.wait_for("train err", deadline_s=120)  # the progress bar: training has begun

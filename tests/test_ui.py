@@ -32,7 +32,7 @@ def test_stop_reaches_a_run_still_waiting_in_the_queue(tiny_preset):
     depth.arm(me)
     last = list(depth.train_live(tiny_preset, 8, 14, True, 0, False, me))[-1]
     assert "Verdict" in last[1] and [r["iterations"][-1] for r in last[-1]["runs"]] == [6] * 4
-    assert depth._stop_flags == {}
+    assert len(depth.STOPS) == 0
 
 
 def test_stop_without_a_run_does_not_stop_the_next_one(tiny_preset):
@@ -43,19 +43,19 @@ def test_stop_without_a_run_does_not_stop_the_next_one(tiny_preset):
 
 
 def test_fig7_sentence_is_computed_from_the_responses():
-    from resnet_demo.ui import gradflow
+    from resnet_demo import responses
 
-    smaller = gradflow._responses_sentence({"plain-20": [1.0, 2.0], "ResNet-20": [0.5, 0.5],
+    smaller = responses.responses_sentence({"plain-20": [1.0, 2.0], "ResNet-20": [0.5, 0.5],
                                             "plain-56": [2.0, 2.0], "ResNet-56": [1.0, 1.0]})
     assert "ResNet-20's responses average **0.50** against plain-20's **1.50** (0.33×)" in smaller
     assert "as the paper found" in smaller
-    larger = gradflow._responses_sentence({"plain-20": [0.5], "ResNet-20": [1.0]})
+    larger = responses.responses_sentence({"plain-20": [0.5], "ResNet-20": [1.0]})
     assert "not smaller in every residual net here" in larger and "as the paper found" not in larger
-    assert "hold ResNet-20 so far" in gradflow._responses_sentence({"ResNet-20": [1.0]})
+    assert "hold ResNet-20 so far" in responses.responses_sentence({"ResNet-20": [1.0]})
 
 
 def test_gradflow_plan_picks_the_largest_checkpoint_that_fits():
-    from resnet_demo.ui import gradflow
+    from resnet_demo import gradflow
 
     # after step 2: mark m costs (m - 2) steps and one profile per checkpoint in (0, m]
     assert gradflow.plan(400, 1.0, 0.5, 99.0) == (50, pytest.approx(48 + 1.5))  # 100 would need 98 + 2
@@ -73,7 +73,11 @@ def test_gradflow_stored_settings_answer_from_the_file_cut_at_the_steps():
     assert record["nets"]["plain"]["grad_rms"] == full["nets"]["plain"]["grad_rms"][:3]
     assert [s["label"] for s in fig.layout.sliders[0].steps] == ["0", "10", "25"]
     rp = core.first_last_ratio(record["nets"]["plain"]["grad_rms"][-1])
-    assert "after 25 SGD steps" in text and f"**{rp:.2g}×** the last convolution's in plain-56" in text and "Stored result" in text
+    assert (
+        "after 25 SGD steps" in text
+        and f"**{rp:.2g}×** the last convolution's in plain-56" in text
+        and "Stored result" in text
+    )
     none_fig, text, none = gradflow.show_stored(32, True, 25, 0)  # depth 32 is not stored
     assert none_fig is None and none is None and "not stored" in text and "Show gradient flow" in text
     with pytest.raises(Exception, match="Training steps must be one of"):
@@ -89,7 +93,7 @@ def test_gradflow_live_run_streams_and_estimates(monkeypatch):
     final = outs[-1][2]
     assert final["source"] == "live" and final["steps"] == [0, 10] and final["estimate_s"] > 0
     assert "Computed live" in outs[-1][1]
-    monkeypatch.setattr(gradflow, "TIME_LIMIT_S", 0.0)  # no step fits: it stops after the measured one
+    monkeypatch.setenv("RESNET_DEMO_GRADFLOW_LIMIT_S", "0")  # no step fits: it stops after the measured one
     outs = list(gradflow.grad_flow(20, True, 400, 1))
     assert outs[-1][2]["steps"] == [0]
 
@@ -97,14 +101,14 @@ def test_gradflow_live_run_streams_and_estimates(monkeypatch):
 def test_classify_opens_with_an_example_already_classified_offline():
     from pathlib import Path
 
-    from resnet_demo import imagenet
-    from resnet_demo.image_input import load_input
+    from resnet_demo import classifiers
+    from resnet_demo.images import load_input
     from resnet_demo.ui import classify
 
     labels, heat, details = classify.first_view()
     assert Path(heat).is_file() and classify.FIRST_PHOTO in details
     image, _ = load_input(str(classify.EXAMPLES / classify.FIRST_PHOTO), None)
-    ref = imagenet.classify(image, classify.FIRST_MODEL).top  # an independent call of the same model
+    ref = classifiers.classify(image, classify.FIRST_MODEL).top  # an independent call of the same model
     assert list(labels) == [label for label, _ in ref]
     assert [labels[label] for label, _ in ref] == pytest.approx([p for _, p in ref], rel=1e-5)
     assert max(labels, key=labels.get) == "cat"  # the example is Chelsea the cat: the offline model gets it
@@ -117,21 +121,23 @@ def test_classify_requests_run_their_torch_work_on_one_thread(monkeypatch):
     second thread with an OpenMP team of its own would slow every torch call: see resnet_demo/threads.py)."""
     import threading
 
-    from resnet_demo import imagenet, threads
+    from resnet_demo import classifiers, threads
     from resnet_demo.ui import classify
 
     ran_on = []
-    real = imagenet.classify
+    real = classifiers.classify
 
     def spy(*args, **kwargs):
         ran_on.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(imagenet, "classify", spy)
+    monkeypatch.setattr(classifiers, "classify", spy)
     photo = str(classify.EXAMPLES / "coffee.png")
     results = []
-    callers = [threading.Thread(target=lambda: results.append(classify.classify(photo, None, "cifar-resnet20")))
-               for _ in range(3)]
+    callers = [
+        threading.Thread(target=lambda: results.append(classify.classify(photo, None, "cifar-resnet20")))
+        for _ in range(3)
+    ]
     for t in callers:
         t.start()
     for t in callers:
@@ -164,9 +170,9 @@ def test_cifar_models_run_on_one_torch_thread_and_leave_the_callers_count():
     import torch
     from PIL import Image
 
-    from resnet_demo import imagenet, threads
+    from resnet_demo import classifiers, threads
 
-    clf = imagenet.MODELS.get("cifar-resnet20")
+    clf = classifiers.MODELS.get("cifar-resnet20")
     seen = []
     trunk = clf.trunk
 
@@ -179,8 +185,8 @@ def test_cifar_models_run_on_one_torch_thread_and_leave_the_callers_count():
     try:
         other = []
         worker = threading.Thread(target=lambda: other.append(torch.get_num_threads()))
-        imagenet.classify(Image.new("RGB", (40, 30), "red"), "cifar-resnet20")
-        threads.on_inference_thread(imagenet.classify, Image.new("RGB", (40, 30), "blue"), "cifar-resnet20")
+        classifiers.classify(Image.new("RGB", (40, 30), "red"), "cifar-resnet20")
+        threads.on_inference_thread(classifiers.classify, Image.new("RGB", (40, 30), "blue"), "cifar-resnet20")
         worker.start()
         worker.join()
     finally:

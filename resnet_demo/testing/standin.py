@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import warnings
 
-from pathlib import Path
-
 import torch
 import torchvision
 from PIL import Image
+
+from ..settings import EXAMPLES_DIR
 
 
 def standin_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -56,15 +56,15 @@ def standin_int8_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]
 def _calibration_images(arch: str) -> torch.Tensor:
     """The example photos shipped in assets/examples, preprocessed as the weights' transforms do, and mirrored."""
     transforms = torchvision.models.get_model_weights(f"quantized_{arch}").DEFAULT.transforms()
-    photos = sorted((Path(__file__).resolve().parents[2] / "assets" / "examples").iterdir())
+    photos = sorted(EXAMPLES_DIR.iterdir())
     x = torch.stack([transforms(Image.open(p).convert("RGB")) for p in photos])
     return torch.cat([x, x.flip(3)])
 
 
 def seed_cache(keys) -> None:
     """Save stand-in weights under torchvision's file names in the current ``$TORCH_HOME``; keys as in
-    ``imagenet.model_names()`` (``resnet50``, ``resnet50.IMAGENET1K_V1``, ``resnet50.int8``)."""
-    from ..imagenet import INT8_KEYS, weights_of, weights_path
+    ``classifiers.model_names()`` (``resnet50``, ``resnet50.IMAGENET1K_V1``, ``resnet50.int8``)."""
+    from ..weights import INT8_KEYS, weights_of, weights_path
 
     for key in keys:
         int8 = key in INT8_KEYS

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ..threads import flush_denormals
 from . import anatomy, classify, depth, gradflow, inside
 
 TITLE = "ResNet Lab — why deep residual learning works"
@@ -17,6 +18,9 @@ CSS = """
 
 
 def build_demo() -> gr.Blocks:
+    # Before the server starts its threads: threads created later (request threads, OpenMP workers) copy this
+    # thread's floating-point settings, so denormals flush everywhere (resnet_demo/threads.py).
+    flush_denormals()
     # delete_cache: uploads and outputs older than an hour are removed every hour (a long-lived Space)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\nAn interactive companion to He, Zhang, Ren, Sun, "

@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from .. import anatomy
+from .. import anatomy, paper
 
 BOX = "border:1px solid #bbb;border-radius:6px;padding:4px 8px;margin:3px;font-size:13px;background:#fafafa;"
 SHORTCUT_COLOURS = {"identity": "#1f77b4", "projection": "#ff7f0e", "zero-padding": "#2ca02c", "none": "#d62728"}
@@ -74,20 +74,28 @@ def table1(a: anatomy.Anatomy) -> str:
     lines.append(f"| **total** | | {a.weight_layers} weight layers | **{_m(a.params)}** | **{_g(a.macs)}** |"
                  + (" |" if sizes else ""))
     text = f"**{html.escape(a.label)}**\n\n" + "\n".join(lines)
-    text += ("\n\nCounted from the module on PyTorch's meta device with the formulas of torch's `FlopCounterMode` (input "
-             f"{a.input_size}×{a.input_size}). Multiply-adds (MACs) are what the paper calls FLOPs; BN, ReLU and "
-             "pooling are not counted, as in the paper.")
+    text += (
+        "\n\nCounted from the module on PyTorch's meta device with the formulas of torch's `FlopCounterMode` (input "
+        f"{a.input_size}×{a.input_size}). Multiply-adds (MACs) are what the paper calls FLOPs; BN, ReLU and "
+        "pooling are not counted, as in the paper."
+    )
     if "macs" in paper:
-        text += (f" The paper: **{paper['macs'] / 1e9:.1f} billion** multiply-adds "
-                 f"({paper.get('macs_source', paper['source'])}); ours: {a.macs / 1e9:.2f} billion.")
+        text += (
+            f" The paper: **{paper['macs'] / 1e9:.1f} billion** multiply-adds "
+            f"({paper.get('macs_source', paper['source'])}); ours: {a.macs / 1e9:.2f} billion."
+        )
     if a.model in ("resnet50", "resnet101", "resnet152"):
         paper_layout = anatomy.stride_on_first_1x1_macs(a.model)
-        text += (f" The difference comes from the code: torchvision's bottleneck puts a stage's stride 2 on its "
-                 f"3×3 conv (ResNet v1.5), so that conv runs at the larger size; with the stride on the first 1×1 "
-                 f"conv as in the paper, the same module counts {paper_layout / 1e9:.2f} billion.")
+        text += (
+            f" The difference comes from the code: torchvision's bottleneck puts a stage's stride 2 on its "
+            f"3×3 conv (ResNet v1.5), so that conv runs at the larger size; with the stride on the first 1×1 "
+            f"conv as in the paper, the same module counts {paper_layout / 1e9:.2f} billion."
+        )
     if "top1_error_10crop" in paper:
-        text += (f" ImageNet top-1 error (10-crop): {paper['top1_error_10crop']}% ({paper['top1_source']}; "
-                 "the paper's, not measured here).")
+        text += (
+            f" ImageNet top-1 error (10-crop): {paper['top1_error_10crop']}% ({paper['top1_source']}; "
+            "the paper's, not measured here)."
+        )
     if "params" in paper:
         text += f" The paper: {paper['params'] / 1e6:.2f} M params ({paper['source']}); ours: {a.params / 1e6:.2f} M."
     return text
@@ -97,51 +105,73 @@ def shortcuts(name: str) -> str:
     """Params (and MACs) of shortcut options A, B, C for ResNet-34, or for the chosen CIFAR depth."""
     if name.startswith("cifar-"):
         _, depth, _ = anatomy.cifar_parts(name)
-        rows = [(f"cifar-plain{depth}", "plain (no shortcuts)"), (f"cifar-resnet{depth}", "A: zero-padding"),
-                (f"cifar-resnet{depth}-B", "B: projection where the shape changes"),
-                (f"cifar-resnet{depth}-C", "C: projection in every block")]
+        rows = [
+            (f"cifar-plain{depth}", "plain (no shortcuts)"),
+            (f"cifar-resnet{depth}", "A: zero-padding"),
+            (f"cifar-resnet{depth}-B", "B: projection where the shape changes"),
+            (f"cifar-resnet{depth}-C", "C: projection in every block"),
+        ]
         title = f"**Shortcut options at depth {depth} (CIFAR-10)**"
         cifar = True
     else:
-        rows = [("plain34", "plain-34 (no shortcuts)"), ("resnet34-A", "A: zero-padding"),
-                ("resnet34", "B: projection where the shape changes (torchvision)"),
-                ("resnet34-C", "C: projection in every block")]
+        rows = [
+            ("plain34", "plain-34 (no shortcuts)"),
+            ("resnet34-A", "A: zero-padding"),
+            ("resnet34", "B: projection where the shape changes (torchvision)"),
+            ("resnet34-C", "C: projection in every block"),
+        ]
         title = "**Shortcut options for ResNet-34 (the paper's Table 3)**"
         cifar = False
-    lines = ["| network | params | multiply-adds |" + ("" if cifar else " the paper's top-1 error (ImageNet, 10-crop) |"),
-             "|---|---|---|" + ("" if cifar else "---|")]
+    lines = [
+        "| network | params | multiply-adds |" + ("" if cifar else " the paper's top-1 error (ImageNet, 10-crop) |"),
+        "|---|---|---|" + ("" if cifar else "---|"),
+    ]
     for key, what in rows:
         a = anatomy.anatomy(key)
-        top1 = anatomy.TABLE3["top1"].get(key)
+        top1 = paper.TABLE3["top1"].get(key)
         lines.append(f"| {what} | {a.params:,} | {_g(a.macs)} |" + ("" if cifar else f" {top1}% |"))
     if cifar:
-        note = ("\n\nCounted from the modules. On CIFAR-10 the paper uses option A throughout (Table 6), so each "
-                "residual net has exactly its plain counterpart's parameters; it compares A, B and C on ImageNet "
-                "only (choose a ResNet-34 to see that table).")
+        note = (
+            "\n\nCounted from the modules. On CIFAR-10 the paper uses option A throughout (Table 6), so each "
+            "residual net has exactly its plain counterpart's parameters; it compares A, B and C on ImageNet "
+            "only (choose a ResNet-34 to see that table)."
+        )
     else:
-        note = (f"\n\nParams and multiply-adds counted from the modules; errors quoted from "
-                f"{anatomy.TABLE3['source']}. The paper concludes that projections are not essential for addressing "
-                "degradation: B is slightly better than A, C marginally better than B, at the cost of C's extra "
-                "parameters.")
+        note = (
+            f"\n\nParams and multiply-adds counted from the modules; errors quoted from "
+            f"{paper.TABLE3['source']}. The paper concludes that projections are not essential for addressing "
+            "degradation: B is slightly better than A, C marginally better than B, at the cost of C's extra "
+            "parameters."
+        )
     return title + "\n\n" + "\n".join(lines) + note
 
 
 def comparisons() -> str:
     """Fig. 5 (a basic block against a bottleneck) and ResNet-152 against VGG-19, computed."""
-    lines = ["**Basic block vs bottleneck** (the paper's Fig. 5, at 56×56)", "",
-             "| block | params | multiply-adds |", "|---|---|---|"]
+    lines = [
+        "**Basic block vs bottleneck** (the paper's Fig. 5, at 56×56)",
+        "",
+        "| block | params | multiply-adds |",
+        "|---|---|---|",
+    ]
     for b in anatomy.block_comparison():
         lines.append(f"| {b['block']} | {b['params']:,} | {_g(b['macs'])} |")
     deep, vgg = anatomy.anatomy("resnet152"), anatomy.anatomy("vgg19")
-    lines += ["", "**Deeper, yet cheaper**", "", "| network | weight layers | params | multiply-adds | the paper |",
-              "|---|---|---|---|---|",
-              f"| ResNet-152 | {deep.weight_layers} | {_m(deep.params)} | {_g(deep.macs)} | "
-              f"{anatomy.TABLE1['gmacs'][152]} billion (Table 1) |",
-              f"| VGG-19 | {vgg.weight_layers} | {_m(vgg.params)} | {_g(vgg.macs)} | "
-              f"{anatomy.FIG3['gmacs']['vgg19']} billion (Fig. 3) |", "",
-              f"ResNet-152 has {deep.weight_layers / vgg.weight_layers:.0f}× the layers of VGG-19 and "
-              f"{deep.macs / vgg.macs:.2f}× its multiply-adds: bottlenecks keep the 3×3 convs narrow, and there are "
-              "no 4096-wide fully connected layers."]
+    lines += [
+        "",
+        "**Deeper, yet cheaper**",
+        "",
+        "| network | weight layers | params | multiply-adds | the paper |",
+        "|---|---|---|---|---|",
+        f"| ResNet-152 | {deep.weight_layers} | {_m(deep.params)} | {_g(deep.macs)} | "
+        f"{paper.TABLE1['gmacs'][152]} billion (Table 1) |",
+        f"| VGG-19 | {vgg.weight_layers} | {_m(vgg.params)} | {_g(vgg.macs)} | "
+        f"{paper.FIG3['gmacs']['vgg19']} billion (Fig. 3) |",
+        "",
+        f"ResNet-152 has {deep.weight_layers / vgg.weight_layers:.0f}× the layers of VGG-19 and "
+        f"{deep.macs / vgg.macs:.2f}× its multiply-adds: bottlenecks keep the 3×3 convs narrow, and there are "
+        "no 4096-wide fully connected layers.",
+    ]
     return "\n".join(lines)
 
 
@@ -170,12 +200,13 @@ def architecture(name: str) -> tuple[str, str, str, str, dict[str, Any]]:
 def build() -> tuple[gr.Dropdown, list[gr.components.Component]]:
     """The tab's components; its content is filled by ``architecture`` when the page loads (see build_demo),
     not here, so that counting does not slow the app's start."""
-    gr.Markdown("### What a ResNet is\nA residual block computes y = F(x) + x (the paper's Fig. 2): its layers "
-                "learn only the change F to their input, and the shortcut carries x unchanged. Pick a network to "
-                "see its stages, blocks and shortcuts, and the paper's Table 1 computed from the very modules the "
-                "other tabs run.")
-    choice = gr.Dropdown([(anatomy.label(n), n) for n in anatomy.network_names()], value="resnet50",
-                         label="Network")
+    gr.Markdown(
+        "### What a ResNet is\nA residual block computes y = F(x) + x (the paper's Fig. 2): its layers "
+        "learn only the change F to their input, and the shortcut carries x unchanged. Pick a network to "
+        "see its stages, blocks and shortcuts, and the paper's Table 1 computed from the very modules the "
+        "other tabs run."
+    )
+    choice = gr.Dropdown([(anatomy.label(n), n) for n in anatomy.network_names()], value="resnet50", label="Network")
     table = gr.Markdown()
     with gr.Accordion("The stack, block by block", open=True):
         picture = gr.HTML()
@@ -183,6 +214,5 @@ def build() -> tuple[gr.Dropdown, list[gr.components.Component]]:
     compared = gr.Markdown()
     result = gr.JSON(label="Counts (JSON)", visible=False)
     outputs = [picture, table, options, compared, result]
-    choice.change(architecture, choice, outputs, api_name="architecture", concurrency_id="anatomy",
-                  concurrency_limit=2)
+    choice.change(architecture, choice, outputs, api_name="architecture", concurrency_id="anatomy", concurrency_limit=2)
     return choice, outputs

@@ -9,12 +9,13 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from .. import imagenet
-from ..image_input import InputError, load_input
+from .. import classifiers, gradcam, weights
+from ..images import InputError, load_input
+from ..settings import EXAMPLES_DIR
 from ..threads import on_inference_thread
 from .common import TempSlots, upload_path
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
+EXAMPLES = EXAMPLES_DIR
 DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on its long side
 HEATMAPS = TempSlots("resnet-lab-heatmaps", slots=64)
 FIRST_VIEW = TempSlots("resnet-lab-first-view", slots=1)  # written once: the first view's heatmap
@@ -42,7 +43,7 @@ def _display_copy(image: Image.Image) -> Image.Image:
                         reducing_gap=2.0)
 
 
-def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: float) -> str:
+def _details(pred: classifiers.Prediction, model_name: str, source: str, total_ms: float) -> str:
     rows = [("model time", f"{pred.model_ms:.1f} ms (forward + Grad-CAM)"), ("total time", f"{total_ms:.0f} ms"),
             ("image", f"{pred.image_size[0]}x{pred.image_size[1]} from {source}")]
     for key, value in pred.info.items():
@@ -57,16 +58,16 @@ def _details(pred: imagenet.Prediction, model_name: str, source: str, total_ms: 
                 "(8×8 at its last stage) covers all of it.")
     else:
         seen = "The network sees only the centre crop; the rest of the image is dimmed."
-    return (f"**{imagenet.describe_key(model_name)}**\n\n| measure | value |\n|---|---|\n{table}\n\n"
+    return (f"**{classifiers.describe_key(model_name)}**\n\n| measure | value |\n|---|---|\n{table}\n\n"
             f"The heatmap is Grad-CAM on the last stage: where evidence for the top label was found. {seen}")
 
 
 def _predict_and_draw(image: Image.Image, model_name: str, progress=None,
-                      folder: Path | None = None) -> tuple[imagenet.Prediction, str]:
+                      folder: Path | None = None) -> tuple[classifiers.Prediction, str]:
     """Every torch op of a request (the model, Grad-CAM, the heatmap's upsampling): on the inference thread."""
-    pred = imagenet.classify(image, model_name, progress=progress)
+    pred = classifiers.classify(image, model_name, progress=progress)
     shown = _display_copy(image)
-    heat = _save_heatmap(imagenet.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size)), folder)
+    heat = _save_heatmap(gradcam.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size)), folder)
     return pred, heat
 
 
@@ -84,7 +85,7 @@ def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress
 
     try:
         pred, heat = on_inference_thread(_predict_and_draw, image, model_name or "resnet50", on_download)
-    except (imagenet.WeightsUnavailable, imagenet.UnknownModel) as e:
+    except (weights.WeightsUnavailable, weights.UnknownModel) as e:
         raise gr.Error(str(e)) from None
     total_ms = (time.perf_counter() - t0) * 1000
     return {label: p for label, p in pred.top}, heat, _details(pred, model_name or "resnet50", source, total_ms)
@@ -107,7 +108,7 @@ def first_view():
     image input stays empty: a URL pasted next must not lose to an upload the user never made."""
     try:
         return _first_result()
-    except (imagenet.WeightsUnavailable, imagenet.UnknownModel, InputError):  # no checkpoint: an empty tab
+    except (weights.WeightsUnavailable, weights.UnknownModel, InputError):  # no checkpoint: an empty tab
         return gr.skip(), gr.skip(), gr.skip()
 
 
@@ -118,7 +119,7 @@ def build() -> list:
         with gr.Column():
             image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=320)
             url = gr.Textbox(label="…or an image URL", placeholder="https://…/photo.jpg", max_lines=1)
-            choices = [(imagenet.describe_key(k), k) for k in imagenet.model_names()]
+            choices = [(classifiers.describe_key(k), k) for k in classifiers.model_names()]
             model = gr.Dropdown(choices, value="resnet50", label="Model")
             button = gr.Button("Classify", variant="primary")
             gr.Examples([[str(p)] for p in sorted(EXAMPLES.iterdir())], inputs=[image], label="Example photos")

@@ -2,20 +2,12 @@
 from __future__ import annotations
 
 import atexit
-import functools
 import itertools
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
-
-from ..data import CifarData, load_bundled
-
-
-@functools.lru_cache(maxsize=1)
-def bundled_data() -> CifarData:
-    return load_bundled()  # read-only tensors, shared safely between sessions
 
 
 def upload_path(payload: Any) -> str | None:

@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, free_port, photo
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -207,7 +206,7 @@ def test_every_tab_fits_phone_and_projector(browser, app, size):
             page.screenshot(path=str(SHOTS / f"layout-{size[0]}-{tab.replace(' ', '_')}.png"), full_page=True)
             if m["scroll"] > m["w"]:
                 failures.append(f"{tab}: page scrolls sideways ({m['scroll']} > {m['w']})")
-            for left, right, width in m["boxes"]:
+            for left, right, _width in m["boxes"]:
                 if left < 0 or right > m["w"] + 0.5:
                     failures.append(f"{tab}: a plot spans {left:.0f}..{right:.0f} outside 0..{m['w']}")
             if size[0] >= 1920 and m["minFont"] is not None and m["minFont"] < 14:

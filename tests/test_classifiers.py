@@ -1,46 +1,45 @@
 import numpy as np
 import pytest
 import torch
+from conftest import SEEDED, photo
 from PIL import Image
 
-from resnet_demo import imagenet
-
-from conftest import SEEDED, photo
+from resnet_demo import classifiers, gradcam, weights
 
 
 def test_every_resnet_and_weights_variant_is_offered():
-    names = imagenet.model_names()
+    names = classifiers.model_names()
     for arch in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
         assert arch in names
     for arch in ("resnet50", "resnet101", "resnet152"):  # V1 and V2 where both exist; DEFAULT is V2
-        assert imagenet.weights_of(arch).name == "IMAGENET1K_V2"
-        assert imagenet.weights_of(f"{arch}.IMAGENET1K_V1").name == "IMAGENET1K_V1"
-    assert imagenet.weights_of("resnet18").name == "IMAGENET1K_V1"
-    assert "80.9% top-1" in imagenet.describe_key("resnet50")  # from weights.meta
+        assert weights.weights_of(arch).name == "IMAGENET1K_V2"
+        assert weights.weights_of(f"{arch}.IMAGENET1K_V1").name == "IMAGENET1K_V1"
+    assert weights.weights_of("resnet18").name == "IMAGENET1K_V1"
+    assert "80.9% top-1" in classifiers.describe_key("resnet50")  # from weights.meta
 
 
 def test_the_stored_model_list_is_what_torchvision_says():
     """The app lists and labels its ImageNet models from assets/imagenet_models.json (no torchvision import at
     start-up); it must equal torchvision's weights enums (after a torchvision upgrade: scripts/imagenet_catalog.py)."""
-    assert imagenet._catalog() == imagenet.catalog_from_torchvision()
-    for key in imagenet.IMAGENET_KEYS + imagenet.INT8_KEYS:
-        w = imagenet.weights_of(key)
-        assert f"{w.meta['_metrics']['ImageNet-1K']['acc@1']:.1f}% top-1" in imagenet.describe_key(key)
-    with pytest.raises(imagenet.UnknownModel):
-        imagenet.weights_of("resnet50.IMAGENET1K_V9")
+    assert weights.read_catalog() == weights.catalog_from_torchvision()
+    for key in weights.IMAGENET_KEYS + weights.INT8_KEYS:
+        w = weights.weights_of(key)
+        assert f"{w.meta['_metrics']['ImageNet-1K']['acc@1']:.1f}% top-1" in classifiers.describe_key(key)
+    with pytest.raises(weights.UnknownModel):
+        weights.weights_of("resnet50.IMAGENET1K_V9")
 
 
 @pytest.mark.parametrize("key", SEEDED)
 def test_predict_through_the_real_loading_path(torch_home, key):
-    top = imagenet.predict(Image.open(photo()), key)
-    cats = imagenet.weights_of(key).meta["categories"]
+    top = classifiers.predict(Image.open(photo()), key)
+    cats = weights.weights_of(key).meta["categories"]
     assert len(top) == 5 and all(label in cats for label, _ in top)
     probs = [p for _, p in top]
     assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
     # the same answer as torchvision's own builder fed the same file
     ref = __import__("torchvision").models.get_model(key, weights=None)
-    ref.load_state_dict(torch.load(imagenet.weights_path(imagenet.weights_of(key)), weights_only=True))
-    x = imagenet.weights_of(key).transforms()(Image.open(photo()).convert("RGB")).unsqueeze(0)
+    ref.load_state_dict(torch.load(weights.weights_path(weights.weights_of(key)), weights_only=True))
+    x = weights.weights_of(key).transforms()(Image.open(photo()).convert("RGB")).unsqueeze(0)
     with torch.no_grad():
         p = ref.eval()(x).softmax(1)[0]
     assert [cats[i] for i in p.topk(5).indices] == [label for label, _ in top]
@@ -48,27 +47,27 @@ def test_predict_through_the_real_loading_path(torch_home, key):
 
 @pytest.mark.parametrize("name", ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"])
 def test_preprocessing_is_exactly_the_weights_transforms(torch_home, name):
-    clf = imagenet.MODELS.get("resnet50")
+    clf = classifiers.MODELS.get("resnet50")
     img = Image.open(photo(name)).convert("RGB")
-    assert torch.equal(clf.preprocess(img), imagenet.weights_of("resnet50").transforms()(img))
+    assert torch.equal(clf.preprocess(img), weights.weights_of("resnet50").transforms()(img))
 
 
 def test_grad_cam_has_the_image_size_and_unit_range(torch_home):
     img = Image.open(photo()).convert("RGB")
-    pred = imagenet.classify(img, "resnet18")
+    pred = classifiers.classify(img, "resnet18")
     cam = pred.heatmap()
     assert cam.shape == (img.height, img.width) and cam.dtype == np.float32
     assert cam.min() >= 0 and cam.max() <= 1 and cam.max() > 0.5
     left, top, right, bottom = pred.box
     assert cam[:, :left].max() == 0 and cam[:, right:].max() == 0  # nothing outside the centre crop
-    assert imagenet.overlay(img, cam, pred.box).size == img.size
+    assert gradcam.overlay(img, cam, pred.box).size == img.size
 
 
 def test_grad_cam_matches_a_hook_based_reference(torch_home):
     """Independent reference: hooks on layer4 of a private copy, autograd through the whole net."""
-    clf = imagenet.MODELS.get("resnet18")
+    clf = classifiers.MODELS.get("resnet18")
     img = Image.open(photo()).convert("RGB")
-    pred = imagenet.classify(img, "resnet18")
+    pred = classifiers.classify(img, "resnet18")
     model = __import__("copy").deepcopy(clf.model).requires_grad_(True)
     acts = []
     model.layer4.register_forward_hook(lambda _m, _i, o: acts.append(o))
@@ -80,18 +79,18 @@ def test_grad_cam_matches_a_hook_based_reference(torch_home):
 
 def test_extreme_aspect_ratios_do_not_blow_up_memory(torch_home):
     for size in ((10000, 10), (10, 10000), (1, 1)):
-        top = imagenet.predict(Image.new("RGB", size, (120, 60, 30)), "resnet18")
+        top = classifiers.predict(Image.new("RGB", size, (120, 60, 30)), "resnet18")
         assert len(top) == 5
     img = Image.open(photo()).convert("RGB")
-    assert imagenet.limit_aspect(img) is img  # ordinary photos are untouched
+    assert classifiers.limit_aspect(img) is img  # ordinary photos are untouched
 
 
 def test_missing_weights_offline_name_the_file_and_folder(torch_home, monkeypatch):
     monkeypatch.setenv("RESNET_DEMO_OFFLINE", "1")
-    with pytest.raises(imagenet.WeightsUnavailable) as e:
-        imagenet.predict(Image.open(photo()), "resnet34")
+    with pytest.raises(weights.WeightsUnavailable) as e:
+        classifiers.predict(Image.open(photo()), "resnet34")
     assert "resnet34-b627a593.pth" in str(e.value) and str(torch_home / "hub" / "checkpoints") in str(e.value)
-    assert len(imagenet.predict(Image.open(photo()), "resnet18")) == 5  # the others keep working
+    assert len(classifiers.predict(Image.open(photo()), "resnet18")) == 5  # the others keep working
 
 
 class _FakeResponse:
@@ -112,22 +111,22 @@ class _FakeResponse:
 def test_download_checks_the_hash_and_reports_progress(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.delenv("RESNET_DEMO_OFFLINE", raising=False)
-    w = imagenet.weights_of("resnet18")
-    monkeypatch.setattr(imagenet.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(b"x" * (3 << 20)))
+    w = weights.weights_of("resnet18")
+    monkeypatch.setattr(weights.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(b"x" * (3 << 20)))
     seen = []
-    with pytest.raises(imagenet.WeightsUnavailable, match="corrupt"):
-        imagenet.ensure_weights(w, progress=lambda done, total: seen.append((done, total)))
+    with pytest.raises(weights.WeightsUnavailable, match="corrupt"):
+        weights.ensure_weights(w, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (3 << 20, 3 << 20) and len(seen) == 3
-    assert not imagenet.weights_path(w).exists() and not list(imagenet.weights_path(w).parent.glob("*.partial"))
+    assert not weights.weights_path(w).exists() and not list(weights.weights_path(w).parent.glob("*.partial"))
 
 
 def test_unknown_model_is_refused():
-    with pytest.raises(imagenet.UnknownModel):
-        imagenet.predict(Image.new("RGB", (8, 8)), "vgg16")
+    with pytest.raises(weights.UnknownModel):
+        classifiers.predict(Image.new("RGB", (8, 8)), "vgg16")
 
 
 def test_model_cache_is_bounded(torch_home):
-    cache = imagenet.ModelCache(1)
+    cache = classifiers.ModelCache(1)
     cache.get("resnet18")
     cache.get("resnet50")
     assert cache.loaded() == ["resnet50"]
@@ -143,10 +142,10 @@ def test_download_lands_in_the_torchvision_cache(tmp_path, monkeypatch):
     digest = hashlib.sha256(body).hexdigest()
     w = SimpleNamespace(url=f"https://download.pytorch.org/models/tiny-{digest[:8]}.pth", meta={"_file_size": 0})
     urls = []
-    monkeypatch.setattr(imagenet.urllib.request, "urlopen", lambda url, timeout: urls.append(url) or _FakeResponse(body))
-    path = imagenet.ensure_weights(w)
+    monkeypatch.setattr(weights.urllib.request, "urlopen", lambda url, timeout: urls.append(url) or _FakeResponse(body))
+    path = weights.ensure_weights(w)
     assert path == tmp_path / "hub" / "checkpoints" / f"tiny-{digest[:8]}.pth" and path.read_bytes() == body
-    assert imagenet.ensure_weights(w) == path and len(urls) == 1  # cached: no second download
+    assert weights.ensure_weights(w) == path and len(urls) == 1  # cached: no second download
 
 
 @pytest.mark.parametrize("name", ["chelsea.png", "coffee.png"])
@@ -159,14 +158,14 @@ def test_int8_opt_in_matches_torchvisions_quantized_model(torch_home, name):
     import torch.nn.functional as F
 
     key = "resnet50.int8"
-    w = imagenet.weights_of(key)
+    w = weights.weights_of(key)
     img = Image.open(photo(name)).convert("RGB")
-    pred = imagenet.classify(img, key)
-    clf = imagenet.MODELS.get(key)
+    pred = classifiers.classify(img, key)
+    clf = classifiers.MODELS.get(key)
     with torch.inference_mode():
         ours = clf.head(clf.trunk(clf.preprocess(img).unsqueeze(0)))[0]
     ref = __import__("torchvision").models.quantization.resnet50(weights=None, quantize=True)
-    ref.load_state_dict(torch.load(imagenet.weights_path(w), weights_only=True))
+    ref.load_state_dict(torch.load(weights.weights_path(w), weights_only=True))
     ref.eval()
     feats = []
     hook = ref.layer4.register_forward_hook(lambda _m, _i, out: feats.append(out.dequantize()))
@@ -188,5 +187,6 @@ def test_int8_opt_in_matches_torchvisions_quantized_model(torch_home, name):
     fp32 = w.meta["unquantized"].meta["_metrics"]["ImageNet-1K"]["acc@1"]
     int8 = w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
     assert f"{fp32 - int8:.2f} points" in pred.info["accuracy cost of int8 (published)"]
-    assert f"{int8:.1f}% top-1" in imagenet.describe_key(key) and f"fp32 {fp32:.1f}%" in imagenet.describe_key(key)
-    assert key in imagenet.model_names() and key not in imagenet.IMAGENET_KEYS  # not offered to gradient flow
+    label = classifiers.describe_key(key)
+    assert f"{int8:.1f}% top-1" in label and f"fp32 {fp32:.1f}%" in label
+    assert key in classifiers.model_names() and key not in weights.IMAGENET_KEYS  # not offered to gradient flow

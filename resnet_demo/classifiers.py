@@ -1,24 +1,18 @@
-"""Pretrained classifiers: torchvision's ImageNet ResNets and the project's own CIFAR-10 checkpoints.
+"""The classifiers behind Classify: torchvision's ImageNet ResNets (fp32, int8) and this project's CIFAR-10
+checkpoints, behind one interface (preprocess, trunk, head), a small model cache, and ``classify``.
 
-Everything shown about a torchvision model (labels, preprocessing, params, GFLOPS, acc@1, file name)
-is read from its ``weights`` object; nothing is re-typed. Models load lazily, are kept in a small LRU
-cache, and weights download on first use into torchvision's cache (``$TORCH_HOME/hub/checkpoints``);
-offline, a missing file raises ``WeightsUnavailable`` naming the file and the folder to put it in.
+Everything shown about a torchvision model (labels, preprocessing, params, GFLOPS, acc@1, file name) is read
+from its ``weights`` object; nothing is re-typed. Models load lazily and are kept in an LRU cache of
+``RESNET_DEMO_MAX_MODELS``.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import threading
 import time
-import urllib.error
-import urllib.request
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,140 +21,41 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .cifar import count_params, load_checkpoint
+from .cifar import checkpoints, count_params, load_checkpoint
 from .fast_trunk import onnx_trunk, resnet_trunk
+from .gradcam import grad_cam, place_cam
 from .runs import milestones_text, stored_runs
+from .settings import settings
 from .threads import flush_denormals, torch_threads
-
-ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
-ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total) during a download
-
-
-class WeightsUnavailable(RuntimeError):
-    """The weights file is not cached and could not be downloaded."""
-
-
-class UnknownModel(ValueError):
-    pass
-
-
-# -- the model list ---------------------------------------------------------------------------------
-# Read from torchvision's weights enums by ``catalog_from_torchvision`` and kept in CATALOG, so that the app
-# can list and label its models without importing torchvision at start-up (that import takes ~1 s on 2 vCPU:
-# it imports ``torch._dynamo``); a test checks that the file still equals what torchvision says.
-CATALOG = Path(__file__).resolve().parent.parent / "assets" / "imagenet_models.json"
-
-
-def catalog_from_torchvision() -> dict[str, dict[str, dict[str, Any]]]:
-    """``resnet50`` is torchvision's DEFAULT weights, ``resnet50.IMAGENET1K_V1`` the others, and ``resnet50.int8``
-    the DEFAULT quantized (FBGEMM int8) weights, offered opt-in."""
-    from torchvision.models import get_model_weights, list_models, quantization
-
-    def top1(w: Any) -> float:
-        return w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
-
-    fp32: dict[str, dict[str, Any]] = {}
-    for arch in ARCHS:
-        enum = get_model_weights(arch)
-        fp32[arch] = {"weights": enum.DEFAULT.name, "default": True, "acc@1": top1(enum.DEFAULT)}
-        for w in enum:
-            if w is not enum.DEFAULT:
-                fp32[f"{arch}.{w.name}"] = {"weights": w.name, "default": False, "acc@1": top1(w)}
-    int8 = {f"{arch}.int8": {"weights": w.name, "acc@1": top1(w), "fp32 acc@1": top1(w.meta["unquantized"])}
-            for arch in ARCHS if f"quantized_{arch}" in list_models(quantization)
-            for w in [get_model_weights(f"quantized_{arch}").DEFAULT]}
-    return {"fp32": fp32, "int8": int8}
-
-
-def _catalog() -> dict[str, dict[str, dict[str, Any]]]:
-    with open(CATALOG, encoding="utf-8") as f:
-        return json.load(f)
-
-
-_CATALOG = _catalog()
-IMAGENET_KEYS = tuple(_CATALOG["fp32"])  # the fp32 models (what gradient flow's ImageNet mode offers)
-INT8_KEYS = tuple(_CATALOG["int8"])
-
-
-def weights_of(key: str) -> Any:
-    """The torchvision weights enum member behind an ImageNet key (fp32 or int8)."""
-    from torchvision.models import get_model_weights
-
-    arch = key.split(".")[0]
-    if key in _CATALOG["int8"]:
-        return get_model_weights(f"quantized_{arch}")[_CATALOG["int8"][key]["weights"]]
-    if key in _CATALOG["fp32"]:
-        return get_model_weights(arch)[_CATALOG["fp32"][key]["weights"]]
-    raise UnknownModel(f"unknown ImageNet model {key!r}; choose one of {', '.join(IMAGENET_KEYS + INT8_KEYS)}")
-
-
-def cifar_checkpoints(directory: Path = CHECKPOINTS) -> dict[str, Path]:
-    """The offline CIFAR-10 models shipped in ``assets/checkpoints`` (key ``cifar-<file stem>``)."""
-    return {f"cifar-{p.stem}": p for p in sorted(directory.glob("*.pt"))}
+from .weights import (
+    IMAGENET_KEYS,
+    INT8_KEYS,
+    ProgressFn,
+    UnknownModel,
+    catalog_entry,
+    ensure_weights,
+    weights_of,
+)
 
 
 def model_names() -> list[str]:
-    return list(IMAGENET_KEYS) + list(INT8_KEYS) + list(cifar_checkpoints())
+    return list(IMAGENET_KEYS) + list(INT8_KEYS) + list(checkpoints())
 
 
 def describe_key(key: str) -> str:
     """A dropdown label, e.g. 'ResNet-50 · IMAGENET1K_V2 (default) · 80.9% top-1'."""
-    if key in _CATALOG["fp32"]:
-        entry = _CATALOG["fp32"][key]
+    kind, entry = catalog_entry(key) or ("", {})
+    if kind == "fp32":
         default = " (default)" if entry["default"] else ""
         return f"ResNet-{key.split('.')[0][6:]} · {entry['weights']}{default} · {entry['acc@1']:.1f}% top-1 ImageNet"
-    if key in _CATALOG["int8"]:
-        entry = _CATALOG["int8"][key]
+    if kind == "int8":
         return (f"ResNet-{key[6:-5]} · int8 {entry['weights']} (faster) · {entry['acc@1']:.1f}% top-1 ImageNet "
                 f"(fp32 {entry['fp32 acc@1']:.1f}%)")
-    if key in cifar_checkpoints():
+    if key in checkpoints():
         return f"CIFAR-10 {key[6:]} (offline, 10 classes)"
     raise UnknownModel(f"unknown model {key!r}; choose one of {', '.join(model_names())}")
 
 
-def weights_path(weights: Any) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
-
-
-def ensure_weights(weights: Any, progress: ProgressFn | None = None, timeout: float = 30.0) -> Path:
-    """The cached weights file, downloading it (with ``progress`` callbacks) when it is missing."""
-    path = weights_path(weights)
-    if path.is_file():
-        return path
-    unavailable = (f"The weights file {path.name} is not cached and could not be downloaded. Put it in "
-                   f"{path.parent}/ (from {weights.url}) or set TORCH_HOME to a folder whose "
-                   "hub/checkpoints/ holds it.")
-    if os.environ.get("RESNET_DEMO_OFFLINE") == "1":
-        raise WeightsUnavailable(unavailable + " (RESNET_DEMO_OFFLINE=1 forbids downloads.)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    # most torchvision file names end in "-" + the first hex digits of the file's sha256 (torch.hub's
-    # rule); the quantized ones (resnet18_fbgemm_16fa66dd.pth) do not, and go unchecked as in torch.hub
-    match = torch.hub.HASH_REGEX.search(path.name)
-    hash_prefix = match.group(1) if match else ""
-    try:
-        with urllib.request.urlopen(weights.url, timeout=timeout) as resp, open(tmp, "wb") as f:
-            total = int(resp.headers.get("Content-Length") or weights.meta.get("_file_size", 0) * 2**20)
-            sha, done = hashlib.sha256(), 0
-            while chunk := resp.read(1 << 20):
-                f.write(chunk)
-                sha.update(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-        if not sha.hexdigest().startswith(hash_prefix):
-            raise WeightsUnavailable(f"download of {weights.url} is corrupt (sha256 does not start with "
-                                     f"{hash_prefix}); try again")
-        os.replace(tmp, path)
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        raise WeightsUnavailable(f"{unavailable} ({type(e).__name__}: {getattr(e, 'reason', e)})") from e
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-# -- classifiers ------------------------------------------------------------------------------------
 @dataclass
 class Classifier:
     key: str
@@ -270,12 +165,17 @@ def _load_int8(key: str, progress: ProgressFn | None) -> Classifier:
     transforms = w.transforms()
     meta, fp32 = w.meta, w.meta["unquantized"]
     acc, acc32 = meta["_metrics"]["ImageNet-1K"]["acc@1"], fp32.meta["_metrics"]["ImageNet-1K"]["acc@1"]
-    info = {"model": f"{arch} int8 ({w.name}, quantized from {fp32.name})", "weights file": path.name,
-            "params": meta["num_params"], "GOPS": meta["_ops"],
-            "acc@1 (ImageNet-1K, published)": acc, "acc@5 (ImageNet-1K, published)": meta["_metrics"]["ImageNet-1K"]["acc@5"],
-            "accuracy cost of int8 (published)": f"{acc32 - acc:.2f} points top-1 ({acc32} fp32 -> {acc} int8)",
-            "preprocessing": f"resize {transforms.resize_size[0]}, center crop {transforms.crop_size[0]}",
-            "backend": f"torch int8 ({meta['backend']}) trunk + float head (Grad-CAM)"}
+    info = {
+        "model": f"{arch} int8 ({w.name}, quantized from {fp32.name})",
+        "weights file": path.name,
+        "params": meta["num_params"],
+        "GOPS": meta["_ops"],
+        "acc@1 (ImageNet-1K, published)": acc,
+        "acc@5 (ImageNet-1K, published)": meta["_metrics"]["ImageNet-1K"]["acc@5"],
+        "accuracy cost of int8 (published)": f"{acc32 - acc:.2f} points top-1 ({acc32} fp32 -> {acc} int8)",
+        "preprocessing": f"resize {transforms.resize_size[0]}, center crop {transforms.crop_size[0]}",
+        "backend": f"torch int8 ({meta['backend']}) trunk + float head (Grad-CAM)",
+    }
 
     preprocess = _fast_transforms(transforms)
 
@@ -285,12 +185,20 @@ def _load_int8(key: str, progress: ProgressFn | None) -> Classifier:
     def head(f: torch.Tensor) -> torch.Tensor:
         return F.linear(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1), fc_weight, fc_bias)
 
-    return Classifier(key, model, list(meta["categories"]), preprocess, trunk, head,
-                      _central_crop_box(transforms.resize_size[0], transforms.crop_size[0]), info)
+    return Classifier(
+        key,
+        model,
+        list(meta["categories"]),
+        preprocess,
+        trunk,
+        head,
+        _central_crop_box(transforms.resize_size[0], transforms.crop_size[0]),
+        info,
+    )
 
 
 def _load_cifar(key: str) -> Classifier:
-    path = cifar_checkpoints()[key]
+    path = checkpoints()[key]
     model, meta = load_checkpoint(path)
     model.requires_grad_(False)
     size = meta["config"]["image_size"]
@@ -304,12 +212,15 @@ def _load_cifar(key: str) -> Classifier:
         return (x - mean) / std
 
     err = meta.get("test_error")
-    info = {"model": f"{meta['run_name']} (CIFAR-10, trained by this project)",
-            "weights file": path.name,
-            "params": count_params(model),
-            "test error (this project's run)": None if err is None else f"{100 * err:.2f}% on the 10,000 test images",
-            "trained on": meta["dataset"], "schedule": _schedule(meta),
-            "preprocessing": f"whole image resized to {size}x{size}"}
+    info = {
+        "model": f"{meta['run_name']} (CIFAR-10, trained by this project)",
+        "weights file": path.name,
+        "params": count_params(model),
+        "test error (this project's run)": None if err is None else f"{100 * err:.2f}% on the 10,000 test images",
+        "trained on": meta["dataset"],
+        "schedule": _schedule(meta),
+        "preprocessing": f"whole image resized to {size}x{size}",
+    }
 
     def trunk(x: torch.Tensor) -> torch.Tensor:
         return model.blocks(F.relu(model.bn(model.conv(x))))
@@ -318,27 +229,36 @@ def _load_cifar(key: str) -> Classifier:
         return model.fc(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1))
 
     # one thread: a 32x32 net at batch 1 is faster on one than on two (threads.py)
-    return Classifier(key, model, list(meta["classes"]), preprocess, trunk, head,
-                      lambda s: (0, 0, s[0], s[1]), info, threads=1)
+    return Classifier(
+        key, model, list(meta["classes"]), preprocess, trunk, head, lambda s: (0, 0, s[0], s[1]), info, threads=1
+    )
 
 
 def _schedule(meta: dict[str, Any]) -> str:
     """How the checkpoint was trained, from the stored run it came with (the paper's recipe beside it)."""
-    run = next((r for r in stored_runs() if r["name"] == meta["run_name"] and r["iterations"]
-                and r["iterations"][-1] == meta["iterations"]), None)
+    run = next(
+        (
+            r
+            for r in stored_runs()
+            if r["name"] == meta["run_name"] and r["iterations"] and r["iterations"][-1] == meta["iterations"]
+        ),
+        None,
+    )
     if run is None:
         return f"{meta['iterations']:,} iterations"
     rec = run["recipe"]
-    return (f"{rec['iterations']:,} iterations of batch {run['batch_size']}, SGD lr {rec['lr']} /10 at "
-            f"{milestones_text(rec)} "
-            "(the paper: 64,000, /10 at 32,000 and 48,000)")
+    return (
+        f"{rec['iterations']:,} iterations of batch {run['batch_size']}, SGD lr {rec['lr']} /10 at "
+        f"{milestones_text(rec)} "
+        "(the paper: 64,000, /10 at 32,000 and 48,000)"
+    )
 
 
 class ModelCache:
     """At most ``capacity`` models in memory, least recently used evicted; one load per key at a time."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(1, capacity)
+    def __init__(self, capacity: int | None = None) -> None:
+        self._capacity = capacity
         self._models: OrderedDict[str, Classifier] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
@@ -366,20 +286,24 @@ class ModelCache:
                     self._models.popitem(last=False)
             return clf
 
+    @property
+    def capacity(self) -> int:
+        """As given, else ``RESNET_DEMO_MAX_MODELS`` (read at each load)."""
+        return max(1, self._capacity if self._capacity is not None else settings().max_models)
+
     def loaded(self) -> list[str]:
         with self._lock:
             return list(self._models)
 
 
-MODELS = ModelCache(int(os.environ.get("RESNET_DEMO_MAX_MODELS", "3")))
+MODELS = ModelCache()
 
 
-# -- inference --------------------------------------------------------------------------------------
 @dataclass
 class Prediction:
-    top: list[tuple[str, float]]   # best first
-    cam_map: torch.Tensor | None   # (h, w) Grad-CAM at the last stage's resolution, in [0, 1]
-    image_size: tuple[int, int]    # (width, height) of the input image
+    top: list[tuple[str, float]]  # best first
+    cam_map: torch.Tensor | None  # (h, w) Grad-CAM at the last stage's resolution, in [0, 1]
+    image_size: tuple[int, int]  # (width, height) of the input image
     box: tuple[int, int, int, int]  # the region of the image the network saw (left, top, right, bottom)
     model_ms: float
     info: dict[str, Any]
@@ -394,11 +318,12 @@ class Prediction:
         """Grad-CAM over the whole image as (H, W) in [0, 1], zero outside the region the network saw;
         ``size`` (w, h) rescales it for display."""
         size = size or self.image_size
-        return _place_cam(self.cam_map, size, self.scaled_box(size))
+        return place_cam(self.cam_map, size, self.scaled_box(size))
 
 
-def classify(image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: bool = True,
-             progress: ProgressFn | None = None) -> Prediction:
+def classify(
+    image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: bool = True, progress: ProgressFn | None = None
+) -> Prediction:
     """Top-k labels and a Grad-CAM map of the last stage for an RGB PIL image."""
     flush_denormals()
     clf = MODELS.get(model_name, progress)
@@ -423,7 +348,7 @@ def classify(image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: b
         values, idx = probs.topk(min(top_k, probs.numel()))
         if with_cam:
             (grad,) = torch.autograd.grad(logits[0, idx[0]], feats)
-            cam = _grad_cam(feats.detach(), grad)
+            cam = grad_cam(feats.detach(), grad)
         model_ms = (time.perf_counter() - t0) * 1000
     top = [(clf.labels[i], float(v)) for v, i in zip(values.tolist(), idx.tolist())]
     return Prediction(top, cam, image.size, clf.crop_box(image.size), model_ms, clf.info)
@@ -432,38 +357,3 @@ def classify(image: Image.Image, model_name: str, top_k: int = 5, *, with_cam: b
 def predict(image: Image.Image, model_name: str, top_k: int = 5) -> list[tuple[str, float]]:
     """Top-k (label, probability) pairs, best first (a contract: docs/architecture.md)."""
     return classify(image, model_name, top_k, with_cam=False).top
-
-
-def _grad_cam(act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """Selvaraju et al. 2017: ReLU(sum_k mean(dy/dA_k) A_k), scaled to [0, 1]. act, grad: (1, C, h, w)."""
-    weights = grad.mean(dim=(2, 3), keepdim=True)
-    cam = F.relu((weights * act).sum(1))[0]  # (h, w)
-    peak = cam.max()
-    return cam / peak if peak > 0 else cam
-
-
-def _place_cam(cam: torch.Tensor | None, size: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
-    """Upsample the map onto the region the network saw; zero outside it. Returns (H, W) in [0, 1]."""
-    w, h = size
-    if cam is None:
-        return np.zeros((h, w), dtype=np.float32)
-    left, top, right, bottom = box
-    full = np.zeros((h, w), dtype=np.float32)
-    bw, bh = max(1, right - left), max(1, bottom - top)
-    up = F.interpolate(cam[None, None], size=(bh, bw), mode="bilinear", align_corners=False)[0, 0]
-    full[top:top + bh, left:left + bw] = up.clamp(0, 1).numpy()[: h - top, : w - left]
-    return full
-
-
-def overlay(image: Image.Image, cam: np.ndarray, box: tuple[int, int, int, int] | None = None,
-            alpha: float = 0.5) -> Image.Image:
-    """The heatmap (blue -> red) blended over the image; outside ``box`` (not seen) the image is dimmed."""
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    c = cam[..., None]
-    heat = np.concatenate([np.clip(1.5 - np.abs(4 * c - 3), 0, 1), np.clip(1.5 - np.abs(4 * c - 2), 0, 1),
-                           np.clip(1.5 - np.abs(4 * c - 1), 0, 1)], axis=-1)  # a "jet" colour map
-    out = rgb * 0.3  # dimmed where the network did not look
-    left, top, right, bottom = box or (0, 0, rgb.shape[1], rgb.shape[0])
-    seen = (slice(top, bottom), slice(left, right))
-    out[seen] = (1 - alpha) * rgb[seen] + alpha * heat[seen]
-    return Image.fromarray((out * 255).round().astype(np.uint8))

@@ -6,13 +6,14 @@ import io
 import socket
 import time
 
+import badfiles
 import numpy as np
 import pytest
+from conftest import allow_port
 from PIL import Image
 
-from resnet_demo import image_input as ii
-
-import badfiles
+from resnet_demo import fetch, images
+from resnet_demo.settings import parse_ports
 
 PUBLIC = "93.184.216.34"
 NAMES = {
@@ -39,7 +40,7 @@ def net(monkeypatch, server):
             raise socket.gaierror("stub: unknown name")
         return NAMES[host]
 
-    real = ii._connect
+    real = fetch._connect
 
     def connect(address, timeout):
         attempts.append((address[0], address[1]))
@@ -47,10 +48,10 @@ def net(monkeypatch, server):
             return real(address, timeout)  # loopback test servers only
         raise ConnectionRefusedError("stub: no packet sent")
 
-    monkeypatch.setattr(ii, "_resolve", resolve)
-    monkeypatch.setattr(ii, "_connect", connect)
+    monkeypatch.setattr(fetch, "_resolve", resolve)
+    monkeypatch.setattr(fetch, "_connect", connect)
     # the victim's port passes the port rule, so that the address rules are what refuse it
-    monkeypatch.setattr(ii, "URL_PORTS", ii.URL_PORTS | {server.port})
+    allow_port(monkeypatch, server.port)
     return {"attempts": attempts, "lookups": lookups, "victim": server}
 
 
@@ -107,36 +108,36 @@ def test_at_least_25_refusals_with_zero_requests(net):
     urls = refused_urls(victim.port)
     assert len(urls) >= 25
     for url in urls:
-        with pytest.raises(ii.InputError):
-            ii.fetch_url(url)
+        with pytest.raises(fetch.FetchError):
+            fetch.fetch_url(url)
     assert net["attempts"] == [], "a refused URL reached the connection layer"
     assert victim.requests == [], "the loopback victim received a request"
 
 
 def test_refusal_messages_name_the_reason(net):
-    with pytest.raises(ii.InputError, match="loopback"):
-        ii.fetch_url("http://2130706433/x")
-    with pytest.raises(ii.InputError, match="link-local|private"):
-        ii.fetch_url("http://169.254.169.254/")
-    with pytest.raises(ii.InputError, match="http:// and https://"):
-        ii.fetch_url("file:///etc/passwd")
-    with pytest.raises(ii.InputError, match="user name"):
-        ii.fetch_url("http://user@public.test/")
+    with pytest.raises(fetch.FetchError, match="loopback"):
+        fetch.fetch_url("http://2130706433/x")
+    with pytest.raises(fetch.FetchError, match="link-local|private"):
+        fetch.fetch_url("http://169.254.169.254/")
+    with pytest.raises(fetch.FetchError, match="http:// and https://"):
+        fetch.fetch_url("file:///etc/passwd")
+    with pytest.raises(fetch.FetchError, match="user name"):
+        fetch.fetch_url("http://user@public.test/")
 
 
 def test_public_address_is_attempted_at_the_checked_address(net):
     """The guard lets a public address through and connects to the very address it checked."""
-    with pytest.raises(ii.InputError, match="Could not download"):
-        ii.fetch_url("http://public.test/cat.jpg")
+    with pytest.raises(fetch.FetchError, match="Could not download"):
+        fetch.fetch_url("http://public.test/cat.jpg")
     assert net["attempts"] == [(PUBLIC, 80)]
     assert net["lookups"] == ["public.test"]  # resolved once: no second lookup to rebind
 
 
 def test_dns_rebinding_cannot_switch_the_address(net, monkeypatch):
     answers = iter([[PUBLIC], ["127.0.0.1"]])
-    monkeypatch.setattr(ii, "_resolve", lambda host, port: next(answers))
-    with pytest.raises(ii.InputError):
-        ii.fetch_url("http://flip.test/a.png")
+    monkeypatch.setattr(fetch, "_resolve", lambda host, port: next(answers))
+    with pytest.raises(fetch.FetchError):
+        fetch.fetch_url("http://flip.test/a.png")
     assert net["attempts"] == [(PUBLIC, 80)]
 
 
@@ -147,8 +148,8 @@ def test_redirects_are_checked_again(net, allowed_server, target):
     victim = net["victim"]
     victim.routes["/a.png"] = _serve_bytes(_png_bytes())
     allowed_server.routes["/start"] = _redirect(target.format(p=victim.port))
-    with pytest.raises(ii.InputError, match="Refused|allowed"):
-        ii.fetch_url(f"http://allowed.test:{allowed_server.port}/start")
+    with pytest.raises(fetch.FetchError, match="Refused|allowed"):
+        fetch.fetch_url(f"http://allowed.test:{allowed_server.port}/start")
     assert allowed_server.requests == ["/start"]
     assert victim.requests == []
     assert all(a[0] == "127.0.0.2" for a in net["attempts"])
@@ -158,25 +159,25 @@ def test_allowed_host_serves_an_image_and_relative_redirects_work(net, allowed_s
     body = _png_bytes()
     allowed_server.routes["/img.png"] = _serve_bytes(body)
     allowed_server.routes["/r1"] = _redirect("/img.png")
-    assert ii.fetch_url(f"http://allowed.test:{allowed_server.port}/r1") == body
-    image, source = ii.load_input(None, f"http://allowed.test:{allowed_server.port}/img.png")
+    assert fetch.fetch_url(f"http://allowed.test:{allowed_server.port}/r1") == body
+    image, source = images.load_input(None, f"http://allowed.test:{allowed_server.port}/img.png")
     assert source == "url" and image.size == (40, 30) and image.mode == "RGB"
 
 
 def test_too_many_redirects(net, allowed_server):
     for i in range(10):
         allowed_server.routes[f"/r{i}"] = _redirect(f"/r{i + 1}")
-    with pytest.raises(ii.InputError, match="Too many redirects"):
-        ii.fetch_url(f"http://allowed.test:{allowed_server.port}/r0")
-    assert len(allowed_server.requests) == ii.MAX_REDIRECTS + 1
+    with pytest.raises(fetch.FetchError, match="Too many redirects"):
+        fetch.fetch_url(f"http://allowed.test:{allowed_server.port}/r0")
+    assert len(allowed_server.requests) == fetch.MAX_REDIRECTS + 1
 
 
 def test_byte_cap_is_counted_while_streaming(net, allowed_server):
     big = b"\x89PNG" + bytes(3 * 2**20)
     allowed_server.routes["/lies"] = _serve_bytes(big, length=100)  # Content-Length claims 100 bytes
     allowed_server.routes["/honest"] = _serve_bytes(big)
-    with pytest.raises(ii.InputError, match="larger than 1 MB"):
-        ii.fetch_url(f"http://allowed.test:{allowed_server.port}/honest", max_bytes=2**20)
+    with pytest.raises(fetch.FetchError, match="larger than 1 MB"):
+        fetch.fetch_url(f"http://allowed.test:{allowed_server.port}/honest", max_bytes=2**20)
 
     def lying(h):  # no Content-Length at all, body streamed until close
         h.send_response(200)
@@ -185,8 +186,8 @@ def test_byte_cap_is_counted_while_streaming(net, allowed_server):
         h.end_headers()
         h.wfile.write(big)
     allowed_server.routes["/nolength"] = (lying,)
-    with pytest.raises(ii.InputError, match="larger than 1 MB"):
-        ii.fetch_url(f"http://allowed.test:{allowed_server.port}/nolength", max_bytes=2**20)
+    with pytest.raises(fetch.FetchError, match="larger than 1 MB"):
+        fetch.fetch_url(f"http://allowed.test:{allowed_server.port}/nolength", max_bytes=2**20)
 
 
 def _drip(status_line: bytes, headers: bytes, body: bytes, every_s: float):
@@ -212,46 +213,46 @@ def test_total_deadline_covers_headers_and_body(net, allowed_server, where):
                       b"", 0.3)
     allowed_server.routes["/drip"] = route
     t0 = time.monotonic()
-    with pytest.raises(ii.InputError, match="longer than 1 s"):
-        ii.fetch_url(f"http://allowed.test:{allowed_server.port}/drip", deadline_s=1.0)
+    with pytest.raises(fetch.FetchError, match="longer than 1 s"):
+        fetch.fetch_url(f"http://allowed.test:{allowed_server.port}/drip", deadline_s=1.0)
     assert time.monotonic() - t0 < 6  # the deadline, plus slack for a loaded machine; not a speed target
 
 
 def test_only_web_ports_are_fetched(net, monkeypatch):
-    monkeypatch.setattr(ii, "URL_PORTS", ii.parse_ports("80,443"))
+    monkeypatch.setenv("RESNET_DEMO_URL_PORTS", "80,443")
     for url in ("http://public.test:8080/a.png", "https://public.test:22/", "http://public.test:6379/",
                 f"http://public.test:{net['victim'].port}/a.png"):
-        with pytest.raises(ii.InputError, match="Refused: port"):
-            ii.fetch_url(url)
+        with pytest.raises(fetch.FetchError, match="Refused: port"):
+            fetch.fetch_url(url)
     assert net["attempts"] == [] and net["lookups"] == []  # refused before any lookup or packet
     for url, port in (("http://public.test/a.png", 80), ("http://public.test:443/a.png", 443),
                       ("https://public.test/a.png", 443)):
-        with pytest.raises(ii.InputError, match="Could not download"):  # let through to the (stubbed) network
-            ii.fetch_url(url)
+        with pytest.raises(fetch.FetchError, match="Could not download"):  # let through to the (stubbed) network
+            fetch.fetch_url(url)
         assert net["attempts"][-1] == (PUBLIC, port)
-    monkeypatch.setattr(ii, "URL_PORTS", ii.parse_ports("80, 443, 8080"))
-    with pytest.raises(ii.InputError, match="Could not download"):
-        ii.fetch_url("http://public.test:8080/a.png")
+    monkeypatch.setenv("RESNET_DEMO_URL_PORTS", "80, 443, 8080")
+    with pytest.raises(fetch.FetchError, match="Could not download"):
+        fetch.fetch_url("http://public.test:8080/a.png")
     for bad in ("", "http", "80,99999"):
         with pytest.raises(ValueError, match="RESNET_DEMO_URL_PORTS"):
-            ii.parse_ports(bad)
+            parse_ports(bad)
 
 
 def test_non_image_content_is_refused(net, allowed_server):
     allowed_server.routes["/page"] = _serve_bytes(b"<html>hi</html>", ctype="text/html")
     allowed_server.routes["/blob"] = _serve_bytes(b"not an image at all" * 10, ctype="application/octet-stream")
     allowed_server.routes["/404"] = None
-    with pytest.raises(ii.InputError, match="text/html"):
-        ii.fetch_url(f"http://allowed.test:{allowed_server.port}/page")
-    with pytest.raises(ii.InputError, match="not an image"):
-        ii.load_input(None, f"http://allowed.test:{allowed_server.port}/blob")
-    with pytest.raises(ii.InputError, match="HTTP 404"):
-        ii.fetch_url(f"http://allowed.test:{allowed_server.port}/missing")
+    with pytest.raises(fetch.FetchError, match="text/html"):
+        fetch.fetch_url(f"http://allowed.test:{allowed_server.port}/page")
+    with pytest.raises(images.InputError, match="not an image"):
+        images.load_input(None, f"http://allowed.test:{allowed_server.port}/blob")
+    with pytest.raises(fetch.FetchError, match="HTTP 404"):
+        fetch.fetch_url(f"http://allowed.test:{allowed_server.port}/missing")
 
 
 def test_empty_inputs_ask_for_an_image():
-    with pytest.raises(ii.InputError, match="Upload an image or paste an image URL"):
-        ii.load_input(None, "   ")
+    with pytest.raises(images.InputError, match="Upload an image or paste an image URL"):
+        images.load_input(None, "   ")
 
 
 CASES = badfiles.build()
@@ -261,21 +262,21 @@ CASES = badfiles.build()
 def test_bad_files_decode_or_refuse_clearly(name):
     data, expected = CASES[name]
     if expected == "ok":
-        image = ii.decode_image(data)
+        image = images.decode_image(data)
         assert image.mode == "RGB" and image.width >= 1 and image.height >= 1
     else:
-        with pytest.raises(ii.InputError) as err:
-            ii.decode_image(data)
+        with pytest.raises(images.InputError) as err:
+            images.decode_image(data)
         assert "Traceback" not in str(err.value) and len(str(err.value)) > 10
 
 
 def test_exif_orientation_is_applied():
-    im = ii.decode_image(CASES["exif-rotated.jpg"][0])
+    im = images.decode_image(CASES["exif-rotated.jpg"][0])
     assert im.size == (48, 64)  # stored 64x48, displayed rotated
 
 
 def test_sixteen_bit_is_scaled_not_clipped():
-    arr = np.asarray(ii.decode_image(CASES["sixteen-bit.png"][0]))
+    arr = np.asarray(images.decode_image(CASES["sixteen-bit.png"][0]))
     assert arr.min() < 5 and arr.max() > 250 and 100 < arr.mean() < 155  # a full ramp, not all white
 
 
@@ -283,15 +284,15 @@ def test_transparency_goes_over_white():
     rgba = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
     buf = io.BytesIO()
     rgba.save(buf, "PNG")
-    assert np.asarray(ii.decode_image(buf.getvalue())).min() == 255
+    assert np.asarray(images.decode_image(buf.getvalue())).min() == 255
 
 
 def test_upload_size_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(ii, "MAX_BYTES", 1000)
+    monkeypatch.setenv("RESNET_DEMO_MAX_MB", str(1000 / 2**20))  # 1,000 bytes
     path = tmp_path / "big.png"
     path.write_bytes(_png_bytes((400, 400)) + bytes(2000))
-    with pytest.raises(ii.InputError, match="limit is"):
-        ii.decode_image(path)
+    with pytest.raises(images.InputError, match="limit is"):
+        images.decode_image(path)
 
 
 _MEASURE = """
@@ -315,6 +316,7 @@ print(len(label), "6000x6000" in details, round(peak_mb() - before))
 """
 
 
+@pytest.mark.slow
 def test_a_large_float_tiff_is_classified_in_bounded_memory(tmp_path):
     """A 6000x6000 float32 TIFF (36 MP, under the 40 MP cap; ~270 KB deflated) through the Classify request,
     in a process of its own so its peak memory is its own: measured +1,070 MB (resnet18) when float images

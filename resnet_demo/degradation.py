@@ -1,0 +1,136 @@
+"""The degradation problem in numbers: what four runs (plain and residual, shallow and deep) show, as
+sentences computed from their errors, and the stored runs beside the paper's Table 6. Used by the Depth
+tab for the stored runs and for live runs alike."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .cifar import cifar_net, count_params
+from .paper import CIFAR10_TEST_ERROR, net_label
+from .runs import final, milestones_text
+
+
+def final_train_error(run: dict[str, Any]) -> float | None:
+    """The error on the fixed training sample at the last evaluation when measured, else the smoothed
+    batch error (the dashed curve)."""
+    measured = final(run.get("train_error_measured") or [])
+    return measured if measured is not None else final(run["train_error"])
+
+
+def gaps(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Final training-error gaps in points (percent): plain deep-shallow, residual deep-shallow,
+    plain-deep minus residual-deep. ``runs`` in make_trainers order."""
+    ps, pd, rs, rd = (100 * final_train_error(r) for r in runs)
+    return {"plain_gap": pd - ps, "residual_gap": rd - rs, "residual_advantage": pd - rd}
+
+
+def verdict(runs: list[dict[str, Any]]) -> str:
+    """A sentence computed from the four runs' final training errors (never a canned conclusion)."""
+    ps, pd, rs, rd = runs
+    if any(final_train_error(r) is None for r in runs):
+        return "Not enough iterations yet for a verdict."
+    g = gaps(runs)
+
+    def compare(deep: dict, shallow: dict, gap: float) -> str:
+        if abs(gap) < 0.5:
+            return f"{_short(deep)} ended level with {_short(shallow)} ({gap:+.1f} points)"
+        side = "above" if gap > 0 else "below"
+        return f"{_short(deep)} ended {abs(gap):.1f} points {side} {_short(shallow)}"
+
+    plain = compare(pd, ps, g["plain_gap"])
+    residual = compare(rd, rs, g["residual_gap"])
+    if g["plain_gap"] > 0.5:
+        plain += ": degradation, the deeper plain net trains worse"
+    elif g["plain_gap"] < -0.5:
+        plain += ": no degradation in this run"
+    adv = g["residual_advantage"]
+    tail = (f"{_short(rd)} is {abs(adv):.1f} points {'below' if adv > 0 else 'above'} {_short(pd)}"
+            " at the same depth and iteration.")
+    measured = all(final(r.get("train_error_measured") or []) is not None for r in runs)  # none if stopped early
+    how = " (measured on 1,000 training images at the end)" if measured else " (mean of the last batches)"
+    return f"Training error{how}: {plain}; {residual}. {tail}"
+
+
+def _short(run: dict[str, Any]) -> str:
+    return net_label(run["arch"], run["depth"])
+
+
+def results_table(runs: list[dict[str, Any]]) -> str:
+    """Our runs beside the paper's Table 6: every number read from the runs, the modules or runs.py."""
+    paper = CIFAR10_TEST_ERROR["resnet"]
+    lines = ["| run | params | our iterations | final training error | final test error | the paper's test error "
+             "(64k iterations) | device | wall time |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        tr, te = final(r["train_error"]), final(r["test_error"])
+        net = cifar_net(r["depth"], residual=r["arch"] == "residual", shortcut=r["shortcut"] or "A",
+                        batch_norm=r["batch_norm"], width=r["width"], generator=torch.Generator())
+        theirs = (
+            f"{paper[r['depth']]}%" if r["arch"] == "residual" and r["depth"] in paper else "— (plotted in Fig. 6 only)"
+        )
+        lines.append(
+            f"| {r['name']} | {count_params(net) / 1e6:.2f} M | {r['iterations'][-1]:,} "
+            f"| {'—' if tr is None else f'{100 * tr:.2f}%'} | {'—' if te is None else f'{100 * te:.2f}%'} "
+            f"| {theirs} | {r['device']} | {r['wall_seconds'] / 60:.0f} min |"
+        )
+    notes = sorted({r.get("note", "") for r in runs} - {""})
+    datasets = sorted({r["dataset"] for r in runs})
+    recipe = runs[0].get("recipe", {}) if runs else {}
+    text = "\n".join(lines)
+    text += (
+        f"\n\nTrained by this project with `python -m resnet_demo.train` (commands in each run's JSON, "
+        f"`assets/runs/`) on {', '.join(datasets)}; SGD lr {recipe.get('lr')}, momentum "
+        f"{recipe.get('momentum')}, weight decay {recipe.get('weight_decay')}, batch "
+        f"{runs[0]['batch_size'] if runs else '?'}, lr /10 at "
+        f"{milestones_text(recipe) or 'no milestone'}. "
+    )
+    if notes:
+        text += "Note: " + " ".join(notes) + ". "
+    text += (
+        f"The paper's column: {CIFAR10_TEST_ERROR['source']} (the full recipe, 64k iterations, the original "
+        f"CIFAR-10 images); our training error is the mean over the last {recipe.get('smoothing', 50)} "
+        "training batches (augmented, training mode), the paper does not say how it smoothed its curves."
+    )
+    return text
+
+
+def stored_summary(runs: list[dict[str, Any]]) -> str:
+    """What the stored runs show, computed from their final training errors (same wording as live)."""
+    pick = []
+    for arch in ("plain", "residual"):
+        mine = sorted((r for r in runs if r["arch"] == arch), key=lambda r: r["depth"])
+        if len(mine) < 2:
+            return ""
+        pick += [mine[0], mine[-1]]
+    ends = {r["iterations"][-1] for r in pick}
+    when = f"after {ends.pop():,} iterations" if len(ends) == 1 else "runs of different lengths"
+    return f"**What these runs show** ({when}): " + verdict(pick) + " " + test_sentence(pick)
+
+
+def test_sentence(pick: list[dict[str, Any]]) -> str:
+    """The same comparison in test error (last evaluation on the test set), beside the paper's Table 6."""
+    plain_a, plain_b, res_a, res_b = pick
+    te = {r["name"]: final(r["test_error"]) for r in pick}
+    if any(v is None for v in te.values()):
+        return ""
+
+    def pct(r: dict[str, Any]) -> str:
+        return f"{r['name']} {100 * te[r['name']]:.2f}%"
+
+    gap = te[res_b["name"]] - te[res_a["name"]]
+    text = (f"Test error ({res_a['test_images']:,} test images): {pct(plain_b)} against {pct(plain_a)}; "
+            f"{pct(res_b)} against {pct(res_a)}")
+    if gap < 0:
+        text += f" — the deeper residual net also generalises better ({100 * gap:+.2f} points)."
+    elif gap == 0:
+        text += " — the deeper residual net generalises as well (the same test error)."
+    else:
+        text += f" — at this length the deeper residual net does not yet generalise better ({100 * gap:+.2f} points)."
+    paper = CIFAR10_TEST_ERROR["resnet"]
+    if res_a["depth"] in paper and res_b["depth"] in paper:
+        text += (
+            f" The paper, after 64k iterations: ResNet-{res_b['depth']} {paper[res_b['depth']]}% against "
+            f"ResNet-{res_a['depth']} {paper[res_a['depth']]}% (Table 6)."
+        )
+    return text

@@ -1,0 +1,155 @@
+"""How large the layers' responses are: the paper's Fig. 7 (the standard deviation of each 3×3 layer's
+response) on this project's trained CIFAR-10 nets, and how small the residual F(x) is next to x, block by
+block (RMS(F(x)) / RMS(x): F(x) the residual branch's output, after its second BN and before the addition,
+x the block's input). Each with the sentence computed from it."""
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import statistics
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import cifar
+from .cifar import load_checkpoint, weight_layers
+from .data import bundled, normalize
+from .gradflow import norm_after, run_hooked
+from .paper import net_label
+from .threads import flush_denormals
+
+RATIO_IMAGES = 500  # bundled test images the F(x) ratios are measured on
+RESPONSE_IMAGES = 500
+
+
+@torch.inference_mode()
+def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 250) -> tuple[list[str], list[float]]:
+    """The paper's Fig. 7: the std of each 3x3 conv's response after its BN, before the ReLU or addition,
+    in evaluation mode (BN's running statistics, as a trained net is used; nothing in the model changes),
+    over ``images`` (normalised). Returns (conv names, forward order; stds)."""
+    flush_denormals()
+    convs = [(name, m) for name, m in weight_layers(model)
+             if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) and norm_after(model, name) is not None]
+    sums: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name, _ in convs}  # n, sum, sum of squares
+
+    def on_response(name: str):
+        def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+            acc = sums[name]
+            acc[0] += out.numel()
+            acc[1] += out.sum(dtype=torch.float64).item()
+            acc[2] += out.square().sum(dtype=torch.float64).item()
+        return hook
+
+    handles = [norm_after(model, name).register_forward_hook(on_response(name)) for name, _ in convs]
+    run_hooked(model, images, batch, handles, train_mode=False)  # puts the model's mode back
+    stds = []
+    for name, _ in convs:
+        n, total, squares = sums[name]
+        mean = total / n
+        stds.append(math.sqrt(max(squares / n - mean * mean, 0.0) * n / (n - 1)))
+    return [name for name, _ in convs], stds
+
+
+TRAINED = ("plain20", "plain56", "resnet20", "resnet56")  # the checkpoints Fig. 7 is computed on, when present
+
+
+@functools.lru_cache(maxsize=1)
+def trained_responses() -> tuple[dict[str, list[float]], str]:
+    """Fig. 7 on this project's trained checkpoints, in eval mode, over 500 of the bundled test images:
+    {net: stds} and a sentence computed from them (computed once per process: the files do not change)."""
+    checkpoints = cifar.checkpoints()
+    data = bundled()
+    images = normalize(data.x_test[:RESPONSE_IMAGES])  # class-balanced; millions of values per layer: a stable std
+    series: dict[str, list[float]] = {}
+    for stem in TRAINED:
+        path = checkpoints.get(f"cifar-{stem}")
+        if path is None:
+            continue
+        model, meta = load_checkpoint(path)
+        _, stds = layer_responses(model, images)
+        series[net_label(meta["config"]["arch"], meta["config"]["depth"])] = stds
+    return series, responses_sentence(series)
+
+
+def responses_sentence(series: dict[str, list[float]]) -> str:
+    pairs = [(net_label("plain", d), net_label("residual", d)) for d in (20, 56)]
+    pairs = [(p, r) for p, r in pairs if p in series and r in series]
+    if not pairs:
+        have = ", ".join(series) or "none"
+        return (f"Fig. 7 compares trained plain and residual nets of one depth; the checkpoints in "
+                f"assets/checkpoints/ hold {have} so far.")
+    parts = []
+    for plain, res in pairs:
+        mp, mr = statistics.mean(series[plain]), statistics.mean(series[res])
+        parts.append(f"{res}'s responses average **{mr:.2f}** against {plain}'s **{mp:.2f}** "
+                     f"({mr / mp:.2f}×)")
+    verdict = ("smaller in the residual nets, as the paper found (“ResNets have generally smaller responses "
+               "than their plain counterparts”)" if all(statistics.mean(series[r]) < statistics.mean(series[p])
+                                                       for p, r in pairs)
+               else "not smaller in every residual net here, unlike the paper's Fig. 7")
+    return "Trained nets, evaluation mode, 500 test images: " + "; ".join(parts) + f" — {verdict}."
+
+
+@torch.inference_mode()
+def block_ratios(model: nn.Module, images: torch.Tensor, *, train_mode: bool = False, batch: int = 250) -> list[float]:
+    """Per residual block, RMS(F(x)) / RMS(x) over ``images``: F(x) the branch's output (after bn2, before the
+    addition), x the block's input; sums of squares accumulated over all batches. ``train_mode`` uses each
+    batch's own BN statistics (a net at initialisation, as training sees it); the model's buffers are put
+    back, so nothing in it changes."""
+    flush_denormals()
+    bs = list(model.blocks)
+    sums = [[0.0, 0, 0.0, 0] for _ in bs]  # sum F^2, n F, sum x^2, n x
+    handles = []
+    for k, b in enumerate(bs):
+        def on_input(_m, inp, k=k):
+            x = inp[0]
+            sums[k][2] += x.double().square().sum().item()
+            sums[k][3] += x.numel()
+
+        def on_branch(_m, _inp, out, k=k):
+            sums[k][0] += out.double().square().sum().item()
+            sums[k][1] += out.numel()
+        handles += [b.register_forward_pre_hook(on_input), b.bn2.register_forward_hook(on_branch)]
+    run_hooked(model, images, batch, handles, train_mode=train_mode)
+    return [math.sqrt(f / nf) / math.sqrt(x / nx) for f, nf, x, nx in sums]
+
+
+@functools.lru_cache(maxsize=1)
+def trained_ratios() -> tuple[dict[str, list[float]], str]:
+    """``block_ratios`` of the trained ResNet-20 and -56 (eval mode) and of a ResNet-56 at initialisation (seed 0,
+    each batch's own BN statistics, as training sees it), over RATIO_IMAGES bundled test images, and the sentence
+    (computed once per process: the files do not change)."""
+    x = normalize(bundled().x_test[:RATIO_IMAGES])
+    series = {}
+    for depth in (20, 56):
+        try:
+            model, _ = cifar.trained(f"resnet{depth}")
+        except FileNotFoundError:
+            continue
+        series[f"ResNet-{depth} trained"] = block_ratios(copy.deepcopy(model).eval(), x)
+    fresh = cifar.cifar_net(56, generator=torch.Generator().manual_seed(0))
+    series["ResNet-56 at init"] = block_ratios(fresh, x, train_mode=True)
+    return series, ratios_sentence(series)
+
+
+def ratios_sentence(series: dict[str, list[float]]) -> str:
+    medians = {name: statistics.median(values) for name, values in series.items()}
+    parts = [f"{name}: median **{medians[name]:.2f}**, {sum(v < 1 for v in values)} of {len(values)} blocks below 1"
+             for name, values in series.items()]
+    verdict = ""
+    if "ResNet-56 trained" in medians:
+        trained, init = medians["ResNet-56 trained"], medians["ResNet-56 at init"]
+        verdict = (" The residual branches of the trained net add " +
+                   ("less than the signal they are added to in most blocks" if trained < 1 else
+                    "as much as or more than the signal they are added to in most blocks") +
+                   f": F(x) is {'small' if trained < 0.5 else 'not small'} next to x "
+                   f"(median {trained:.2f}) — each block makes a correction to its input rather than "
+                   "replacing it, the paper's Fig. 7 finding (“residual functions might be generally closer to zero "
+                   "than the non-residual functions”) seen from the ratio.")
+        change = trained / init
+        verdict += (f" At initialisation the median is {init:.2f}: training left the branches "
+                    + ("about as small as BN made them at the start" if 0.9 <= change <= 1.1 else
+                       f"{'smaller' if change < 1 else 'larger'} than at the start ({change:.2f}×)") + ".")
+    return "; ".join(parts) + "." + verdict

@@ -1,0 +1,1 @@
+"""What regenerates assets/: run each from the repository root as ``python -m scripts.NAME``."""
