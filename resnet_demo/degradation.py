@@ -58,10 +58,12 @@ def _short(run: dict[str, Any]) -> str:
 
 
 def results_table(runs: list[dict[str, Any]]) -> str:
-    """Our runs beside the paper's Table 6: every number read from the runs, the modules or runs.py."""
+    """Our runs beside the paper's Table 6: every number read from the runs, the modules or paper.py."""
     paper = CIFAR10_TEST_ERROR["resnet"]
-    lines = ["| run | params | our iterations | final training error | final test error | the paper's test error "
-             "(64k iterations) | device | wall time |", "|---|---|---|---|---|---|---|---|"]
+    tested = sorted({r["test_images"] for r in runs if "test_images" in r})
+    on = f" ({tested[0]:,} test images)" if len(tested) == 1 else ""
+    lines = [f"| run | params | our iterations | final training error | final test error{on} | the paper's test "
+             "error (64k iterations) |", "|---|---|---|---|---|---|"]
     for r in runs:
         tr, te = final(r["train_error"]), final(r["test_error"])
         net = cifar_net(r["depth"], residual=r["arch"] == "residual", shortcut=r["shortcut"] or "A",
@@ -72,14 +74,18 @@ def results_table(runs: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['name']} | {count_params(net) / 1e6:.2f} M | {r['iterations'][-1]:,} "
             f"| {'—' if tr is None else f'{100 * tr:.2f}%'} | {'—' if te is None else f'{100 * te:.2f}%'} "
-            f"| {theirs} | {r['device']} | {r['wall_seconds'] / 60:.0f} min |"
+            f"| {theirs} |"
         )
+    return "\n".join(lines)
+
+
+def results_provenance(runs: list[dict[str, Any]]) -> str:
+    """How the stored runs were made (recipe, data, machine, wall time) and where the paper's column is from."""
     notes = sorted({r.get("note", "") for r in runs} - {""})
     datasets = sorted({r["dataset"] for r in runs})
     recipe = runs[0].get("recipe", {}) if runs else {}
-    text = "\n".join(lines)
-    text += (
-        f"\n\nTrained by this project with `python -m resnet_demo.train` (commands in each run's JSON, "
+    text = (
+        f"Trained by this project with `python -m resnet_demo.train` (commands in each run's JSON, "
         f"`assets/runs/`) on {', '.join(datasets)}; SGD lr {recipe.get('lr')}, momentum "
         f"{recipe.get('momentum')}, weight decay {recipe.get('weight_decay')}, batch "
         f"{runs[0]['batch_size'] if runs else '?'}, lr /10 at "
@@ -90,9 +96,11 @@ def results_table(runs: list[dict[str, Any]]) -> str:
     text += (
         f"The paper's column: {CIFAR10_TEST_ERROR['source']} (the full recipe, 64k iterations, the original "
         f"CIFAR-10 images); our training error is the mean over the last {recipe.get('smoothing', 50)} "
-        "training batches (augmented, training mode), the paper does not say how it smoothed its curves."
+        "training batches (augmented, training mode); the paper does not say how it smoothed its curves."
     )
-    return text
+    rows = ["| run | device | wall time |", "|---|---|---|"]
+    rows += [f"| {r['name']} | {r['device']} | {r['wall_seconds'] / 60:.0f} min |" for r in runs]
+    return text + "\n\n" + "\n".join(rows)
 
 
 def stored_summary(runs: list[dict[str, Any]]) -> str:

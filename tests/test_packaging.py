@@ -60,3 +60,12 @@ def test_the_app_builds_without_the_test_helpers_or_torchvision():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_help_answers_without_loading_torch_or_gradio():
+    """``python app.py --help`` answers at once: app.py and the settings it reads import neither torch nor gradio."""
+    code = "import sys, app; print(sorted(m for m in ('torch', 'gradio', 'torchvision') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout, out.stderr[-2000:])
+    helped = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "--share" in helped.stdout

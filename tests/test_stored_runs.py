@@ -79,9 +79,10 @@ def test_offline_cifar_models_classify_with_no_network():
 
 
 def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
-    from resnet_demo.degradation import results_table
+    from resnet_demo.degradation import results_provenance, results_table
 
     table = results_table([STORED[n] for n in REQUIRED])
+    assert "final test error (10,000 test images)" in table  # what the error was measured on
     rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
     assert "| 0.27 M |" in rows["ResNet-20"] and "| 0.85 M |" in rows["ResNet-56"]  # the paper's Table 6 params
     assert "| 6.97% |" in rows["ResNet-56"] and "| 8.75% |" in rows["ResNet-20"]   # its test errors, cited
@@ -92,7 +93,9 @@ def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
         assert f"| {100 * runs.final(run['train_error']):.2f}% |" in rows[name]
         assert f"| {run['iterations'][-1]:,} |" in rows[name]
     drops = " and ".join(f"{m:,}" for m in STORED["ResNet-56"]["recipe"]["milestones"])
-    assert f"lr /10 at {drops}." in table  # the schedule the runs used, as a reader writes it
+    how = results_provenance([STORED[n] for n in REQUIRED])
+    assert f"lr /10 at {drops}." in how  # the schedule the runs used, as a reader writes it
+    assert all(f"| {n} | {STORED[n]['device']} |" in how for n in REQUIRED)  # machine and wall time, collapsed
 
 
 def test_depth_tab_sentence_states_the_test_errors_it_shows():
@@ -123,17 +126,18 @@ def test_depth_tab_sentence_for_each_outcome(resnet56, words):
     assert words in text and f"ResNet-56 {100 * resnet56:.2f}% against ResNet-20 13.00%" in text
 
 
-def test_readme_states_the_stored_runs_numbers():
-    """README's 'Depth, stored runs' paragraph and the /classify model list give the stored runs' length and
-    final errors: after scripts/stored_runs.sh replaces the runs, README must be updated with them."""
+def test_methods_doc_states_the_stored_runs_numbers():
+    """docs/methods.md's 'Depth, stored runs' paragraph and its Classify paragraph give the stored runs' length
+    and final errors: after scripts/stored_runs.sh replaces the runs, the doc must be updated with them."""
     from pathlib import Path
 
-    text = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8").split())
+    doc = Path(__file__).resolve().parent.parent / "docs" / "methods.md"
+    text = " ".join(doc.read_text(encoding="utf-8").split())
     iterations = STORED["plain-20"]["iterations"][-1]
     assert f"{iterations:,} iterations" in text
     for name in REQUIRED:
         train, test = (100 * runs.final(STORED[name][k]) for k in ("train_error", "test_error"))
-        assert f"{name} {train:.2f}% / {test:.2f}%" in text, f"README does not give {name}'s final errors"
+        assert f"{name} {train:.2f}% / {test:.2f}%" in text, f"docs/methods.md does not give {name}'s final errors"
     tests = " / ".join(f"{100 * runs.final(STORED[n]['test_error']):.1f}"
                        for n in ("ResNet-20", "ResNet-56", "plain-20", "plain-56"))
     assert f"trained {iterations:,} iterations: test error {tests}%" in text

@@ -11,7 +11,7 @@ from .. import degradation, live, plots, workers
 from ..cifar import is_6n_plus_2
 from ..runs import stored_runs, to_csv
 from ..settings import settings
-from .common import TempSlots
+from .common import TempSlots, how_computed
 
 UPDATE_S = 1.0  # a new figure at most this often
 
@@ -130,19 +130,23 @@ def build() -> None:
     selected = gr.CheckboxGroup(names, value=names, label="Runs to show")
     stored_plot = gr.Plot(stored_figure(names), label="Stored runs")
     gr.Markdown(degradation.stored_summary(runs))
-    gr.Markdown(degradation.results_table(runs) if runs else "No stored runs found in assets/runs/.")
+    gr.Markdown(degradation.results_table(runs) + how_computed(degradation.results_provenance(runs)) if runs
+                else "No stored runs found in assets/runs/.")
     selected.change(stored_figure, selected, stored_plot, api_name=False, queue=False)
 
     gr.Markdown(
         "### Train it yourself, live\nTrains four nets side by side on the bundled CIFAR-10 subset, same "
-        "seed and same batches: plain and residual at a shallow and a deep depth, in two background "
-        "processes of the app (one torch thread and two nets each). The default preset took 15–17 s on the "
-        "2-vCPU AMD EPYC (Zen 4) it was measured on (`benchmarks/live_preset.py`; an AVX2-only Zen 3 runs "
-        "this project's training about 2× slower) and showed degradation in the plain pair in 10 of 10 "
-        "seeds. In so short a run the deep residual net does **not** reliably beat its shallow twin yet "
-        "(in those seeds ResNet-56 ended between 0.5 points below and 5.5 above ResNet-20): the paper's "
-        "full result needs long training — see the stored runs above. The live runs are drawn on axes of "
-        "their own: their iterations, width, input size, augmentation and data differ from the stored runs'."
+        "seed and same batches: plain and residual at a shallow and a deep depth. The progress line shows how "
+        "long it takes on this server. In so short a run the plain pair usually shows degradation, but the deep "
+        "residual net does **not** reliably beat its shallow twin yet: the paper's full result needs long "
+        "training — see the stored runs above. The live runs are drawn on axes of their own: their iterations, "
+        "width, input size, augmentation and data differ from the stored runs'."
+        + how_computed(
+            "Two background processes of the app train the four nets (one torch thread and two nets each). "
+            "The default preset was chosen with `python -m benchmarks.live_preset` on a 2-vCPU AMD EPYC (Zen 4): "
+            "it showed degradation in the plain pair in 10 of 10 seeds, while ResNet-56 ended between 0.5 points "
+            "below and 5.5 above ResNet-20; docs/methods.md and docs/performance.md give the measurements."
+        )
     )
     with gr.Row():
         preset = gr.Dropdown([(p.label, k) for k, p in live.PRESETS.items()], value=live.DEFAULT_PRESET, label="Preset")

@@ -12,7 +12,7 @@ from ..data import bundled
 from ..images import InputError, load_input
 from ..settings import settings
 from ..threads import on_inference_thread
-from .common import upload_path
+from .common import how_computed, upload_path
 
 LIVE = threading.Semaphore(1)  # one live run at a time: stored answers never wait behind one
 LIVE_WAIT_S = 60.0
@@ -39,7 +39,7 @@ def _out(record: dict[str, Any], footer: str) -> tuple[Any, str, dict[str, Any]]
 
 
 def _stored_footer(record: dict[str, Any]) -> str:
-    return f"*{gradflow.stored_footer(record)} Move the slider under the figure through the steps.*"
+    return "*Move the slider under the figure through the steps.*" + how_computed(gradflow.stored_footer(record))
 
 
 def show_stored(depth: Any, batch_norm: bool, steps: Any, seed: Any):
@@ -113,9 +113,9 @@ def _live(depth: int, batch_norm: bool, steps: int, seed: int):
                       f"left (estimated {record['estimate_s']:.0f} s in all from the measured {step_s:.2f} s per "
                       f"step).*")
         else:
-            footer = (
-                f"*Computed live (lr {race.lr}, batch {gradflow.BATCH}, seed {seed}) in {record['seconds']:.1f} s; "
-                f"estimated {record['estimate_s']:.0f} s after the first step.*"
+            footer = f"*Computed live in {record['seconds']:.1f} s.*" + how_computed(
+                f"lr {race.lr}, batch {gradflow.BATCH}, seed {seed}, trained on this server; estimated "
+                f"{record['estimate_s']:.0f} s after the first step."
             )
         yield _out(record, footer)
 

@@ -12,6 +12,7 @@ import gradio as gr
 from .. import cifar, landscape, lesion, paper, plots, responses
 from ..data import bundled, normalize
 from ..settings import INSIDE_DIR, settings
+from .common import how_computed
 
 PAIRS = (20, 56)
 MAX_LESION_IMAGES = 500  # live; the stored study uses all 1,000 bundled test images
@@ -77,7 +78,7 @@ def _lesion_outputs(pair: dict[str, Any], depth: int, footer: str):
     return (
         plots.lesion_single(pair, depth),
         plots.lesion_k(pair, depth),
-        f"{lesion.summary(pair, depth)}\n\n{footer}",
+        lesion.summary(pair, depth) + footer,
         {"depth": depth, **pair},
     )
 
@@ -89,9 +90,9 @@ def lesion_stored(depth: Any):
     if pair is None:
         return None, None, "*No stored lesion study yet: run `python -m scripts.inside_trained`.*", None
     m = stored["meta"]
-    footer = (
-        f"*Stored: {pair['residual']['images']} bundled test images, {m['draws']} draws per k (seed {m['seed']}); "
-        f"computed by `{m['command']}` on {m['device']} in {m['wall_seconds']} s.*"
+    footer = how_computed(
+        f"Stored: {pair['residual']['images']} bundled test images, {m['draws']} draws per k (seed {m['seed']}); "
+        f"computed by `{m['command']}` on {m['device']} in {m['wall_seconds']} s."
     )
     return _lesion_outputs(pair, depth, footer)
 
@@ -108,7 +109,7 @@ def run_lesion(depth: Any, images: Any, progress=gr.Progress()):
         progress,
         lambda model, report: lesion.lesion_study(model, x, y, draws=LIVE_DRAWS, seed=0, progress=report),
     )
-    footer = f"*Computed live: {images} bundled test images, {LIVE_DRAWS} draws per k, in {took:.1f} s.*"
+    footer = f"\n\n*Computed live: {images} bundled test images, {LIVE_DRAWS} draws per k, in {took:.1f} s.*"
     return _lesion_outputs(pair, depth, footer)
 
 
@@ -129,13 +130,13 @@ def landscape_stored():
     }
     verdict, table = landscape.summary(stored)
     cap = landscape.CAP
-    footer = (
-        f"*{m['points']}×{m['points']} points over α, β ∈ [−{m['span']}, {m['span']}], training loss (eval mode) on "
+    footer = how_computed(
+        f"{m['points']}×{m['points']} points over α, β ∈ [−{m['span']}, {m['span']}], training loss (eval mode) on "
         f"{m['data']}, directions seed {m['seed']}; same axes and colour scale for both nets, loss above "
-        f"{cap:g} drawn at {cap:g}; computed by `{m['command']}` on {m['device']} in {m['wall_seconds']} s.*"
+        f"{cap:g} drawn at {cap:g}; computed by `{m['command']}` on {m['device']} in {m['wall_seconds']} s."
     )
     (plain_s, plain_c), (res_s, res_c) = figs["plain"], figs["residual"]
-    return plain_s, res_s, plain_c, res_c, f"{verdict}\n\n{table}\n\n{footer}"
+    return plain_s, res_s, plain_c, res_c, f"{verdict}\n\n{table}{footer}"
 
 
 def loss_slice(depth: Any, images: Any, points: Any, progress=gr.Progress()):
@@ -167,8 +168,10 @@ def loss_slice(depth: Any, images: Any, points: Any, progress=gr.Progress()):
 def block_ratios():
     series, sentence = responses.trained_ratios()
     text = (
-        f"{sentence}\n\n*{responses.RATIO_IMAGES} bundled test images; trained nets in eval mode; the net at "
-        "initialisation (seed 0) with each batch's own BN statistics, as training sees it.*"
+        sentence + how_computed(
+            f"{responses.RATIO_IMAGES} bundled test images; trained nets in eval mode; the net at initialisation "
+            "(seed 0) with each batch's own BN statistics, as training sees it."
+        )
     )
     return plots.block_ratios(series), text, series
 

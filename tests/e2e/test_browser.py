@@ -107,7 +107,9 @@ def test_depth_stored_plot_live_stream_and_stop(page):
 
 def test_gradient_flow_stored_at_once_slider_and_live(page):
     page.get_by_role("tab", name="Gradient flow").click()
-    page.get_by_text("Stored result").first.wait_for(timeout=60_000)  # the default, shown on first view
+    page.get_by_text("Move the slider under the figure").first.wait_for(timeout=60_000)  # the stored default
+    page.get_by_text("How this was computed").first.click()  # the provenance, collapsed under the sentence
+    page.get_by_text("Stored result").first.wait_for(timeout=10_000)
     assert "in plain-56" in page.get_by_text("after 400 SGD steps").first.inner_text()
     page.get_by_label("Depth").first.click()
     page.get_by_role("option", name="110", exact=True).click()
@@ -171,7 +173,7 @@ def open_tab(page, name: str) -> None:
 TABS = {  # tab -> text that shows its default result is on screen
     "Classify": None,
     "Depth": "Table 6",
-    "Gradient flow": "Stored result",
+    "Gradient flow": "Move the slider under the figure",
     "Anatomy": "× 3",
     "Inside trained nets": "blocks below 1",
 }
