@@ -5,6 +5,13 @@
 Defaults are the paper's CIFAR-10 recipe (section 4.2): SGD, momentum 0.9, weight decay 1e-4, batch 128,
 lr 0.1 divided by 10 at 32k and 48k iterations, stop at 64k. ``--schedule-scale 0.05`` shortens all three
 (64k -> 3.2k iterations) keeping their proportions.
+
+Data-parallel under torchrun (``torchrun --standalone --nproc_per_node=N -m resnet_demo.train ...``): DDP,
+gloo on CPUs and nccl on GPUs. Every rank draws the same permutation and augments the same global batch
+(so its generator stays in step with a one-process run), then trains on its 1/N share of it; gradients are
+averaged across ranks, so with BN off the weights follow a one-process run with the same global batch
+(tested). BN layers normalise over each rank's share, as the paper's two-GPU CIFAR training did
+(SyncBatchNorm has no CPU kernel). Rank 0 alone writes the run, the checkpoint and the resume state.
 """
 from __future__ import annotations
 
@@ -23,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from . import data as cdata
 from .cifar import SHORTCUTS, cifar_net, save_checkpoint
@@ -119,6 +128,12 @@ class Trainer:
         self.model = self.model.to(memory_format=self.memory_format)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr_at(0), momentum=cfg.momentum,
                                    weight_decay=cfg.weight_decay)
+        # Data-parallel when torchrun started this process (see the module docstring); one process otherwise.
+        distributed = dist.is_available() and dist.is_initialized()
+        self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+        if cfg.batch_size % self.world_size:
+            raise ValueError(f"the batch of {cfg.batch_size} does not split evenly over {self.world_size} processes")
+        self.net = DistributedDataParallel(self.model) if self.world_size > 1 else self.model  # what trains
         self.x_train = cdata.resize(data.x_train, cfg.image_size).to(self.device)
         self.y_train = data.y_train.to(self.device)
         self.x_test = cdata.resize(data.x_test, cfg.image_size).to(self.device)
@@ -140,7 +155,7 @@ class Trainer:
             "seed": cfg.seed, "device": device_label(self.device), "wall_seconds": 0.0, "command": command,
             "iterations": [], "train_error": [], "test_error": [],
             "recipe": _recipe(cfg),
-            "train_images": len(self.x_train), "test_images": len(self.x_test),
+            "train_images": len(self.x_train), "test_images": len(self.x_test), "world_size": self.world_size,
         }
 
     # -- batches ------------------------------------------------------------------------------
@@ -170,19 +185,25 @@ class Trainer:
             g["lr"] = lr
         self.model.train()
         idx = self._next_indices()
-        x, y = self._prepare(self.x_train[idx], train=True), self.y_train[idx]
-        logits = self.model(x)
+        x, y = self._prepare(self.x_train[idx], train=True), self.y_train[idx]  # the whole global batch
+        if self.world_size > 1:  # this rank's share of it
+            share = cfg.batch_size // self.world_size
+            x, y = x[self.rank * share:(self.rank + 1) * share], y[self.rank * share:(self.rank + 1) * share]
+        logits = self.net(x)
         loss = F.cross_entropy(logits, y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        batch_error = (logits.argmax(1) != y).float().mean().item()
+        wrong_and_loss = torch.stack([(logits.argmax(1) != y).sum().float(), loss.detach() * len(y)])
+        if self.world_size > 1:
+            dist.all_reduce(wrong_and_loss)  # the global batch's error and mean loss, the same on every rank
+        batch_error = wrong_and_loss[0].item() / cfg.batch_size
         self.iteration += 1
         self.recent = (self.recent + [batch_error])[-cfg.smoothing:]
         train_error = sum(self.recent) / len(self.recent)
         if self.warming_up() and len(self.recent) == cfg.smoothing and train_error < cfg.warmup_until_error:
             self.run["warmup_ended_at"] = self.iteration
-        loss_value = loss.item()
+        loss_value = wrong_and_loss[1].item() / cfg.batch_size
         if not math.isfinite(loss_value):  # before any evaluation: a diverged net is not worth measuring
             raise FloatingPointError(f"loss became {loss_value} at iteration {self.iteration} (lr {lr})")
         last = self.iteration == cfg.iterations
@@ -310,6 +331,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _init_distributed(device: str) -> int:
+    """Under torchrun (WORLD_SIZE > 1): join the process group (nccl on GPUs, gloo on CPUs), pin this rank's
+    GPU, and return the rank; 0 without torchrun."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    cuda = resolve_device(device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return dist.get_rank()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Ctrl-C and kill both save the run and a resume file. A script's background jobs (as in
@@ -318,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.threads:
         torch.set_num_threads(args.threads)
+    rank = _init_distributed(args.device)
     cfg = TrainConfig(arch=args.arch, depth=args.depth, width=args.width, batch_norm=args.batch_norm,
                       shortcut=args.shortcut, image_size=args.image_size, batch_size=args.batch_size, lr=args.lr,
                       momentum=args.momentum, weight_decay=args.weight_decay, iterations=args.iterations,
@@ -326,9 +360,11 @@ def main(argv: list[str] | None = None) -> int:
                       eval_every=args.eval_every, log_every=args.log_every, seed=args.seed, device=args.device)
     if args.schedule_scale != 1.0:
         cfg = cfg.scaled(args.schedule_scale)
-    if args.resume and _complete(cfg, args.out, args.save):
+    if args.resume and _complete(cfg, args.out, args.save):  # the same answer on every rank: one filesystem
         print(f"{args.out} is already complete ({cfg.iterations} iterations): nothing to do", file=sys.stderr)
         return 0
+    if rank > 0:  # ranks above 0 train and never write (nor print progress)
+        args.quiet = True
     dataset = cdata.load(args.dataset, args.data_dir)
     command = "python -m resnet_demo.train " + shlex.join(sys.argv[1:] if argv is None else argv)
     trainer = Trainer(cfg, dataset, name=args.name, command=command)
@@ -340,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resumed at iteration {trainer.iteration}", file=sys.stderr)
 
     def checkpoint() -> None:
+        if rank > 0:
+            return
         save_run(trainer.run, args.out)
         tmp = resume_path.with_suffix(".tmp")
         resume_path.parent.mkdir(parents=True, exist_ok=True)
@@ -363,12 +401,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninterrupted at iteration {trainer.iteration}: saved {args.out} and {resume_path}; "
               "rerun with --resume to continue", file=sys.stderr)
         return 130
+    if rank > 0:
+        dist.destroy_process_group()
+        return 0
     print(file=sys.stderr)
     save_run(trainer.run, args.out)
     if args.save:
         save_checkpoint(trainer.model, args.save, run=trainer.run)
     resume_path.unlink(missing_ok=True)
     print(f"wrote {args.out}" + (f" and {args.save}" if args.save else ""), file=sys.stderr)
+    if dist.is_initialized():
+        dist.destroy_process_group()
     return 0
 
 
