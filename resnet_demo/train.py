@@ -265,6 +265,7 @@ class Trainer:
         self.wall_seconds, self.recent = state["wall_seconds"], state["recent"]
         command, device = self.run["command"], self.run["device"]
         self.run = state["run"]
+        self.run.setdefault("world_size", self.world_size)  # a state written before runs recorded it
         self.run["command"] = command
         if device not in self.run["device"]:  # resumed on another machine: say so
             self.run["device"] += f"; {device} from iteration {self.iteration}"
