@@ -307,6 +307,7 @@ class Prediction:
     box: tuple[int, int, int, int]  # the region of the image the network saw (left, top, right, bottom)
     model_ms: float
     info: dict[str, Any]
+    labels: list[str] = field(default_factory=list)  # every class the model can answer with
 
     def scaled_box(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
         """The seen region in an image resized to ``size`` (w, h)."""
@@ -351,7 +352,7 @@ def classify(
             cam = grad_cam(feats.detach(), grad)
         model_ms = (time.perf_counter() - t0) * 1000
     top = [(clf.labels[i], float(v)) for v, i in zip(values.tolist(), idx.tolist())]
-    return Prediction(top, cam, image.size, clf.crop_box(image.size), model_ms, clf.info)
+    return Prediction(top, cam, image.size, clf.crop_box(image.size), model_ms, clf.info, clf.labels)
 
 
 def predict(image: Image.Image, model_name: str, top_k: int = 5) -> list[tuple[str, float]]:

@@ -26,30 +26,51 @@ def gaps(runs: list[dict[str, Any]]) -> dict[str, float]:
     return {"plain_gap": pd - ps, "residual_gap": rd - rs, "residual_advantage": pd - rd}
 
 
-def verdict(runs: list[dict[str, Any]]) -> str:
-    """A sentence computed from the four runs' final training errors (never a canned conclusion)."""
+CHANCE = 0.9          # training error of guessing among CIFAR-10's 10 classes
+LEARNED_BELOW = 0.8   # a net has learned something once its training error is this far below chance
+
+
+def verdict(runs: list[dict[str, Any]], noise: dict[str, float] | None = None) -> str:
+    """A sentence computed from the four runs' final training errors (never a canned conclusion). None before
+    the shallow nets have learned something; a difference within twice ``noise`` (the seed-to-seed standard
+    deviation of that gap, in points, for the setting the runs used) is "too close to call"."""
     ps, pd, rs, rd = runs
     if any(final_train_error(r) is None for r in runs):
-        return "Not enough iterations yet for a verdict."
+        return "Too early for a verdict: no training error has been measured yet."
+    if min(final_train_error(ps), final_train_error(rs)) > LEARNED_BELOW:
+        its = max(r["iterations"][-1] for r in runs)
+        errors = ", ".join(f"{_short(r)} {100 * final_train_error(r):.0f}%" for r in runs)
+        return (f"Too early for a verdict: after {its:,} iterations the nets have not learned yet ({errors} "
+                f"training error; guessing is {100 * CHANCE:.0f}%).")
     g = gaps(runs)
+    noise = noise or {}
 
-    def compare(deep: dict, shallow: dict, gap: float) -> str:
-        if abs(gap) < 0.5:
-            return f"{_short(deep)} ended level with {_short(shallow)} ({gap:+.1f} points)"
+    def close(key: str) -> float:
+        return max(0.5, 2 * noise.get(key, 0.0))
+
+    def compare(deep: dict, shallow: dict, key: str) -> tuple[str, bool]:
+        gap = g[key]
+        if abs(gap) < close(key):
+            why = f"within the ±{close(key):.1f}-point spread between seeds" if key in noise else "level"
+            return f"{_short(deep)} and {_short(shallow)} are too close to call ({gap:+.1f} points, {why})", False
         side = "above" if gap > 0 else "below"
-        return f"{_short(deep)} ended {abs(gap):.1f} points {side} {_short(shallow)}"
+        return f"{_short(deep)} ended {abs(gap):.1f} points {side} {_short(shallow)}", True
 
-    plain = compare(pd, ps, g["plain_gap"])
-    residual = compare(rd, rs, g["residual_gap"])
-    if g["plain_gap"] > 0.5:
-        plain += ": degradation, the deeper plain net trains worse"
-    elif g["plain_gap"] < -0.5:
-        plain += ": no degradation in this run"
+    plain, plain_clear = compare(pd, ps, "plain_gap")
+    residual, _ = compare(rd, rs, "residual_gap")
+    if plain_clear:
+        plain += (": degradation, the deeper plain net trains worse" if g["plain_gap"] > 0
+                  else ": no degradation in this run")
     adv = g["residual_advantage"]
-    tail = (f"{_short(rd)} is {abs(adv):.1f} points {'below' if adv > 0 else 'above'} {_short(pd)}"
-            " at the same depth and iteration.")
+    if abs(adv) < close("residual_advantage"):
+        tail = f"At the same depth, {_short(rd)} and {_short(pd)} are too close to call ({adv:+.1f} points)."
+    else:
+        tail = (f"{_short(rd)} is {abs(adv):.1f} points {'below' if adv > 0 else 'above'} {_short(pd)}"
+                " at the same depth and iteration.")
     measured = all(final(r.get("train_error_measured") or []) is not None for r in runs)  # none if stopped early
-    how = " (measured on 1,000 training images at the end)" if measured else " (mean of the last batches)"
+    images = runs[0].get("recipe", {}).get("train_eval_images") or 1000
+    how = (f" (measured on {images:,} training images at the end: the markers)" if measured
+           else " (mean of the last batches)")
     return f"Training error{how}: {plain}; {residual}. {tail}"
 
 

@@ -158,6 +158,13 @@ def summary(stored: dict[str, Any]) -> tuple[str, str]:
     table = "\n".join([f"| net | loss at the centre | highest on the grid | grid below {CAP:g} | non-convex points "
                        "| local minima | bumpiness (mean abs. Laplacian ÷ loss range) |",
                        "|---|---|---|---|---|---|---|", *rows])
+    table += ("\n\nWhat the columns measure, on the grid points where the loss is below "
+              f"{CAP:g}: **grid below {CAP:g}** — how much of the plotted square is inside the basin; **non-convex "
+              "points** — where the surface curves down in some direction (a negative eigenvalue of the "
+              "finite-difference Hessian), i.e. not bowl-shaped; **local minima** — points lower than all 8 "
+              "neighbours (one, at the centre, is a clean bowl); **bumpiness** — how much the surface wrinkles "
+              "between neighbouring points (mean absolute Laplacian) relative to its overall rise (loss range). "
+              "For the last three, lower means smoother.")
     return verdict, table
 
 
@@ -170,4 +177,12 @@ def slice_summary(results: dict[str, dict[str, Any]], depth: int) -> str:
         parts.append(f"{net_label(arch, depth)}: loss **{loss[mid]:.3f}** at the trained weights, **{loss[0]:.3g}** "
                      f"and **{loss[-1]:.3g}** at α = −1 and +1 ({max(loss[0], loss[-1]) / loss[mid]:.1f}× the centre "
                      "at the steeper end)")
-    return "; ".join(parts) + "."
+    rise = {}
+    for arch in ("plain", "residual"):
+        loss = results[arch]["loss"]
+        rise[arch] = max(loss[0], loss[-1]) / loss[len(loss) // 2]
+    flatter = "residual" if rise["residual"] < rise["plain"] else "plain"
+    reading = (f" Read: along this direction {net_label(flatter, depth)}'s loss rises less from its trained "
+               "weights, so it sits in the wider valley — a step of the same size in weight space costs it less "
+               "(one random direction: the 2-D surfaces above sample two).")
+    return "; ".join(parts) + "." + reading

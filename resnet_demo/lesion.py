@@ -180,8 +180,8 @@ def summary(pair: dict[str, Any], depth: int) -> str:
         rise[arch] = median - r["baseline"]
         k_last = r["k_removed"][-1] if r["k_removed"] else None
         text = (
-            f"**{label}** (intact {100 * r['baseline']:.1f}%): one block deleted, median "
-            f"**{100 * median:.1f}%** over the {len(same_shape)} blocks that keep the shape"
+            f"**{label}** (intact {100 * r['baseline']:.1f}% on {r['images']:,} bundled test images): one block "
+            f"deleted, median **{100 * median:.1f}%** over the {len(same_shape)} blocks that keep the shape"
         )
         if down:
             text += f", {', '.join(f'{100 * e:.1f}%' for e in down)} at the downsampling blocks"

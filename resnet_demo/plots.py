@@ -33,22 +33,44 @@ def _styled(build):
     return wrapper
 
 
-# One colour per depth, as in the paper's Fig. 6.
-DEPTH_COLOURS = {8: "#8c564b", 14: "#e377c2", 20: "#1f77b4", 32: "#2ca02c", 44: "#ff7f0e", 56: "#d62728",
-                 110: "#9467bd"}
+# One colour language in every figure: hue tells plain from residual (the Okabe-Ito vermillion and blue, told
+# apart under the common colour-vision deficiencies), shade tells depth (darker = deeper), and every line also
+# differs by marker or dash, so a figure reads without colour. Every shade has >= 3:1 contrast on white.
+NET_COLOURS = {"plain": "#D55E00", "residual": "#0072B2"}  # the kind of net, where depth does not vary
+SHADES = {"plain": ("#E0610A", "#6B2000"), "residual": ("#3D8FC9", "#06305E")}  # shallowest .. deepest
+SYMBOLS = {8: "triangle-down", 14: "star", 20: "circle", 32: "square", 44: "diamond", 56: "triangle-up", 110: "x"}
+LEGEND = ("Colours in every figure: orange-red = plain net, blue = residual net (ResNet); darker = deeper; "
+          "dashed = training error, solid = test error.")
 
 
-def _colour(depth: int) -> str:
-    return DEPTH_COLOURS.get(depth, "#7f7f7f")
+def net_colour(arch: str, depth: int | None = None) -> str:
+    """The colour of a net: its kind's hue, shaded by depth (darker = deeper) when a depth is given."""
+    if depth is None:
+        return NET_COLOURS[arch]
+    light, dark = SHADES[arch]
+    steps = (20, 32, 44, 56, 110)  # the paper's CIFAR depths; shallower nets take the lightest shade
+    t = sum(depth >= d for d in steps[1:]) / (len(steps) - 1)
+    rgb = [round(int(light[i:i + 2], 16) * (1 - t) + int(dark[i:i + 2], 16) * t) for i in (1, 3, 5)]
+    return "#" + "".join(f"{c:02X}" for c in rgb)
 
 
-NET_COLOURS = {"plain": "#d62728", "residual": "#1f77b4"}  # one colour per kind of net, in every figure
+def _symbol(depth: int) -> str:
+    return SYMBOLS.get(depth, "circle")
+
+
+def measured_on(runs: list[dict[str, Any]]) -> str:
+    """What an error figure's curves were measured on, for its subtitle."""
+    tests = sorted({r["test_images"] for r in runs if r.get("test_images")})
+    smooth = sorted({r.get("recipe", {}).get("smoothing", 50) for r in runs})
+    test = f"solid: test error on {tests[0]:,} test images" if len(tests) == 1 else "solid: test error"
+    train = f"dashed: training error, mean of the last {smooth[0]} batches" if len(smooth) == 1 else "dashed: training"
+    return f"{train} · {test}"
 
 
 @_styled
 def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.Figure:
     """The paper's Fig. 1 / Fig. 6 layout: plain (left) and residual (right), shared y axis in %,
-    dashed = training error, solid = test error, one colour per depth."""
+    dashed = training error, solid = test error; colour and marker by kind and depth (``net_colour``)."""
     # stacked, not side by side: two panels keep their width on a phone, and x (iterations) is shared
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=("plain", "ResNet (residual)"))
@@ -59,14 +81,25 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
         fig.add_trace(go.Scatter(
             x=its, y=[None if v is None else 100 * v for v in run["train_error"]], mode="lines",
             name=f"{name} train", legendgroup=name,
-            line={"color": _colour(run["depth"]), "dash": "dash", "width": 1.5},
+            line={"color": net_colour(run["arch"], run["depth"]), "dash": "dash", "width": 1.5},
             hovertemplate=f"{name}<br>iteration %{{x}}<br>training error %{{y:.2f}}%<extra></extra>"), row=row, col=1)
         test = [(i, 100 * v) for i, v in zip(its, run["test_error"]) if v is not None]
         if test:
             fig.add_trace(go.Scatter(
                 x=[i for i, _ in test], y=[v for _, v in test], mode="lines+markers", name=f"{name} test",
-                legendgroup=name, marker={"size": 4}, line={"color": _colour(run["depth"]), "width": 2.5},
+                legendgroup=name, marker={"size": 7, "symbol": _symbol(run["depth"])},
+                line={"color": net_colour(run["arch"], run["depth"]), "width": 2.5},
                 hovertemplate=f"{name}<br>iteration %{{x}}<br>test error %{{y:.2f}}%<extra></extra>"), row=row, col=1)
+        measured = [(i, 100 * v) for i, v in zip(its, run.get("train_error_measured") or []) if v is not None]
+        if measured:  # what the live verdict quotes: the error on a fixed sample of training images
+            n = run.get("recipe", {}).get("train_eval_images") or 1000
+            fig.add_trace(go.Scatter(
+                x=[i for i, _ in measured], y=[v for _, v in measured], mode="markers",
+                name=f"{name} train, measured", legendgroup=name,
+                marker={"size": 11, "symbol": _symbol(run["depth"]) + "-open", "line": {"width": 2.5},
+                        "color": net_colour(run["arch"], run["depth"])},
+                hovertemplate=f"{name}<br>iteration %{{x}}<br>training error on {n:,} training images "
+                              f"%{{y:.2f}}%<extra></extra>"), row=row, col=1)
     top = max([100 * v for run in runs for v in (*run["train_error"], *run["test_error"]) if v is not None] or [100])
     fig.update_yaxes(title_text="error (%)", range=[0, min(100, top * 1.05)])  # one scale for both panels
     fig.update_xaxes(title_text="iterations", row=2, col=1)
@@ -90,7 +123,9 @@ def grad_flow(layers: list[str], series: dict[str, list[float]], *, title: str, 
                       xaxis_title=x_title, yaxis_title=y_title,
                       yaxis_type="log" if log else "linear", hovermode="closest")
     if log:
-        fig.update_yaxes(dtick=1)  # decades only: plotly draws the 2/5 minor labels at 3/4 size, too small to read
+        # decades only (plotly draws the 2/5 minor labels at 3/4 size, too small to read), as powers of ten
+        # ("10⁻⁷", not the SI "100n" a student would not read as a number)
+        fig.update_yaxes(dtick=1, exponentformat="power", tickfont_size=16)  # superscripts at 14 px
     return fig
 
 
@@ -102,7 +137,8 @@ def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
                         subplot_titles=("3×3 layers in order (input → output)", "sorted by magnitude"))
     for name, stds in series.items():
         depth = int(name.rsplit("-", 1)[1])
-        line = {"color": _colour(depth), "dash": "solid" if name.startswith("ResNet") else "dash"}
+        arch = "residual" if name.startswith("ResNet") else "plain"
+        line = {"color": net_colour(arch, depth), "dash": "solid" if arch == "residual" else "dash"}
         for row, values in ((1, stds), (2, sorted(stds, reverse=True))):
             fig.add_trace(go.Scatter(
                 x=list(range(1, len(values) + 1)), y=values, mode="lines", name=name, legendgroup=name,
@@ -155,7 +191,7 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
         labels = [label(arch, i) for arch in names] * 2
         slider_steps.append({"method": "restyle", "label": str(step),
                              "args": [{"y": ys, "name": labels}, [2, 3, 4, 5]]})
-    fig.update_yaxes(type="log", dtick=1)  # decades only: plotly's 2/5 minor labels are drawn at 3/4 size
+    fig.update_yaxes(type="log", dtick=1, exponentformat="power", tickfont_size=16)  # powers of ten, 14 px exponents
     fig.update_xaxes(title_text="conv layer (input → output)", row=1, col=1)
     fig.update_xaxes(title_text="weight layer (input → output)", row=2, col=1)
     # the slider sits above the plots and the legend below them, so neither runs into the other on a phone
@@ -218,20 +254,23 @@ def lesion_k(pair: dict[str, Any], depth: int) -> go.Figure:
 
 @_styled
 def loss_surface(axis: list[float], z: list[list[float]], *, title: str, cap: float) -> go.Figure:
-    """One 2-D loss surface; every surface the tab shows uses the same axes, z range and colour scale (loss
-    above ``cap`` drawn at ``cap``), so two of them side by side compare directly."""
-    fig = go.Figure(go.Surface(x=axis, y=axis, z=[[min(v, cap) for v in row] for row in z], cmin=0, cmax=cap,
+    """One 2-D loss surface; every surface the tab shows uses the same axes, z range and colour scale, so two of
+    them side by side compare directly. Where the loss is above ``cap`` the surface is cut away (a hole), not
+    drawn flat at the cap: a clipped plateau would read as a wall or a fin that is not in the data."""
+    cut = [[v if v <= cap else None for v in row] for row in z]
+    fig = go.Figure(go.Surface(x=axis, y=axis, z=cut, cmin=0, cmax=cap, connectgaps=False,
                                colorscale="Viridis", colorbar={"title": "loss", "len": 0.7},
                                hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{z:.3f}<extra></extra>"))
+    # seen from above: the steep edges where the surface is cut do not tower over the basin
     fig.update_layout(title=title, height=440, margin={"l": 0, "r": 0, "t": 40, "b": 0},
                       scene={"xaxis_title": "α", "yaxis_title": "β", "zaxis": {"title": "loss", "range": [0, cap]},
-                             "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 1.0}}})
+                             "camera": {"eye": {"x": 0.9, "y": 0.9, "z": 2.0}}})
     return fig
 
 
 @_styled
 def loss_contour(axis: list[float], z: list[list[float]], *, title: str, cap: float) -> go.Figure:
-    """The same surface as a contour map, with the same levels for every net."""
+    """The same surface as a contour map, with the same levels for every net (above ``cap``: the top colour)."""
     fig = go.Figure(go.Contour(x=axis, y=axis, z=[[min(v, cap) for v in row] for row in z], zmin=0, zmax=cap,
                                colorscale="Viridis", contours={"start": 0, "end": cap, "size": cap / 20},
                                colorbar={"title": "loss"},
@@ -284,7 +323,7 @@ def block_ratios(series: dict[str, list[float]]) -> go.Figure:
                 y=values,
                 mode="lines+markers",
                 name=name,
-                line={"color": _colour(depth), "dash": "dot" if "init" in name else "solid"},
+                line={"color": net_colour("residual", depth), "dash": "dot" if "init" in name else "solid"},
                 marker={"size": 5},
                 hovertemplate=f"{name}<br>block %{{x}}<br>RMS(F(x)) / RMS(x) = %{{y:.3f}}<extra></extra>",
             )

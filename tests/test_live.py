@@ -70,10 +70,22 @@ def test_verdict_follows_the_numbers():
     flipped = degradation.verdict([_run("plain", 20, 0.40), _run("plain", 56, 0.35), _run("residual", 20, 0.30),
                             _run("residual", 56, 0.302)])
     assert "plain-56 ended 5.0 points below plain-20: no degradation" in flipped
-    assert "ResNet-56 ended level with ResNet-20" in flipped
+    assert "ResNet-56 and ResNet-20 are too close to call (+0.2 points, level)" in flipped
     gaps = degradation.gaps([_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25),
                       _run("residual", 56, 0.239)])
     assert gaps == pytest.approx({"plain_gap": 12.3, "residual_gap": -1.1, "residual_advantage": 18.4})
+
+
+def test_no_verdict_before_the_nets_learn_or_within_the_seed_spread():
+    early = [_run("plain", 20, 0.88), _run("plain", 56, 0.902), _run("residual", 20, 0.87), _run("residual", 56, 0.89)]
+    text = degradation.verdict(early)  # the case seen: stopped at 45 of 250, all near chance
+    assert text.startswith("Too early for a verdict") and "degradation" not in text and "plain-20 88%" in text
+    runs = [_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25), _run("residual", 56, 0.27)]
+    noisy = degradation.verdict(runs, noise={"plain_gap": 3.0, "residual_gap": 1.5, "residual_advantage": 2.0})
+    assert "plain-56 ended 12.3 points above plain-20: degradation" in noisy  # 12.3 > 2 x 3.0
+    assert "ResNet-56 and ResNet-20 are too close to call (+2.0 points, within the ±3.0-point spread" in noisy
+    wide = degradation.verdict(runs, noise={"plain_gap": 7.0})
+    assert "plain-56 and plain-20 are too close to call" in wide and "degradation" not in wide
 
 
 def test_stored_figure_has_a_trace_per_curve():

@@ -67,7 +67,8 @@ def test_gradflow_stored_settings_answer_from_the_file_cut_at_the_steps():
     from resnet_demo import gradflow as core
     from resnet_demo.ui import gradflow
 
-    fig, text, record = gradflow.show_stored(56, True, 25, 0)
+    fig, text, record, button = gradflow.show_stored(56, True, 25, 0)
+    assert button["value"] == "Show gradient flow"
     full = core.load_stored()["runs"][core.stored_key(56, True, 0)]
     assert record["source"] == "stored" and record["steps"] == [0, 10, 25]
     assert record["nets"]["plain"]["grad_rms"] == full["nets"]["plain"]["grad_rms"][:3]
@@ -78,8 +79,11 @@ def test_gradflow_stored_settings_answer_from_the_file_cut_at_the_steps():
         and f"**{rp:.2g}×** the last convolution's in plain-56" in text
         and "Stored result" in text
     )
-    none_fig, text, none = gradflow.show_stored(32, True, 25, 0)  # depth 32 is not stored
-    assert none_fig is None and none is None and "not stored" in text and "Show gradient flow" in text
+    none_fig, text, none, button = gradflow.show_stored(32, True, 100, 0)  # depth 32 is not stored
+    assert none_fig is None and none is None and "not stored" in text
+    assert button["value"].startswith("Train live (about ") and button["value"] in text  # it asks first
+    estimate = core.estimate_s(32, 100)
+    assert f"about {max(5, round(estimate / 5) * 5):.0f} s" in button["value"] and 5 < estimate < 120
     with pytest.raises(Exception, match="Training steps must be one of"):
         gradflow.show_stored(56, True, 30, 0)
 
@@ -112,7 +116,8 @@ def test_classify_opens_with_an_example_already_classified_offline():
     assert list(labels) == [label for label, _ in ref]
     assert [labels[label] for label, _ in ref] == pytest.approx([p for _, p in ref], rel=1e-5)
     assert max(labels, key=labels.get) == "cat"  # the example is Chelsea the cat: the offline model gets it
-    assert "computed once" in details and classify.FIRST_MODEL in details and "| model time |" in details
+    assert f"The example photo {classify.FIRST_PHOTO} through {classify.FIRST_MODEL}" in details
+    assert "| model time |" in details and "| the 10 classes it knows | airplane, automobile, bird" in details
     assert classify.first_view()[1] == heat and classify._first_result.cache_info().hits >= 1  # reused
 
 

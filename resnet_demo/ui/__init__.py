@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ..plots import LEGEND
 from ..threads import flush_denormals
 from . import anatomy, classify, depth, gradflow, inside
 
@@ -24,7 +25,8 @@ def build_demo() -> gr.Blocks:
     # delete_cache: uploads and outputs older than an hour are removed every hour (a long-lived Space)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\nAn interactive companion to He, Zhang, Ren, Sun, "
-                    "[Deep Residual Learning for Image Recognition](https://arxiv.org/abs/1512.03385) (2015).")
+                    "[Deep Residual Learning for Image Recognition](https://arxiv.org/abs/1512.03385) (2015).\n\n"
+                    f"<small>{LEGEND}</small>")
         with gr.Tab("Classify"):
             classified = classify.build()
         with gr.Tab("Depth"):

@@ -10,7 +10,9 @@ import gradio as gr
 from .. import anatomy, paper
 
 BOX = "border:1px solid #bbb;border-radius:6px;padding:4px 8px;margin:3px;font-size:13px;background:#fafafa;"
-SHORTCUT_COLOURS = {"identity": "#1f77b4", "projection": "#ff7f0e", "zero-padding": "#2ca02c", "none": "#d62728"}
+# the app's colour language (plots.LEGEND): blue = residual (identity), orange-red = plain (no shortcut); the two
+# shortcut options that change the shape in colours of their own; every colour >= 4.5:1 on the light boxes
+SHORTCUT_COLOURS = {"identity": "#0072B2", "projection": "#8A5A00", "zero-padding": "#007A5A", "none": "#B94B07"}
 
 
 def _m(n: int) -> str:
@@ -27,39 +29,104 @@ def _shape(shape: list[int]) -> str:
     return "×".join(map(str, shape))
 
 
+ARROW = "<div aria-hidden='true' style='margin-left:12px;color:#555'>↓</div>"  # between blocks, in reading order
+
+
+def _plain_name(stage_index: int, stage: anatomy.Stage, block_index: int) -> str:
+    """A block's name as a reader says it: "stage 2, block 1" (the stem is stage 0), with the paper's name."""
+    paper_name = f" of {stage.name}" if stage.name.startswith("conv") and stage.name != "conv1" else ""
+    return f"stage {stage_index}, block {block_index + 1}{paper_name}"
+
+
+def block_figure(a: anatomy.Anatomy) -> str:
+    """The paper's Fig. 2 for the selected network, drawn from its modules: the first block whose shortcut changes
+    nothing (or, in a plain net, its first block): x → weight layers → ⊕ ← shortcut, then ReLU. SVG with a text
+    alternative."""
+    blocks = [b for st in a.stages for b in st.blocks if b.shortcut not in ("—",)]
+    if not blocks:
+        return ""
+    block = next((b for b in blocks if b.shortcut in ("identity", "none (plain)")), blocks[0])
+    convs = [layer.what for layer in block.layers if "conv" in layer.what and ".shortcut" not in layer.name
+             and ".downsample" not in layer.name]
+    residual = not block.shortcut.startswith("none")
+    colour = SHORTCUT_COLOURS["identity" if residual else "none"]
+    h_box, gap, x0, w = 34, 30, 60, 220
+    y = 40
+    parts = [f"<text x='{x0 + w / 2}' y='22' text-anchor='middle' font-size='15'>x (the block's input)</text>"]
+    for i, what in enumerate(convs):
+        parts.append(f"<line x1='{x0 + w / 2}' y1='{y - gap + 8 if i else 28}' x2='{x0 + w / 2}' y2='{y}' "
+                     "stroke='#333' stroke-width='1.5' marker-end='url(#arrow)'/>")
+        parts.append(f"<rect x='{x0}' y='{y}' width='{w}' height='{h_box}' rx='5' fill='#f4f4f4' stroke='#333'/>"
+                     f"<text x='{x0 + w / 2}' y='{y + 22}' text-anchor='middle' font-size='14'>"
+                     f"{html.escape(what)}</text>")
+        after = "BN, ReLU" if i < len(convs) - 1 else "BN"
+        parts.append(f"<text x='{x0 + w + 8}' y='{y + 22}' font-size='13' fill='#444'>{after}</text>")
+        y += h_box + gap
+    if residual:
+        cy = y + 6
+        parts.append(f"<line x1='{x0 + w / 2}' y1='{y - gap}' x2='{x0 + w / 2}' y2='{cy - 12}' stroke='#333' "
+                     "stroke-width='1.5' marker-end='url(#arrow)'/>")
+        parts.append(f"<circle cx='{x0 + w / 2}' cy='{cy}' r='12' fill='white' stroke='{colour}' stroke-width='2'/>"
+                     f"<text x='{x0 + w / 2}' y='{cy + 6}' text-anchor='middle' font-size='18' fill='{colour}'>+"
+                     "</text>")
+        sx = x0 + w + 80
+        parts.append(f"<path d='M {x0 + w + 20} 18 H {sx} V {cy} H {x0 + w / 2 + 16}' fill='none' "
+                     f"stroke='{colour}' stroke-width='2.5' marker-end='url(#arrow)'/>")
+        parts.append(f"<text x='{sx + 6}' y='{(18 + cy) / 2}' font-size='14' fill='{colour}'>shortcut: "
+                     f"{html.escape(block.shortcut)}</text>")
+        y = cy + 20
+    parts.append(f"<line x1='{x0 + w / 2}' y1='{y - (8 if residual else gap)}' x2='{x0 + w / 2}' y2='{y + 14}' "
+                 "stroke='#333' stroke-width='1.5' marker-end='url(#arrow)'/>")
+    out = "y = ReLU(F(x) + x)" if residual else "y = ReLU(F(x)) (no shortcut: a plain block)"
+    parts.append(f"<text x='{x0 + w / 2}' y='{y + 34}' text-anchor='middle' font-size='15'>{out}</text>")
+    height = y + 46
+    label = (f"One block of {a.label}: {' then '.join(convs)}, each followed by BN"
+             + (f"; the block's input is added to their output through its {block.shortcut} shortcut, then ReLU."
+                if residual else "; no shortcut, then ReLU."))
+    return (f"<figure style='margin:0'><svg role='img' aria-label='{html.escape(label)}' viewBox='0 0 620 {height}' "
+            f"style='max-width:620px;width:100%;height:auto'><defs><marker id='arrow' viewBox='0 0 10 10' refX='9' "
+            "refY='5' markerWidth='7' markerHeight='7' orient='auto-start-reverse'><path d='M 0 0 L 10 5 L 0 10 z' "
+            f"fill='#333'/></marker></defs>{''.join(parts)}</svg><figcaption style='font-size:14px'>"
+            f"{html.escape(label)} F(x) is what the weight layers learn.</figcaption></figure>")
+
+
 def diagram(a: anatomy.Anatomy) -> str:
-    """The stack as HTML, drawn from the module tree: one row per stage, one box per block; a box lists its
-    layers and its shortcut; clicking it (or hovering) shows each layer's output shape, params and MACs."""
+    """The stack as HTML, drawn from the module tree, input at the top and output at the bottom: one box per
+    block, named as a reader says it ("stage 2, block 1") beside its code name; a box lists its layers and its
+    shortcut; clicking it shows each layer's output shape, params and MACs."""
     rows = []
-    for stage in a.stages:
+    for si, stage in enumerate(a.stages):
         boxes = []
-        for block in stage.blocks:
+        for bi, block in enumerate(stage.blocks):
             main = [layer for layer in block.layers if layer.what != "BN"
                     and ".downsample" not in layer.name and ".shortcut" not in layer.name]
             summary = " → ".join(html.escape(layer.what) for layer in main)
             kind = block.shortcut.split(" ")[0]
-            colour = SHORTCUT_COLOURS.get(kind, "#777")
-            tip = "\n".join(f"{layer.name}: {layer.what}, out {_shape(layer.output)}, {layer.params:,} params, "
-                            f"{layer.macs:,} MACs" for layer in block.layers)
+            colour = SHORTCUT_COLOURS.get(kind, "#555")
             table = "".join(f"<tr><td>{html.escape(layer.name)}</td><td>{html.escape(layer.what)}</td>"
                             f"<td>{_shape(layer.output)}</td><td style='text-align:right'>{layer.params:,}</td>"
                             f"<td style='text-align:right'>{layer.macs:,}</td></tr>" for layer in block.layers)
             shortcut = "" if block.shortcut == "—" else (
-                f"<div style='color:{colour};font-size:12px'>shortcut: {html.escape(block.shortcut)}</div>")
+                f"<div style='color:{colour};font-size:13px'>shortcut: {html.escape(block.shortcut)}</div>")
+            name = (f"{_plain_name(si, stage, bi)} · <code>{html.escape(block.name)}</code>"
+                    if stage.name not in ("conv1", "head") else f"<code>{html.escape(block.name)}</code>")
             boxes.append(
-                f"<details style='{BOX}border-left:4px solid {colour}' title='{html.escape(tip)}'>"
-                f"<summary style='cursor:pointer'><b>{html.escape(block.name)}</b> {summary}"
-                f"<span style='color:#666'> · out {_shape(block.layers[-1].output)}</span>{shortcut}</summary>"
-                "<div style='overflow-x:auto'><table style='font-size:12px'><tr><th>layer</th><th>what</th>"
+                f"<details style='{BOX}border-left:4px solid {colour}'>"
+                f"<summary style='cursor:pointer'><b>{name}</b>: {summary}"
+                f"<span style='color:#555'> · out {_shape(block.layers[-1].output)}</span>{shortcut}</summary>"
+                "<div style='overflow-x:auto'><table style='font-size:13px'><tr><th>layer</th><th>what</th>"
                 f"<th>output</th><th>params</th><th>MACs</th></tr>{table}</table></div></details>")
+        title = f"stage {si}" if stage.name not in ("conv1", "head") else ("the stem" if si == 0 else "the head")
+        if stage.name != title:
+            title += f" ({stage.name})"
         rows.append(
-            f"<div style='margin:6px 0'><div style='font-size:14px'><b>{html.escape(stage.name)}</b> · output "
-            f"{stage.output_size} · {html.escape(stage.blocks_layout)} · {_m(stage.params)} params · "
-            f"{_g(stage.macs)} MACs</div><div style='display:flex;flex-wrap:wrap;align-items:flex-start'>"
-            f"{''.join(boxes)}</div></div>")
+            f"<div style='margin:6px 0'><div style='font-size:14px'><b>{html.escape(title)}</b> · "
+            f"output {stage.output_size} · {html.escape(stage.blocks_layout)} · {_m(stage.params)} params · "
+            f"{_g(stage.macs)} MACs</div><div style='display:flex;flex-direction:column;align-items:stretch'>"
+            f"{ARROW.join(boxes)}</div></div>")
     legend = " ".join(f"<span style='color:{c}'>■ {k}</span>" for k, c in SHORTCUT_COLOURS.items())
-    return (f"<div><div style='font-size:13px'>Input 3×{a.input_size}×{a.input_size} (top) → output (bottom). "
-            f"Shortcut: {legend}. Click a block for its layers.</div>{''.join(rows)}</div>")
+    return (f"<div><div style='font-size:14px'>Input 3×{a.input_size}×{a.input_size} at the top, flowing down to "
+            f"the output. Shortcut: {legend}. Click a block for its layers.</div>{''.join(rows)}</div>")
 
 
 def table1(a: anatomy.Anatomy) -> str:
@@ -194,7 +261,7 @@ def architecture(name: str) -> tuple[str, str, str, str, dict[str, Any]]:
         raise gr.Error(f"Unknown network {name!r}; choose one of {', '.join(anatomy.network_names())}.")
     _warm_in_background()
     a = anatomy.anatomy(name)
-    return diagram(a), table1(a), shortcuts(name), comparisons(), a.json()
+    return block_figure(a) + diagram(a), table1(a), shortcuts(name), comparisons(), a.json()
 
 
 def build() -> tuple[gr.Dropdown, list[gr.components.Component]]:
@@ -208,7 +275,7 @@ def build() -> tuple[gr.Dropdown, list[gr.components.Component]]:
     )
     choice = gr.Dropdown([(anatomy.label(n), n) for n in anatomy.network_names()], value="resnet50", label="Network")
     table = gr.Markdown()
-    with gr.Accordion("The stack, block by block", open=True):
+    with gr.Accordion("One block, and the stack block by block", open=True):
         picture = gr.HTML()
     options = gr.Markdown()
     compared = gr.Markdown()

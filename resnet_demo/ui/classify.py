@@ -52,6 +52,8 @@ def _details(pred: classifiers.Prediction, model_name: str, source: str, total_m
         elif isinstance(value, float):
             value = f"{value:g}" + ("%" if "acc" in key else "")
         rows.append((key, value))
+    if model_name.startswith("cifar-"):  # it can only answer with these: a photo of anything else gets one of them
+        rows.append((f"the {len(pred.labels)} classes it knows", ", ".join(pred.labels)))
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     if model_name.startswith("cifar-"):
         seen = ("The network sees the whole image, squeezed to 32×32 as CIFAR-10's images are, so the heatmap "
@@ -97,15 +99,15 @@ def _first_result() -> tuple[dict[str, float], str, str]:
     image, _ = load_input(str(EXAMPLES / FIRST_PHOTO), None)
     pred, heat = on_inference_thread(_predict_and_draw, image, FIRST_MODEL, None, FIRST_VIEW.next())
     details = _details(pred, FIRST_MODEL, f"the example photo {FIRST_PHOTO}", (time.perf_counter() - t0) * 1000)
-    note = (f"*An example, computed once when the app first served this page: {FIRST_PHOTO} through "
-            f"{FIRST_MODEL}, which needs no download. Upload a photo, paste a URL or pick an example, choose a "
-            "model, press Classify.*\n\n")
+    note = (f"*The example photo {FIRST_PHOTO} through {FIRST_MODEL}, a CIFAR-10 net that needs no download. "
+            "Pick an example or upload a photo (it is classified at once), or paste a URL; choose ResNet-50 for "
+            "ImageNet's 1,000 classes.*\n\n")
     return {label: p for label, p in pred.top}, heat, note + details
 
 
 def first_view():
-    """What the tab shows when the page loads: an example photo already classified by an offline model. The
-    image input stays empty: a URL pasted next must not lose to an upload the user never made."""
+    """What the tab shows when the page loads: the example photo in the image box, classified by the model the
+    model box shows (an offline one). Typing a URL clears the image box, so the URL is what gets classified."""
     try:
         return _first_result()
     except (weights.WeightsUnavailable, weights.UnknownModel, InputError):  # no checkpoint: an empty tab
@@ -117,16 +119,53 @@ def build() -> list:
                 "where it looked. The CIFAR-10 models were trained by this project and work with no network.")
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=320)
+            first = EXAMPLES / FIRST_PHOTO
+            image = gr.Image(str(first) if first.exists() else None, label="Image", type="filepath",
+                             sources=["upload", "clipboard"], height=320)
             url = gr.Textbox(label="…or an image URL", placeholder="https://…/photo.jpg", max_lines=1)
-            choices = [(classifiers.describe_key(k), k) for k in classifiers.model_names()]
-            model = gr.Dropdown(choices, value="resnet50", label="Model")
+            names = classifiers.model_names()
+            choices = [(classifiers.describe_key(k), k) for k in names]
+            model = gr.Dropdown(choices, value=FIRST_MODEL if FIRST_MODEL in names else "resnet50", label="Model")
             button = gr.Button("Classify", variant="primary")
-            gr.Examples([[str(p)] for p in sorted(EXAMPLES.iterdir())], inputs=[image], label="Example photos")
+            examples = gr.Examples([[str(p)] for p in sorted(EXAMPLES.iterdir())], inputs=[image],
+                                   label="Example photos (click one to classify it)")
         with gr.Column():
             labels = gr.Label(num_top_classes=5, label="Top-5")
             heat = gr.Image(label="Grad-CAM", type="filepath", interactive=False, height=320)
             details = gr.Markdown()
-    gr.on([button.click, url.submit], classify, inputs=[image, url, model], outputs=[labels, heat, details],
-          api_name="classify", preprocess=False, concurrency_id="classify", concurrency_limit=2, time_limit=120)
-    return [labels, heat, details]
+    outputs = [labels, heat, details]
+    # The page's Classify: an empty input gets one message (a warning), not an "Error" badge on every output.
+    gr.on([button.click, url.submit], _classify_or_warn, inputs=[image, url, model], outputs=outputs,
+          api_name=False, preprocess=False, concurrency_id="classify", concurrency_limit=2, time_limit=120)
+    # The API's /classify: the same function; a refusal is an error the client receives (README, API).
+    api = gr.Button(visible=False)
+    api.click(classify, inputs=[image, url, model], outputs=outputs, api_name="classify", preprocess=False,
+              concurrency_id="classify", concurrency_limit=2, time_limit=120)
+    # A picked example or an upload is classified at once; typing a URL clears the image (the URL is what
+    # the next Classify uses), picking an image clears the URL.
+    examples.load_input_event.then(_classify_image, [image, model], outputs, api_name=False, preprocess=False,
+                                   concurrency_id="classify")
+    image.upload(lambda: "", None, url, api_name=False, queue=False).then(
+        _classify_image, [image, model], outputs, api_name=False, preprocess=False, concurrency_id="classify")
+    url.change(_clear_image_for_url, url, image, api_name=False, queue=False)
+    return outputs
+
+
+def _classify_or_warn(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):
+    """``classify`` for the page: a refusal (no image, a bad file or URL, missing weights) becomes one message
+    where the result would be, and a notice, instead of an "Error" badge on every output."""
+    try:
+        if not upload and not (url and url.strip()):
+            raise gr.Error("Upload an image or paste an image URL first.")
+        return classify(upload, url, model_name, progress)
+    except gr.Error as e:
+        gr.Warning(e.message)
+        return None, None, f"**Not classified.** {e.message}"
+
+
+def _clear_image_for_url(text: str):
+    return gr.update(value=None) if text and text.strip() else gr.skip()
+
+
+def _classify_image(upload: Any, model_name: str, progress=gr.Progress()):
+    return classify(upload, None, model_name, progress)

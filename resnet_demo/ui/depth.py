@@ -25,7 +25,7 @@ def _stored() -> tuple[dict[str, Any], ...]:
 
 def stored_figure(selected: list[str]):
     runs = [r for r in _stored() if r["name"] in (selected or [])]
-    return plots.error_curves(runs, title="Stored runs<br><sup>dashed: training error · solid: test error</sup>")
+    return plots.error_curves(runs, title="Stored runs<br><sup>" + plots.measured_on(runs) + "</sup>")
 
 
 def _status(snap: dict[str, Any]) -> str:
@@ -87,15 +87,14 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
             runs = snap["runs"]
             fig = plots.error_curves(
                 runs,
-                title=f"Live: {live.PRESETS[preset].label}<br>"
-                f"<sup>seed {seed}; dashed: training error · solid: test error</sup>",
+                title=f"Live, seed {seed}<br><sup>{plots.measured_on(runs)}</sup>",
             )
             fig.update_xaxes(range=[0, snap["total"]])  # the whole run's length from the start: no axis jumps
             result = {"runs": runs, "elapsed_s": round(snap["elapsed_s"], 2)}
             done = snap["iteration"] >= snap["total"] or snap["stopped"]
             status = _status(snap)
             if done:
-                status += "\n\n**Verdict:** " + degradation.verdict(runs)
+                status += "\n\n**Verdict:** " + degradation.verdict(runs, live.PRESETS[preset].gap_sd)
                 yield fig, status, _write_downloads(runs, seed), result
             else:
                 yield fig, status, None, result
@@ -109,9 +108,14 @@ def _session(request: gr.Request | None) -> str:
     return request.session_hash if request is not None and request.session_hash else "anonymous"
 
 
-def arm(request: gr.Request) -> None:
-    """At the click, before the run joins the queue: from now on Stop reaches it, queued or running."""
+def arm(request: gr.Request):
+    """At the click, before the run joins the queue: from now on Stop reaches it, queued or running; and the
+    run's box (progress line, plot, downloads) is shown."""
     STOPS.arm(_session(request))
+    return gr.update(visible=True)
+
+
+SCROLL_TO_RUN = "() => document.getElementById('live-run')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
 
 
 def stop(request: gr.Request) -> None:
@@ -158,11 +162,13 @@ def build() -> None:
     with gr.Row():
         start = gr.Button("Train live", variant="primary")
         stop_button = gr.Button("Stop", variant="stop")
-    live_plot = gr.Plot(label="Live training (its own axes)")
-    status = gr.Markdown()
-    downloads = gr.File(label="Download the runs (RUN JSON and CSV)", file_count="multiple")
+    with gr.Column(visible=False, elem_id="live-run") as live_box:  # shown, and scrolled to, when a run starts
+        status = gr.Markdown()
+        live_plot = gr.Plot(label="Live training (its own axes)")
+        downloads = gr.File(label="Download the runs (RUN JSON and CSV)", file_count="multiple")
     result = gr.JSON(label="Runs (RUN schema)", visible=False)
-    start.click(arm, None, None, api_name=False, queue=False).then(
+    start.click(arm, None, live_box, api_name=False, queue=False).then(
+        None, None, None, js=SCROLL_TO_RUN, api_name=False, queue=False).then(
         train_live,
         [preset, shallow, deep, batch_norm, seed, zero_init],
         [live_plot, status, downloads, result],

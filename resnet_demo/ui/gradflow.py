@@ -43,20 +43,32 @@ def _stored_footer(record: dict[str, Any]) -> str:
 
 
 def show_stored(depth: Any, batch_norm: bool, steps: Any, seed: Any):
-    """Settings changed: the stored result at once where there is one, else an empty figure and what to do."""
+    """Settings changed: the stored result at once where there is one; else no figure, what a live run would cost,
+    and the button says so (it asks before anything trains)."""
     depth, steps, seed = _check(depth, steps, seed)
     record = gradflow.stored(depth, bool(batch_norm), steps, seed)
     if record is None:
-        return (None, f"*Depth {depth}, BN {'on' if batch_norm else 'off'}, seed {seed}: not stored (the stored "
-                      f"runs are depths {', '.join(map(str, gradflow.STORED_DEPTHS))}, seed 0). Press **Show gradient "
-                      f"flow** to compute it live; the time it will take is shown once the first step is "
-                      f"measured.*", None)
-    return _out(record, _stored_footer(record))
+        est = gradflow.estimate_s(depth, steps)
+        device = gradflow.stored_trajectories()["meta"].get("device", "the machine that made the stored runs")
+        text = (f"*Depth {depth}, BN {'on' if batch_norm else 'off'}, seed {seed} is not stored (stored: depths "
+                f"{', '.join(map(str, gradflow.STORED_DEPTHS))} with seed 0, instant). Press **{_live_label(est)}** "
+                f"to train it here.*" + how_computed(
+                    f"The estimate scales the stored runs' wall time on {device} by depth × steps; this server may be "
+                    "slower or faster. Once the first steps are measured, the page gives its own estimate."))
+        return None, text, None, gr.update(value=_live_label(est))
+    return (*_out(record, _stored_footer(record)), gr.update(value=STORED_LABEL))
+
+
+STORED_LABEL = "Show gradient flow"
+
+
+def _live_label(estimate_s: float) -> str:
+    return f"Train live (about {max(5, round(estimate_s / 5) * 5):.0f} s)"
 
 
 def first_view():
     """The tab's default result, shown when the page loads: depth 56 with BN, stored."""
-    return show_stored(56, True, gradflow.STEPS[-1], 0)
+    return show_stored(56, True, gradflow.STEPS[-1], 0)[:3]
 
 
 def grad_flow(depth: Any, batch_norm: bool, steps: Any, seed: Any):
@@ -143,7 +155,7 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
         y_title="gradient RMS per value (log)",
     )
     text = (
-        f"Pretrained {model_name}, evaluation mode: per value (RMS), the first layer gets **{ratio:.2g}×** "
+        f"Pretrained {model_name}, evaluation mode: per value (RMS), the first layer gets **{gradflow.factor(ratio)}** "
         f"the gradient of the last of its {len(prof.layers) - 1} convolutions."
     )
     return fig, text
@@ -158,13 +170,15 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
         "images), at initialisation and as training goes on."
     )
     with gr.Row():
-        depth = gr.Dropdown(list(DEPTHS), value=56, label="Depth")
+        depth = gr.Dropdown([(f"{d} · {'stored' if d in gradflow.STORED_DEPTHS else 'trains live'}", d)
+                             for d in DEPTHS], value=56, label="Depth")
         batch_norm = gr.Checkbox(True, label="BatchNorm")
         steps = gr.Dropdown(
             list(gradflow.STEPS), value=gradflow.STEPS[-1], label="Training steps (0 = at initialisation)"
         )
-        seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
-        button = gr.Button("Show gradient flow", variant="primary")
+        seed = gr.Number(0, label="Seed (0 is stored; others train live)", precision=0, minimum=0,
+                         maximum=2**31 - 1)
+        button = gr.Button(STORED_LABEL, variant="primary")
     summary = gr.Markdown()
     plot = gr.Plot(label="Gradient flow, step by step", show_label=False)
     gr.Markdown(paper.SECTION_41)
@@ -183,7 +197,7 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
         control.change(
             show_stored,
             [depth, batch_norm, steps, seed],
-            outputs,
+            [*outputs, button],
             api_name=False,
             concurrency_id="gradflow_stored",
             concurrency_limit=8,

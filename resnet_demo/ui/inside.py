@@ -205,22 +205,27 @@ def build() -> list[gr.components.Component]:
         land_text = gr.Markdown()
         with gr.Row(equal_height=True):  # side by side where there is room, stacked on a phone
             with gr.Column(min_width=340):
-                surface_plain = gr.Plot(label="Loss surface, plain")
-            with gr.Column(min_width=340):
-                surface_res = gr.Plot(label="Loss surface, ResNet")
-        with gr.Row(equal_height=True):
-            with gr.Column(min_width=340):
                 contour_plain = gr.Plot(label="Contours, plain")
             with gr.Column(min_width=340):
                 contour_res = gr.Plot(label="Contours, ResNet")
-        gr.Markdown("**A live 1-D slice**: the loss and error along one filter-normalised direction.")
+        gr.Markdown("The same two surfaces in 3-D (drag to turn them). Where the loss is above the colour scale's "
+                    "top the surface is cut away, so the holes at the corners are the region the contour maps "
+                    "show in their top colour.")
+        with gr.Row(equal_height=True):
+            with gr.Column(min_width=340):
+                surface_plain = gr.Plot(label="Loss surface, plain")
+            with gr.Column(min_width=340):
+                surface_res = gr.Plot(label="Loss surface, ResNet")
+        gr.Markdown("**A live 1-D slice**: the loss and error along one filter-normalised direction, on the same "
+                    "nets as the surfaces above by default.")
         with gr.Row():
-            slice_depth = gr.Dropdown(list(PAIRS), value=20, label="Nets", min_width=120)
+            slice_depth = gr.Dropdown(list(PAIRS), value=56, label="Nets", min_width=120)
             slice_images = gr.Slider(16, MAX_SLICE_IMAGES, value=128, step=16, label="Training images", min_width=200)
             points = gr.Slider(3, MAX_POINTS, value=21, step=2, label="Points", min_width=160)
             go_slice = gr.Button("Compute the slice", min_width=140)
-        slice_text = gr.Markdown()
-        slice_plot = gr.Plot(label="1-D slice")
+        with gr.Column(visible=False) as slice_box:  # shown once there is a slice to show
+            slice_text = gr.Markdown()
+            slice_plot = gr.Plot(label="1-D slice")
         slice_json = gr.JSON(visible=False)
     with gr.Accordion("3. How small is F(x)?", open=True):
         gr.Markdown(
@@ -237,13 +242,14 @@ def build() -> list[gr.components.Component]:
         run_lesion,
         [depth, images],
         lesion_out,
+        show_progress="minimal",  # the stored result stays on screen until the new one arrives
         api_name="lesion",
         concurrency_id="inside",
         concurrency_limit=1,
         time_limit=int(settings().inside_limit_s) + 30,
     )
     depth.change(lesion_stored, depth, lesion_out, api_name=False, concurrency_id="inside_stored", concurrency_limit=8)
-    go_slice.click(
+    go_slice.click(lambda: gr.update(visible=True), None, slice_box, api_name=False, queue=False).then(
         loss_slice,
         [slice_depth, slice_images, points],
         [slice_plot, slice_text, slice_json],

@@ -77,22 +77,71 @@ def test_classify_opens_classified_then_classifies_an_upload(page):
     rows = page.locator('[data-testid$="-confidence-set"]')
     rows.first.wait_for(timeout=60_000)  # before any click: the example through the offline CIFAR model
     assert rows.count() == 5
-    page.get_by_text("An example, computed once").wait_for()
+    page.get_by_text("The example photo chelsea.png through cifar-resnet56").wait_for()
     page.locator("img[src*='gradcam']").first.wait_for(timeout=30_000)
     details = page.locator(".prose", has_text="weights file").first
     assert "CIFAR-10 resnet56" in details.inner_text()
-    page.locator("input[type=file]").first.set_input_files(str(photo()))
-    page.get_by_role("button", name="Classify", exact=True).click()  # the default model, ResNet-50
-    page.get_by_text("An example, computed once").wait_for(state="detached", timeout=60_000)
+    model = page.get_by_label("Model").first
+    model.click()
+    page.get_by_role("option", name="ResNet-50 · IMAGENET1K_V2 (default)").click()
+    page.locator("input[type=file]").first.set_input_files(str(photo()))  # an upload is classified at once
+    page.get_by_text("The example photo chelsea.png through").wait_for(state="detached", timeout=60_000)
     assert "ResNet-50 · IMAGENET1K_V2" in details.inner_text() and rows.count() == 5
     page.locator("img[src*='gradcam']").first.wait_for(timeout=30_000)
 
 
 def test_classify_refused_url_shows_the_reason(page):
-    page.get_by_text("An example, computed once").wait_for(timeout=60_000)  # the first view leaves the input empty
+    page.get_by_text("The example photo chelsea.png through").wait_for(timeout=60_000)
     page.get_by_label("…or an image URL").first.fill("http://169.254.169.254/latest/meta-data/")
+    page.locator("[data-testid='image']").first.locator("img").wait_for(state="detached", timeout=10_000)  # cleared
     page.get_by_role("button", name="Classify", exact=True).click()
     page.get_by_text("Only public internet addresses can be fetched").first.wait_for(timeout=30_000)
+
+
+def test_classify_first_view_agrees_with_itself_and_an_example_click_classifies(page):
+    """#30: the image box holds the example, the model box the model that produced the result, a CIFAR model
+    lists its classes, a click on an example classifies it, and an empty Classify gives one message, not an
+    "Error" badge on every output."""
+    page.get_by_text("The example photo chelsea.png through cifar-resnet56").wait_for(timeout=60_000)
+    image_box = page.locator("[data-testid='image']").first
+    assert image_box.locator("img[src*='chelsea']").count() == 1
+    assert page.get_by_label("Model").first.input_value().startswith("CIFAR-10 resnet56")
+    details = page.locator(".prose", has_text="weights file").first
+    assert "the 10 classes it knows" in details.inner_text() and "airplane, automobile" in details.inner_text()
+    page.locator("button.gallery-item").nth(2).click()  # coffee.png
+    page.get_by_text("from upload").first.wait_for(timeout=60_000)
+    assert "coffee" in image_box.locator("img").first.get_attribute("src")
+    image_box.get_by_label("Clear").or_(image_box.get_by_role("button", name="Remove Image")).first.click()
+    page.get_by_role("button", name="Classify", exact=True).click()
+    page.get_by_text("Not classified. Upload an image or paste an image URL first.").first.wait_for(timeout=10_000)
+    assert page.get_by_text("Error", exact=True).count() == 0, "an Error badge on an output"
+
+
+def test_views_a_student_can_trust(page):
+    """#30: nothing empty on first view; a live run comes into view and a run stopped near chance gets no
+    verdict; stored gradient-flow settings are marked; Anatomy draws y = F(x) + x; the landscape's slice
+    defaults to the surfaces' depth."""
+    page.get_by_role("tab", name="Depth").click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    assert not page.locator("#live-run").is_visible()  # no empty live plot or download box before a run
+    page.get_by_role("button", name="Train live").click()
+    page.get_by_text("images/s").first.wait_for(timeout=60_000)
+    box = page.locator("#live-run").bounding_box()
+    assert box is not None and box["y"] < page.viewport_size["height"] and box["y"] + box["height"] > 0
+    page.get_by_role("button", name="Stop").click()
+    verdict = page.get_by_text("Verdict:").first
+    verdict.wait_for(timeout=60_000)
+    text = page.locator("#live-run").inner_text()
+    assert "ended early" in text and "Too early for a verdict" in text and "degradation" not in text
+    page.get_by_role("tab", name="Anatomy").click()
+    figure = page.locator("svg[role='img'][aria-label^='One block']").first
+    figure.wait_for(timeout=60_000)
+    label = figure.get_attribute("aria-label")
+    assert "One block of ResNet-50" in label and "shortcut" in label
+    assert page.get_by_text("stage 2, block 1").count() >= 1  # plain names beside the code names
+    page.get_by_role("tab", name="Inside trained nets").click()
+    page.get_by_text("What the columns measure").first.wait_for(timeout=60_000)  # the roughness terms, explained
+    assert page.get_by_label("Nets", exact=True).first.input_value() == "56"
 
 
 def test_depth_stored_plot_live_stream_and_stop(page):
@@ -112,7 +161,7 @@ def test_gradient_flow_stored_at_once_slider_and_live(page):
     page.get_by_text("Stored result").first.wait_for(timeout=10_000)
     assert "in plain-56" in page.get_by_text("after 400 SGD steps").first.inner_text()
     page.get_by_label("Depth").first.click()
-    page.get_by_role("option", name="110", exact=True).click()
+    page.get_by_role("option", name="110 · stored", exact=True).click()  # stored settings are marked
     page.get_by_text("in plain-110").first.wait_for(timeout=10_000)  # stored: no button press needed
     page.get_by_label("BatchNorm").last.uncheck()
     page.get_by_text("Without BN, after 400 SGD steps").first.wait_for(timeout=10_000)
@@ -124,12 +173,13 @@ def test_gradient_flow_stored_at_once_slider_and_live(page):
     page.wait_for_function("() => document.querySelector('.js-plotly-plot .legend').textContent"
                            ".includes('110, step 0')", timeout=10_000)
     page.get_by_label("Depth").first.click()
-    page.get_by_role("option", name="20", exact=True).click()
+    page.get_by_role("option", name="20 · stored", exact=True).click()
     page.get_by_label("Seed").first.fill("5")  # not stored: trained live when asked
     page.get_by_text("not stored").first.wait_for(timeout=10_000)
+    assert page.get_by_role("button", name="Train live (about").count() == 1  # its estimate, before it starts
     page.get_by_label("Training steps").first.click()
     page.get_by_role("option", name="10", exact=True).click()
-    page.get_by_role("button", name="Show gradient flow").click()
+    page.get_by_role("button", name="Train live (about").click()
     page.get_by_text("Computed live").first.wait_for(timeout=120_000)
     page.get_by_text("Trained nets, evaluation mode").or_(page.get_by_text("hold ResNet")).first.wait_for(
         timeout=120_000)  # Fig. 7, computed from the checkpoints when the page loaded
