@@ -24,6 +24,7 @@ FULL = [
     ("memory.py", []),
     ("live_preset.py", []),
     ("live_browser.py", []),
+    ("first_visit.py", []),
     ("server_overhead.py", []),
     ("load_classify.py", ["--users", "4", "--seconds", "30"]),
     ("load_classify.py", ["--users", "4", "--seconds", "30", "--with-training"]),
@@ -37,7 +38,7 @@ QUICK = {
     "inside_speed.py": ["--quick"],
     "memory.py": ["--calls", "40"],
     "live_preset.py": ["--seeds", "1"],
-    "live_browser.py": ["--rounds", "1"],
+    "live_browser.py": ["--rounds", "1"], "first_visit.py": ["--rounds", "1"],
     "server_overhead.py": ["--repeats", "3"],
     "load_classify.py": ["--seconds", "10"],
 }

@@ -17,6 +17,7 @@ counted model only; its totals equal FlopCounterMode's (tested against torchvisi
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from torch.utils.flop_counter import flop_registry
 
 from . import cifar
 from .paper import FIG3, TABLE1, TABLE3, TABLE6_PARAMS, net_label
+from .settings import ANATOMY_FILE
 
 IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
@@ -167,9 +169,6 @@ class Anatomy:
                             "params": s.params, "macs": s.macs} for s in self.stages],
                 "paper": self.paper}
 
-    def detail(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 class _MacCounter(TorchDispatchMode):
     """Multiply-adds per module: each op's FLOPs by ``flop_registry`` (FlopCounterMode's formulas), halved,
@@ -307,9 +306,31 @@ def _stages(name: str, model: nn.Module) -> list[tuple[str, list[tuple[str, nn.M
     return stages + [("head", [("avgpool", model.avgpool), ("fc", model.fc)], False)]
 
 
+@functools.lru_cache(maxsize=1)
+def stored() -> dict[str, Any]:
+    """Every network's counts as ``python -m scripts.anatomy_counts`` stored them (assets/anatomy.json; a
+    test recounts them all and compares), so that a page load counts nothing; {} when the file is absent."""
+    return json.loads(ANATOMY_FILE.read_text()) if ANATOMY_FILE.exists() else {}
+
+
+def _from_dict(d: dict[str, Any]) -> Anatomy:
+    stages = [Stage(s["name"], s["output_size"], s["blocks_layout"],
+                    [Block(b["name"], b["shortcut"], [Layer(**layer) for layer in b["layers"]], b["params"], b["macs"])
+                     for b in s["blocks"]], s["params"], s["macs"]) for s in d["stages"]]
+    return Anatomy(d["model"], d["label"], d["input_size"], d["params"], d["macs"], d["weight_layers"], stages,
+                   d["paper"])
+
+
 @functools.lru_cache(maxsize=64)
 def anatomy(name: str) -> Anatomy:
-    """Every count for one network (cached: the same name always gives the same numbers)."""
+    """Every count for one network: stored (``stored``) where it is, else counted (``count``)."""
+    entry = stored().get("networks", {}).get(name)
+    return _from_dict(entry) if entry is not None else count(name)
+
+
+@functools.lru_cache(maxsize=64)
+def count(name: str) -> Anatomy:
+    """Every count for one network, counted from its module on the meta device (~0.2 s on 2 vCPU)."""
     with torch.device("meta"):
         model = build(name).eval()
     size = input_size(name)
@@ -384,10 +405,16 @@ def _paper(name: str) -> dict[str, Any] | None:
     return out or None
 
 
-@functools.lru_cache(maxsize=8)
 def stride_on_first_1x1_macs(name: str) -> int:
     """ResNet-50/101/152 as the paper draws them (stride 2 on the first 1x1 conv of a stage), where
-    torchvision (v1.5) strides the 3x3: the multiply-adds that layout costs, for comparison."""
+    torchvision (v1.5) strides the 3x3: the multiply-adds that layout costs, for comparison (stored, else
+    counted)."""
+    value = stored().get("stride_on_first_1x1_macs", {}).get(name)
+    return value if value is not None else count_stride_on_first_1x1_macs(name)
+
+
+@functools.lru_cache(maxsize=8)
+def count_stride_on_first_1x1_macs(name: str) -> int:
     with torch.device("meta"):
         model = build(name).eval()
     for layer in (model.layer2, model.layer3, model.layer4):
@@ -397,9 +424,14 @@ def stride_on_first_1x1_macs(name: str) -> int:
     return macs["<global>"]
 
 
-@functools.lru_cache(maxsize=1)
 def block_comparison() -> list[dict[str, Any]]:
-    """The paper's Fig. 5 at conv2_x (56×56): a basic block on 64-d against a bottleneck on 256-d."""
+    """The paper's Fig. 5 at conv2_x (56×56): a basic block on 64-d against a bottleneck on 256-d (stored, else
+    counted)."""
+    return stored().get("block_comparison") or count_block_comparison()
+
+
+@functools.lru_cache(maxsize=1)
+def count_block_comparison() -> list[dict[str, Any]]:
     basic, bottleneck, _ = _blocks()
     out = []
     for what, block in (
@@ -414,9 +446,10 @@ def block_comparison() -> list[dict[str, Any]]:
     return out
 
 
-def warm() -> None:
-    """Count every network once (~0.2 s each on 2 vCPU), so that later choices are answered from the cache."""
-    for name in network_names():
-        anatomy(name)
-    for depth in (50, 101, 152):
-        stride_on_first_1x1_macs(f"resnet{depth}")
+def counts() -> dict[str, Any]:
+    """What assets/anatomy.json holds, counted now: every network the tab offers, the paper's stride layout for
+    ResNet-50/101/152, and Fig. 5's two blocks."""
+    return {"networks": {name: asdict(count(name)) for name in network_names()},
+            "stride_on_first_1x1_macs": {f"resnet{d}": count_stride_on_first_1x1_macs(f"resnet{d}")
+                                         for d in (50, 101, 152)},
+            "block_comparison": count_block_comparison()}

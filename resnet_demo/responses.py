@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import math
 import statistics
 from typing import Any
@@ -18,8 +19,10 @@ from .cifar import load_checkpoint, weight_layers
 from .data import bundled, normalize
 from .gradflow import norm_after, run_hooked
 from .paper import net_label
+from .settings import INSIDE_DIR
 from .threads import flush_denormals
 
+RESPONSES_FILE = INSIDE_DIR / "responses.json"
 RATIO_IMAGES = 500  # bundled test images the F(x) ratios are measured on
 RESPONSE_IMAGES = 500
 
@@ -56,9 +59,29 @@ TRAINED = ("plain20", "plain56", "resnet20", "resnet56")  # the checkpoints Fig.
 
 
 @functools.lru_cache(maxsize=1)
+def stored() -> dict[str, Any]:
+    """Fig. 7 and the F(x) ratios as ``python -m scripts.inside_trained --what responses`` stored them
+    (assets/inside/responses.json; a test recomputes them and compares), so that a page load computes
+    nothing; {} when the file is absent."""
+    return json.loads(RESPONSES_FILE.read_text()) if RESPONSES_FILE.exists() else {}
+
+
 def trained_responses() -> tuple[dict[str, list[float]], str]:
-    """Fig. 7 on this project's trained checkpoints, in eval mode, over 500 of the bundled test images:
-    {net: stds} and a sentence computed from them (computed once per process: the files do not change)."""
+    """Fig. 7 on this project's trained checkpoints (stored, else measured): {net: stds} and the sentence."""
+    series = stored().get("fig7") or measure_responses()
+    return series, responses_sentence(series)
+
+
+def trained_ratios() -> tuple[dict[str, list[float]], str]:
+    """The F(x) ratios of the trained nets and of one at initialisation (stored, else measured), and the sentence."""
+    series = stored().get("ratios") or measure_ratios()
+    return series, ratios_sentence(series)
+
+
+@functools.lru_cache(maxsize=1)
+def measure_responses() -> dict[str, list[float]]:
+    """Fig. 7 on this project's trained checkpoints, in eval mode, over RESPONSE_IMAGES bundled test images:
+    {net: stds}."""
     checkpoints = cifar.checkpoints()
     data = bundled()
     images = normalize(data.x_test[:RESPONSE_IMAGES])  # class-balanced; millions of values per layer: a stable std
@@ -70,7 +93,7 @@ def trained_responses() -> tuple[dict[str, list[float]], str]:
         model, meta = load_checkpoint(path)
         _, stds = layer_responses(model, images)
         series[net_label(meta["config"]["arch"], meta["config"]["depth"])] = stds
-    return series, responses_sentence(series)
+    return series
 
 
 def responses_sentence(series: dict[str, list[float]]) -> str:
@@ -117,10 +140,9 @@ def block_ratios(model: nn.Module, images: torch.Tensor, *, train_mode: bool = F
 
 
 @functools.lru_cache(maxsize=1)
-def trained_ratios() -> tuple[dict[str, list[float]], str]:
+def measure_ratios() -> dict[str, list[float]]:
     """``block_ratios`` of the trained ResNet-20 and -56 (eval mode) and of a ResNet-56 at initialisation (seed 0,
-    each batch's own BN statistics, as training sees it), over RATIO_IMAGES bundled test images, and the sentence
-    (computed once per process: the files do not change)."""
+    each batch's own BN statistics, as training sees it), over RATIO_IMAGES bundled test images."""
     x = normalize(bundled().x_test[:RATIO_IMAGES])
     series = {}
     for depth in (20, 56):
@@ -131,7 +153,7 @@ def trained_ratios() -> tuple[dict[str, list[float]], str]:
         series[f"ResNet-{depth} trained"] = block_ratios(copy.deepcopy(model).eval(), x)
     fresh = cifar.cifar_net(56, generator=torch.Generator().manual_seed(0))
     series["ResNet-56 at init"] = block_ratios(fresh, x, train_mode=True)
-    return series, ratios_sentence(series)
+    return series
 
 
 def ratios_sentence(series: dict[str, list[float]]) -> str:

@@ -18,6 +18,7 @@ BUNDLED_DATA = ASSETS / "cifar10_subset.npz"
 GRADFLOW_FILE = ASSETS / "gradflow" / "trajectories.json"
 INSIDE_DIR = ASSETS / "inside"          # lesion study and loss landscape, scripts/inside_trained.py
 IMAGENET_CATALOG = ASSETS / "imagenet_models.json"
+ANATOMY_FILE = ASSETS / "anatomy.json"          # every network's counts, scripts/anatomy_counts.py
 
 
 def parse_ports(text: str) -> frozenset[int]:

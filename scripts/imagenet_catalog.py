@@ -3,7 +3,7 @@ torchvision's weights enums, which the app reads at start-up instead of importin
 
     python -m scripts.imagenet_catalog
 
-Rerun it after changing the torchvision version; tests/test_imagenet.py fails while the file and
+Rerun it after changing the torchvision version; tests/test_classifiers.py fails while the file and
 torchvision disagree.
 """
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """Compute the "Inside trained nets" tab's stored results from the checkpoints in assets/checkpoints/.
 
-    python -m scripts.inside_trained [--what lesion landscape] [--threads 2]
+    python -m scripts.inside_trained [--what lesion landscape responses] [--threads 2]
 
 - assets/inside/lesion.json: the lesion study (resnet_demo.lesion.lesion_study) of plain-20/ResNet-20 and
   plain-56/ResNet-56 on the 1,000 bundled test images: each block deleted alone, then k = 1..10 random
   deletable blocks, 10 draws per k (seed 0).
+- assets/inside/responses.json: Fig. 7 (the std of each 3×3 response of the four trained nets) and the F(x)
+  ratios (RMS(F(x))/RMS(x) per residual block), on 500 bundled test images (resnet_demo.responses), which the
+  Gradient-flow and Inside tabs show on page load.
 - assets/inside/landscape.json: the 2-D loss surface (resnet_demo.landscape.surface_rows) of plain-56 and
   ResNet-56, 21 x 21 points over [-1, 1]^2 along two filter-normalised directions (seed 0), training loss on
   256 bundled training images (eval mode), with its roughness numbers (resnet_demo.landscape.roughness, where the
@@ -25,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from resnet_demo import cifar, landscape, lesion
+from resnet_demo import cifar, landscape, lesion, responses
 from resnet_demo.cifar import load_checkpoint
 from resnet_demo.data import load_bundled, normalize
 from resnet_demo.settings import INSIDE_DIR
@@ -98,9 +101,17 @@ def compute_landscape(data) -> None:
     )
 
 
+def compute_responses() -> None:
+    t0 = time.perf_counter()
+    fig7, ratios = responses.measure_responses(), responses.measure_ratios()
+    write("responses.json", {"meta": meta(t0, images=responses.RESPONSE_IMAGES, ratio_images=responses.RATIO_IMAGES),
+                             "fig7": fig7, "ratios": ratios})
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--what", nargs="+", choices=["lesion", "landscape"], default=["lesion", "landscape"])
+    p.add_argument("--what", nargs="+", choices=["lesion", "landscape", "responses"],
+                   default=["lesion", "landscape", "responses"])
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     args = p.parse_args()
     if args.threads:
@@ -110,6 +121,8 @@ def main() -> int:
         compute_lesion(data)
     if "landscape" in args.what:
         compute_landscape(data)
+    if "responses" in args.what:
+        compute_responses()
     return 0
 
 

@@ -101,6 +101,22 @@ def test_basic_block_and_bottleneck_cost_about_the_same():
     assert 0.9 < bottleneck["macs"] / basic["macs"] < 1.0  # "similar time complexity" (Fig. 5)
 
 
+def test_the_stored_counts_are_what_counting_gives_now():
+    """A page load reads assets/anatomy.json (scripts/anatomy_counts.py) instead of counting: every network,
+    recounted from its module now, must give exactly what is stored."""
+    import json
+
+    from resnet_demo.settings import ANATOMY_FILE
+
+    stored = json.loads(ANATOMY_FILE.read_text())
+    now = json.loads(json.dumps(anatomy.counts()))  # tuples -> lists, as stored
+    assert set(stored["networks"]) == set(anatomy.network_names())
+    for key in ("networks", "stride_on_first_1x1_macs", "block_comparison"):
+        assert stored[key] == now[key], f"assets/anatomy.json is stale ({key}): python -m scripts.anatomy_counts"
+    assert {"command", "device", "torch", "wall_seconds", "date"} <= set(stored["meta"])
+    assert anatomy.anatomy("resnet50") == anatomy.count("resnet50")  # the stored entry reads back whole
+
+
 def test_unknown_names_are_refused():
     with pytest.raises(ValueError, match="unknown network"):
         anatomy.anatomy("resnet9000")
@@ -114,9 +130,9 @@ def test_counts_made_at_the_same_time_do_not_mix():
     names = ["resnet50", "cifar-resnet110-C", "vgg19", "resnet152"]
     alone = {}
     for name in names:
-        anatomy.anatomy.cache_clear()
-        alone[name] = [(s.params, s.macs) for s in anatomy.anatomy(name).stages]
-    anatomy.anatomy.cache_clear()
+        anatomy.count.cache_clear()
+        alone[name] = [(s.params, s.macs) for s in anatomy.count(name).stages]
+    anatomy.count.cache_clear()
     together = {}
 
     def count(name):
@@ -131,9 +147,9 @@ def test_counts_made_at_the_same_time_do_not_mix():
     for t in threads:
         t.join(timeout=120)
     for name in names:
-        stages = anatomy.anatomy(name).stages
+        stages = anatomy.count(name).stages
         assert [(s.params, s.macs) for s in stages] == alone[name]
-        assert together[name]["<global>"] == anatomy.anatomy(name).macs
+        assert together[name]["<global>"] == anatomy.count(name).macs
         assert together[name] == anatomy._count(anatomy.build(name).to("meta").eval(), anatomy.input_size(name))[0]
 
 
@@ -147,8 +163,8 @@ def test_counting_does_not_disturb_gradients_in_other_threads():
 
     def count_forever():
         while not stop.is_set():
-            anatomy.anatomy.cache_clear()
-            anatomy.anatomy("cifar-resnet56")
+            anatomy.count.cache_clear()
+            anatomy.count("cifar-resnet56")
 
     worker = threading.Thread(target=count_forever)
     worker.start()

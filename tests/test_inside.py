@@ -167,3 +167,18 @@ def test_roughness_of_known_surfaces():
     assert saddle_r["nonconvex_share"] == 1.0 and saddle_r["local_minima"] == 0
     capped = landscape.roughness(bowl, cap=4)  # only the centre's 3x3 neighbourhood stays at or below 4
     assert capped["points"] == 1 and capped["below_cap_share"] == 13 / 25
+
+
+@pytest.mark.slow
+def test_stored_responses_and_ratios_are_reproduced():
+    """A page load shows Fig. 7 and the F(x) ratios from assets/inside/responses.json
+    (``python -m scripts.inside_trained --what responses``): recomputed now, the same numbers."""
+    from resnet_demo.settings import INSIDE_DIR
+
+    stored = json.loads((INSIDE_DIR / "responses.json").read_text())
+    for key, now in (("fig7", responses.measure_responses()), ("ratios", responses.measure_ratios())):
+        assert set(stored[key]) == set(now), key
+        for name, values in now.items():
+            assert stored[key][name] == pytest.approx(values, rel=1e-4), (key, name)
+    assert responses.trained_responses()[0] == stored["fig7"]  # what the tabs show is the file
+    assert {"command", "device", "wall_seconds"} <= set(stored["meta"])

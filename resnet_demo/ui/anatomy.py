@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import threading
 from typing import Any
 
 import gradio as gr
@@ -242,24 +241,9 @@ def comparisons() -> str:
     return "\n".join(lines)
 
 
-_warming = threading.Lock()
-WARM_THREAD: threading.Thread | None = None
-
-
-def _warm_in_background() -> None:
-    """At the tab's first use, count the other networks in a background thread (a few seconds of CPU), so
-    that every later choice is answered from the cache; counting at start-up would slow the app's start."""
-    global WARM_THREAD
-    with _warming:
-        if WARM_THREAD is None:
-            WARM_THREAD = threading.Thread(target=anatomy.warm, name="anatomy-warm", daemon=True)
-            WARM_THREAD.start()
-
-
 def architecture(name: str) -> tuple[str, str, str, str, dict[str, Any]]:
     if name not in anatomy.network_names():
         raise gr.Error(f"Unknown network {name!r}; choose one of {', '.join(anatomy.network_names())}.")
-    _warm_in_background()
     a = anatomy.anatomy(name)
     return block_figure(a) + diagram(a), table1(a), shortcuts(name), comparisons(), a.json()
 

@@ -13,7 +13,7 @@ from ..runs import stored_runs, to_csv
 from ..settings import settings
 from .common import TempSlots, how_computed
 
-UPDATE_S = 1.0  # a new figure at most this often
+UPDATE_S = 2.5  # a new figure at most this often: each redraw costs a browser on the same cores CPU the run needs
 
 STOPS = live.StopFlags()  # Stop sets the flag of the session that pressed it; its run checks it between steps
 
@@ -173,6 +173,9 @@ def build() -> None:
         [preset, shallow, deep, batch_norm, seed, zero_init],
         [live_plot, status, downloads, result],
         api_name="train_live",
+        # the status line is the progress: Gradio's own timer and overlay repaint many times a second, CPU a
+        # browser on the same cores takes from the run
+        show_progress="hidden",
         concurrency_id="train",
         concurrency_limit=1,
         time_limit=int(settings().train_limit_s) + 60,
