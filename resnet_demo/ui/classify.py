@@ -127,7 +127,9 @@ def build() -> list:
             choices = [(classifiers.describe_key(k), k) for k in names]
             model = gr.Dropdown(choices, value=FIRST_MODEL if FIRST_MODEL in names else "resnet50", label="Model")
             button = gr.Button("Classify", variant="primary")
-            examples = gr.Examples([[str(p)] for p in sorted(EXAMPLES.iterdir())], inputs=[image],
+            photos = sorted(EXAMPLES.iterdir())
+            examples = gr.Examples([[str(p)] for p in photos], inputs=[image],
+                                   example_labels=[p.stem for p in photos],  # each button's name
                                    label="Example photos (click one to classify it)")
         with gr.Column():
             labels = gr.Label(num_top_classes=5, label="Top-5")
