@@ -137,6 +137,39 @@ def stored_summary(runs: list[dict[str, Any]]) -> str:
     return f"**What these runs show** ({when}): " + verdict(pick) + " " + test_sentence(pick)
 
 
+def sweep_summary(runs: list[dict[str, Any]], tolerance: float = 0.005) -> str:
+    """What the whole depth sweep shows (Fig. 6 and Table 6 for every depth stored), computed: whether plain
+    training error rises at every step in depth, and how each deeper residual net ends against the shallowest
+    one (within ``tolerance`` counts as "at"); "" when fewer than three depths of a kind are stored."""
+    plain = sorted((r for r in runs if r["arch"] == "plain"), key=lambda r: r["depth"])
+    res = sorted((r for r in runs if r["arch"] == "residual"), key=lambda r: r["depth"])
+    parts = []
+    if len(plain) >= 3:
+        errs = [final(r["train_error"]) for r in plain]
+        steps = " → ".join(f"{_short(r)} {100 * e:.2f}%" for r, e in zip(plain, errs))
+        rises = all(b > a for a, b in zip(errs, errs[1:]))
+        parts.append(f"Plain nets, final training error: {steps} — "
+                     + ("it rises at every step in depth, as in the paper's Fig. 6." if rises else
+                        "it does not rise at every step here."))
+    if len(res) >= 3:
+        base = res[0]
+        te0, tr0 = final(base["test_error"]), final(base["train_error"])
+        rows = []
+        for r in res[1:]:
+            te, tr = final(r["test_error"]), final(r["train_error"])
+            side = (f"within {100 * tolerance:.1f} points of" if abs(te - te0) <= tolerance
+                    else ("below" if te < te0 else "above"))
+            rows.append(f"{_short(r)} {100 * te:.2f}% ({side} {_short(base)}'s {100 * te0:.2f}% in test error, "
+                        f"{100 * (tr - tr0):+.2f} points in training error)")
+        parts.append("Residual nets: " + "; ".join(rows) + ".")
+        if len(res) >= 2 and res[-1]["depth"] > res[-2]["depth"]:
+            deep, prev = res[-1], res[-2]
+            gap = final(deep["test_error"]) - final(prev["test_error"])
+            parts.append(f"At this schedule {_short(deep)} ends {abs(100 * gap):.2f} points "
+                         f"{'below' if gap < 0 else 'above'} {_short(prev)} in test error.")
+    return " ".join(parts)
+
+
 def test_sentence(pick: list[dict[str, Any]]) -> str:
     """The same comparison in test error (last evaluation on the test set), beside the paper's Table 6."""
     plain_a, plain_b, res_a, res_b = pick

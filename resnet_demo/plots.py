@@ -9,6 +9,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from .paper import net_label
+from .runs import final
 
 # Every figure: text at least 14 px (readable on a projector at 1920 px; ticks stay legible on a 390 px phone),
 # legends in a row under the plot (they wrap on a phone instead of taking half its width).
@@ -100,10 +101,40 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
                         "color": net_colour(run["arch"], run["depth"])},
                 hovertemplate=f"{name}<br>iteration %{{x}}<br>training error on {n:,} training images "
                               f"%{{y:.2f}}%<extra></extra>"), row=row, col=1)
-    top = max([100 * v for run in runs for v in (*run["train_error"], *run["test_error"]) if v is not None] or [100])
-    fig.update_yaxes(title_text="error (%)", range=[0, min(100, top * 1.05)])  # one scale for both panels
+    # One scale for both panels, chosen so the last two thirds of training are readable (as the paper's 0-20%
+    # axes are): the first third, where every net starts near chance, runs off the top.
+    later = [100 * v for run in runs for it, v in zip(run["iterations"] * 2, run["train_error"] + run["test_error"])
+             if v is not None and run["iterations"] and it >= run["iterations"][-1] / 3]
+    top = max(later or [100])
+    fig.update_yaxes(title_text="error (%)", range=[0, min(100, top * 1.1)])
     fig.update_xaxes(title_text="iterations", row=2, col=1)
     fig.update_layout(title=title, height=640, margin={"l": 50, "r": 10, "t": 60, "b": 40}, hovermode="closest")
+    return fig
+
+
+@_styled
+def error_vs_depth(runs: list[dict[str, Any]]) -> go.Figure:
+    """Final training and test error of each stored net against its depth, plain and residual: degradation in one
+    picture (dashed = training, solid = test, as in the curves; square = plain, circle = residual)."""
+    fig = go.Figure()
+    for arch, symbol in (("plain", "square"), ("residual", "circle")):
+        mine = sorted((r for r in runs if r["arch"] == arch), key=lambda r: r["depth"])
+        if not mine:
+            continue
+        depths = [r["depth"] for r in mine]
+        for key, dash, what in (("train_error", "dash", "training"), ("test_error", "solid", "test")):
+            values = [final(r[key]) for r in mine]
+            fig.add_trace(go.Scatter(
+                x=depths, y=[None if v is None else 100 * v for v in values], mode="lines+markers",
+                name=f"{'ResNet' if arch == 'residual' else 'plain'}, {what} error",
+                line={"color": net_colour(arch), "dash": dash, "width": 2.5},
+                marker={"size": 10, "symbol": symbol if what == "test" else f"{symbol}-open"},
+                hovertemplate=f"{arch} depth %{{x}}<br>final {what} error %{{y:.2f}}%<extra></extra>"))
+    all_depths = sorted({r["depth"] for r in runs})
+    fig.update_xaxes(title_text="depth (weight layers)", tickvals=all_depths, type="log")
+    fig.update_yaxes(title_text="final error (%)", rangemode="tozero")
+    fig.update_layout(title="Error against depth<br><sup>each stored run's final errors</sup>", height=420,
+                      margin={"l": 50, "r": 10, "t": 70, "b": 40}, hovermode="closest")
     return fig
 
 

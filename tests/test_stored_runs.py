@@ -141,3 +141,29 @@ def test_methods_doc_states_the_stored_runs_numbers():
     tests = " / ".join(f"{100 * runs.final(STORED[n]['test_error']):.1f}"
                        for n in ("ResNet-20", "ResNet-56", "plain-20", "plain-56"))
     assert f"trained {iterations:,} iterations: test error {tests}%" in text
+
+
+def test_the_sweep_sentence_follows_every_depth():
+    """#24: with three or more depths of a kind stored, the Depth tab says whether plain training error rises at
+    every step and where each deeper residual net ends against the shallowest (synthetic runs: both outcomes)."""
+    import copy
+
+    from resnet_demo.degradation import sweep_summary
+
+    base = STORED["plain-20"]
+
+    def run(arch, depth, train, test):
+        r = copy.deepcopy(base)
+        r.update(arch=arch, depth=depth, name=f"{'ResNet' if arch == 'residual' else 'plain'}-{depth}")
+        r["train_error"][-1], r["test_error"][-1] = train, test
+        return r
+
+    assert sweep_summary([STORED[n] for n in REQUIRED]) == ""  # two depths: the four-run sentence says it all
+    rising = [run("plain", 20, 0.10, 0.15), run("plain", 32, 0.15, 0.19), run("plain", 44, 0.22, 0.24),
+              run("residual", 20, 0.08, 0.135), run("residual", 56, 0.06, 0.131), run("residual", 110, 0.05, 0.139)]
+    text = sweep_summary(rising)
+    assert "plain-20 10.00% → plain-32 15.00% → plain-44 22.00% — it rises at every step in depth" in text
+    assert "ResNet-56 13.10% (within 0.5 points of ResNet-20's 13.50% in test error, -2.00 points" in text
+    assert "ResNet-110 13.90% (within 0.5 points of" in text and "ResNet-110 ends 0.80 points above ResNet-56" in text
+    rising[1]["train_error"][-1] = 0.25  # plain-32 above plain-44
+    assert "does not rise at every step here" in sweep_summary(rising)

@@ -134,6 +134,11 @@ def build() -> None:
     selected = gr.CheckboxGroup(names, value=names, label="Runs to show")
     stored_plot = gr.Plot(stored_figure(names), label="Stored runs")
     gr.Markdown(degradation.stored_summary(runs))
+    sweep = degradation.sweep_summary(runs)
+    if sweep:
+        gr.Markdown(sweep)
+    if len({r["depth"] for r in runs}) >= 2:
+        gr.Plot(plots.error_vs_depth(runs), label="Error against depth")
     gr.Markdown(degradation.results_table(runs) + how_computed(degradation.results_provenance(runs)) if runs
                 else "No stored runs found in assets/runs/.")
     selected.change(stored_figure, selected, stored_plot, api_name=False, queue=False)
