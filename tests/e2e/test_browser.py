@@ -319,3 +319,48 @@ def test_every_tab_meets_wcag_aa_at_first_view_and_after_a_result(page):
     page.get_by_text("What the columns measure").first.wait_for(timeout=60_000)
     problems += _axe(page, "Inside trained nets, first view")
     assert problems == [], "\n".join(problems)
+
+
+def _tab_to(page, matches: str, limit: int = 120) -> dict:
+    """Press Tab until the focused element satisfies the JS predicate ``matches`` (on document.activeElement);
+    returns what the focus indicator looks like there."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => {{ const el = document.activeElement; return !!el && ({matches}); }}"):
+            return page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+                return {outline: s.outlineStyle + ' ' + s.outlineWidth, shadow: s.boxShadow}; }""")
+    raise AssertionError(f"Tab never reached {matches}")
+
+
+def _focus_visible(style: dict) -> bool:
+    return not style["outline"].startswith("none") or style["shadow"] not in ("", "none")
+
+
+def test_the_main_paths_work_from_the_keyboard(page):
+    """#28: Tab, Enter, Space and arrows only: classify an example photo, start and stop a live run, pick a
+    network in Anatomy; the focus is visible wherever it lands on the way."""
+    page.get_by_text("The example photo chelsea.png through").wait_for(timeout=60_000)
+    style = _tab_to(page, "el.classList.contains('gallery-item') && el.textContent.includes('coffee')")
+    assert _focus_visible(style), style
+    page.keyboard.press("Enter")
+    page.get_by_text("from upload").first.wait_for(timeout=60_000)  # the example was classified
+    _tab_to(page, "el.getAttribute('role') === 'tab' && el.textContent.trim() === 'Depth'")
+    page.keyboard.press("Enter")
+    style = _tab_to(page, "el.tagName === 'BUTTON' && el.textContent.trim() === 'Train live'")
+    assert _focus_visible(style), style
+    page.keyboard.press("Enter")
+    page.get_by_text("images/s").first.wait_for(timeout=60_000)
+    _tab_to(page, "el.tagName === 'BUTTON' && el.textContent.trim() === 'Stop'")
+    page.keyboard.press("Space")
+    page.get_by_text("Verdict:").first.wait_for(timeout=60_000)
+    page.keyboard.press("Shift+Tab")  # back up to the tab list from wherever the focus is
+    _tab_to(page, "el.getAttribute('role') === 'tab' && el.textContent.trim() === 'Anatomy'")
+    page.keyboard.press("Enter")
+    _tab_to(page, "el.getAttribute('aria-label') === 'Network' || (el.tagName === 'INPUT' && "
+                  "el.closest('label')?.textContent.includes('Network'))")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => { const f = document.querySelector(\"svg[role='img'][aria-label^='One block']\");"
+                           " return f && !f.getAttribute('aria-label').includes('ResNet-50'); }",
+                           timeout=30_000)  # another network was picked, by keyboard
