@@ -346,10 +346,18 @@ def _init_distributed(device: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # Ctrl-C and kill both save the run and a resume file. A script's background jobs (as in
-    # scripts/stored_runs.sh) start with SIGINT ignored, and Python then installs no handler: restore it.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C and kill both save the run and a resume file, between two steps (a state saved in the middle of
+    # one would have drawn its batch but not applied it); a second one stops at once. Installed explicitly: a
+    # script's background jobs (as in scripts/stored_runs.sh) start with SIGINT ignored.
+    stopping: list[int] = []
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+        if len(stopping) > 1:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     if args.threads:
         torch.set_num_threads(args.threads)
     rank = _init_distributed(args.device)
@@ -385,9 +393,17 @@ def main(argv: list[str] | None = None) -> int:
         torch.save(trainer.state_dict(), tmp)
         os.replace(tmp, resume_path)
 
+    def should_stop() -> bool:
+        """A signal seen by any rank stops every rank after the same step (one flag, all-reduced)."""
+        if trainer.world_size == 1:
+            return bool(stopping)
+        flag = torch.tensor([float(bool(stopping))], device=trainer.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return flag.item() > 0
+
     t_last = 0.0
     try:
-        for m in trainer.steps():
+        for m in trainer.steps(should_stop=should_stop):
             if m["test_error"] is not None:
                 checkpoint()
             if not args.quiet and (time.time() - t_last > 2 or m["done"]):
@@ -397,7 +413,11 @@ def main(argv: list[str] | None = None) -> int:
                 bar = "#" * int(30 * done)
                 print(f"\r[{bar:<30}] {m['iteration']}/{cfg.iterations} train err {m['train_error']:.3f} "
                       f"lr {m['lr']:.4f} eta {eta / 60:.1f} min", end="", file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second signal: out now, keeping the state of the last evaluation
+        print(f"\nstopped at once at iteration {trainer.iteration}; {resume_path} holds the last evaluation's "
+              "state", file=sys.stderr)
+        return 130
+    if trainer.iteration < cfg.iterations:  # stopped by a signal (on this rank or another)
         checkpoint()
         print(f"\ninterrupted at iteration {trainer.iteration}: saved {args.out} and {resume_path}; "
               "rerun with --resume to continue", file=sys.stderr)
