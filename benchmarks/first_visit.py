@@ -33,7 +33,7 @@ def visit(browser, url: str, pid: int) -> tuple[float, float]:
     page = context.new_page()
     cpu0, t0 = cpu_seconds(pid), time.perf_counter()
     page.goto(url, wait_until="networkidle", timeout=300_000)
-    page.get_by_text("The example photo").first.wait_for(timeout=300_000)  # the first view is on screen
+    page.get_by_text("The paper, claim by claim").first.wait_for(timeout=300_000)  # the first tab is on screen
     page.wait_for_load_state("networkidle", timeout=300_000)
     took, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
     context.close()

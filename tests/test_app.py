@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,14 @@ def test_a_soak_of_200_requests_leaves_the_temp_folders_bounded(client):
     for seed in range(3):
         client.submit("tiny", 8, 32, True, seed, False, api_name="/train_live").result(timeout=120)
     assert len(depth.DOWNLOADS.files()) == 2 * 3 <= 2 * depth.DOWNLOADS.slots
+
+
+def test_paper_endpoint(client):
+    """/paper: the claims as JSON, the same the tab shows (#25)."""
+    from resnet_demo import claims
+
+    got = client.predict(api_name="/paper")
+    assert got == json.loads(json.dumps(claims.claims())) and len(got) >= 10
 
 
 def test_architecture_endpoint(client):

@@ -5,7 +5,7 @@ import gradio as gr
 
 from ..plots import LEGEND
 from ..threads import flush_denormals
-from . import anatomy, classify, depth, gradflow, inside
+from . import anatomy, classify, depth, gradflow, inside, paper
 
 TITLE = "ResNet Lab — why deep residual learning works"
 
@@ -39,16 +39,19 @@ def build_demo() -> gr.Blocks:
         gr.Markdown(f"# {TITLE}\nAn interactive companion to He, Zhang, Ren, Sun, "
                     "[Deep Residual Learning for Image Recognition](https://arxiv.org/abs/1512.03385) (2015).\n\n"
                     f"<small>{LEGEND}</small>")
-        with gr.Tab("Classify"):
-            classified = classify.build()
-        with gr.Tab("Depth"):
-            depth.build()
-        with gr.Tab("Gradient flow"):
-            first_view, fig7 = gradflow.build()
-        with gr.Tab("Anatomy"):
-            network, outputs = anatomy.build()
-        with gr.Tab("Inside trained nets"):
-            inside_view = inside.build()
+        with gr.Tabs() as tabs:
+            with gr.Tab("Paper", id="paper"):
+                paper.build(tabs)
+            with gr.Tab("Classify", id="classify"):
+                classified = classify.build()
+            with gr.Tab("Depth", id="depth"):
+                depth.build()
+            with gr.Tab("Gradient flow", id="gradflow"):
+                first_view, fig7 = gradflow.build()
+            with gr.Tab("Anatomy", id="anatomy"):
+                network, outputs = anatomy.build()
+            with gr.Tab("Inside trained nets", id="inside"):
+                inside_view = inside.build()
         # computed when the first page loads (then cached), not while the app starts
         demo.load(classify.first_view, None, classified, api_name=False, concurrency_id="classify_first")
         demo.load(anatomy.architecture, network, outputs, api_name=False, concurrency_id="anatomy")
