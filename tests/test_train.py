@@ -173,30 +173,9 @@ def test_cli_writes_a_valid_run_and_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_cli_ctrl_c_keeps_progress_and_resumes(tmp_path):
     out = tmp_path / "run.json"
-    args = [
-        sys.executable,
-        "-m",
-        "resnet_demo.train",
-        "--depth",
-        "8",
-        "--width",
-        "4",
-        "--batch-size",
-        "16",
-        "--iterations",
-        "2000",
-        "--eval-every",
-        "100",
-        "--log-every",
-        "10",
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-        "--out",
-        str(out),
-        "--quiet",
-    ]
+    args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
+            "--iterations", "2000", "--eval-every", "100", "--log-every", "10", "--device", "cpu", "--threads", "1",
+            "--out", str(out), "--quiet"]
     proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     resume = tmp_path / "run.json.resume.pt"
     deadline = time.time() + 180
@@ -254,29 +233,9 @@ def test_cli_stops_cleanly_as_a_scripts_background_job(tmp_path, sig):
     """scripts/stored_runs.sh runs the CLI as background jobs, which start with SIGINT ignored: Ctrl-C
     (the terminal signals the whole group) and kill must still save the run and the resume file."""
     out = tmp_path / "run.json"
-    args = [
-        sys.executable,
-        "-m",
-        "resnet_demo.train",
-        "--depth",
-        "8",
-        "--width",
-        "4",
-        "--batch-size",
-        "16",
-        "--iterations",
-        "100000",
-        "--eval-every",
-        "0",
-        "--log-every",
-        "1",
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-        "--out",
-        str(out),
-    ]
+    args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
+            "--iterations", "100000", "--eval-every", "0", "--log-every", "1", "--device", "cpu", "--threads", "1",
+            "--out", str(out)]
     proc = subprocess.Popen(
         args,
         cwd=ROOT,
