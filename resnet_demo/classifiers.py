@@ -42,6 +42,46 @@ def model_names() -> list[str]:
     return list(IMAGENET_KEYS) + list(INT8_KEYS) + list(checkpoints())
 
 
+def code_snippet(key: str) -> str:
+    """The few lines of torchvision (or this project's) code that classify an image with model ``key``, with its
+    names filled in: the current weights API, whose ``weights.transforms()`` is the exact preprocessing."""
+    kind, entry = catalog_entry(key) or ("", {})
+    if kind in ("fp32", "int8"):
+        arch = key.split(".")[0]
+        depth = arch[6:]
+        if kind == "fp32":
+            head = (f"from torchvision.models import ResNet{depth}_Weights, {arch}\n\n"
+                    f"weights = ResNet{depth}_Weights.{entry['weights']}\n"
+                    f"model = {arch}(weights=weights).eval()")
+        else:
+            head = (f"from torchvision.models.quantization import ResNet{depth}_QuantizedWeights, {arch}\n\n"
+                    f"weights = ResNet{depth}_QuantizedWeights.{entry['weights']}\n"
+                    f"model = {arch}(weights=weights, quantize=True).eval()")
+        return (f"import torch\nfrom torchvision.io import decode_image\n{head}\n"
+                "preprocess = weights.transforms()  # resize, crop and normalise exactly as the weights were trained\n"
+                "\nbatch = preprocess(decode_image(\"photo.jpg\")).unsqueeze(0)\n"
+                "with torch.inference_mode():\n    probs = model(batch).softmax(1)[0]\n"
+                "top = probs.topk(5)\nfor p, i in zip(top.values, top.indices):\n"
+                "    print(weights.meta[\"categories\"][i], f\"{p:.1%}\")\n")
+    path = checkpoints().get(key)
+    if path is None:
+        raise UnknownModel(f"unknown model {key!r}; choose one of {', '.join(model_names())}")
+    return ("import numpy as np\nimport torch\nfrom PIL import Image\n"
+            "from resnet_demo.cifar import load_checkpoint  # this project\n\n"
+            f"model, meta = load_checkpoint(\"assets/checkpoints/{path.name}\")\n"
+            "size = meta[\"config\"][\"image_size\"]\n"
+            "img = Image.open(\"photo.jpg\").convert(\"RGB\").resize((size, size), Image.Resampling.BILINEAR)\n"
+            "x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1)\n"
+            "x = (x - torch.tensor(meta[\"mean\"]).view(3, 1, 1)) / torch.tensor(meta[\"std\"]).view(3, 1, 1)\n"
+            "with torch.inference_mode():\n    probs = model(x.unsqueeze(0)).softmax(1)[0]\n"
+            "print(meta[\"classes\"][probs.argmax()], f\"{probs.max():.1%}\")\n")
+
+
+SNIPPET_NOTE = ("Older tutorials write `resnet50(pretrained=True)` and a hand-made `transforms.Compose`: torchvision "
+                "replaced both with weights enums (which weights, exactly) and `weights.transforms()` (the "
+                "preprocessing those weights were trained with, so it cannot drift from them).")
+
+
 def describe_key(key: str) -> str:
     """A dropdown label, e.g. 'ResNet-50 · IMAGENET1K_V2 (default) · 80.9% top-1'."""
     kind, entry = catalog_entry(key) or ("", {})

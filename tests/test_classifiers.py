@@ -190,3 +190,30 @@ def test_int8_opt_in_matches_torchvisions_quantized_model(torch_home, name):
     label = classifiers.describe_key(key)
     assert f"{int8:.1f}% top-1" in label and f"fp32 {fp32:.1f}%" in label
     assert key in classifiers.model_names() and key not in weights.IMAGENET_KEYS  # not offered to gradient flow
+
+
+def test_the_code_snippet_reproduces_the_cifar_result_and_names_real_torchvision_objects(tmp_path, monkeypatch):
+    """#25, "use it in your own code": the CIFAR snippet, run as a user would (from the repository, on a photo),
+    prints the label and probability Classify shows; the ImageNet snippets import what they name."""
+    import contextlib
+    import io
+    import shutil
+
+    from conftest import ROOT, photo
+
+    shutil.copy(photo(), tmp_path / "photo.jpg")
+    src = classifiers.code_snippet("cifar-resnet56").replace("assets/checkpoints/", f"{ROOT}/assets/checkpoints/")
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(src, "snippet", "exec"), {})
+    from PIL import Image
+
+    label, p = classifiers.classify(Image.open(tmp_path / "photo.jpg").convert("RGB"), "cifar-resnet56").top[0]
+    assert out.getvalue().strip() == f"{label} {p:.1%}"
+    for key in ("resnet50.IMAGENET1K_V1", "resnet152", "resnet50.int8"):
+        snippet = classifiers.code_snippet(key)
+        imports = "\n".join(line for line in snippet.splitlines() if line.startswith(("from ", "import ")))
+        exec(imports, {})  # the enums and builders it names exist in this torchvision
+        assert "weights.transforms()" in snippet and "pretrained" not in snippet
+    assert "ResNet50_Weights.IMAGENET1K_V1" in classifiers.code_snippet("resnet50.IMAGENET1K_V1")

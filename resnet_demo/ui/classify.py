@@ -135,6 +135,11 @@ def build() -> list:
             labels = gr.Label(num_top_classes=5, label="Top-5")
             heat = gr.Image(label="Grad-CAM", type="filepath", interactive=False, height=320)
             details = gr.Markdown()
+    with gr.Accordion("Use it in your own code", open=False):
+        gr.Markdown(classifiers.SNIPPET_NOTE)
+        code = gr.Code(classifiers.code_snippet(model.value), language="python", label="Python",
+                       interactive=False)
+    model.change(classifiers.code_snippet, model, code, api_name=False, queue=False)
     outputs = [labels, heat, details]
     # The page's Classify: an empty input gets one message (a warning), not an "Error" badge on every output.
     gr.on([button.click, url.submit], _classify_or_warn, inputs=[image, url, model], outputs=outputs,
