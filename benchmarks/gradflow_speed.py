@@ -49,7 +49,7 @@ def stored_and_live(live: list[str]) -> bool:
 
     ok = True
     print("\n| stored setting | server time ms (handler, figure, summary) | target ms |\n|---|---|---|")
-    for depth in gradflow.STORED_DEPTHS:
+    for depth in gradflow.stored_depths():
         for bn in (True, False):
             t0 = time.perf_counter()
             out = list(tab.grad_flow(depth, bn, gradflow.STEPS[-1], 0))

@@ -11,14 +11,13 @@ checkpoints), the claims change with them.
 """
 from __future__ import annotations
 
-import json
 import statistics
 from typing import Any
 
-from . import anatomy, responses
+from . import anatomy, gradflow, landscape, lesion, responses
 from .paper import CIFAR10_TEST_ERROR, FIG3, IMAGENET_TOP1_10CROP, TABLE1, TABLE3, net_label
-from .runs import final, stored_runs
-from .settings import GRADFLOW_FILE, IMAGENET_CATALOG, INSIDE_DIR
+from .runs import final, of_kind, stored_runs
+from .weights import catalog_entry
 
 STATUSES = ("reproduced", "partly", "not reproduced", "quoted")
 
@@ -35,19 +34,14 @@ def _claim(id_: str, section: str, claim: str, paper: Any, ours: Any, status: st
     return out
 
 
-def _runs() -> dict[str, dict[str, Any]]:
-    return {r["name"]: r for r in stored_runs()}
-
-
 def _pct(x: float) -> float:
     return round(100 * x, 2)
 
 
-def degradation_claims(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def degradation_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    plain = sorted((r for r in runs.values() if r["arch"] == "plain"), key=lambda r: r["depth"])
-    res = sorted((r for r in runs.values() if r["arch"] == "residual"), key=lambda r: r["depth"])
-    its = max((r["iterations"][-1] for r in runs.values()), default=0)
+    plain, res = of_kind(runs, "plain"), of_kind(runs, "residual")
+    its = max((r["iterations"][-1] for r in runs), default=0)
     shorter = f"our runs are {its:,} iterations, the paper's 64,000, so our errors are higher"
     if len(plain) >= 2:
         a, b = plain[0], plain[-1]
@@ -105,11 +99,9 @@ def residual_claims() -> list[dict[str, Any]]:
             "reproduced" if median < 1 else "not reproduced",
             f"In the trained ResNet-56, RMS(F(x)) ÷ RMS(x) has median {median} over its {len(trained)} blocks "
             f"({sum(v < 1 for v in trained)} below 1).", "inside", unit="RMS(F(x)) / RMS(x), median"))
-    fig7 = responses.stored().get("fig7") or {}
-    pairs = [(d, fig7[net_label("plain", d)], fig7[net_label("residual", d)]) for d in (20, 56)
-             if net_label("plain", d) in fig7 and net_label("residual", d) in fig7]
-    if pairs:
-        means = {d: (round(statistics.mean(r), 3), round(statistics.mean(p), 3)) for d, p, r in pairs}
+    means = {d: (round(mr, 3), round(mp, 3))
+             for d, (mp, mr) in responses.mean_responses(responses.stored().get("fig7") or {}).items()}
+    if means:
         smaller = all(r < p for r, p in means.values())
         out.append(_claim(
             "fig7", "§4.2, Fig. 7",
@@ -152,8 +144,9 @@ def architecture_claims() -> list[dict[str, Any]]:
 
 
 def imagenet_claims() -> list[dict[str, Any]]:
-    cat = json.loads(IMAGENET_CATALOG.read_text())["fp32"]
-    v1 = {d: (cat.get(f"resnet{d}.IMAGENET1K_V1") or cat[f"resnet{d}"])["acc@1"] for d in (18, 34, 50, 101, 152)}
+    # torchvision's V1 weights (the paper's recipe): ResNet-18/34 have no other, so their key is the plain name
+    v1 = {d: (catalog_entry(f"resnet{d}.IMAGENET1K_V1") or catalog_entry(f"resnet{d}"))[1]["acc@1"]
+          for d in (18, 34, 50, 101, 152)}
     rising = all(v1[a] < v1[b] for a, b in zip(list(v1), list(v1)[1:]))
     t2 = IMAGENET_TOP1_10CROP
     return [
@@ -179,37 +172,30 @@ def imagenet_claims() -> list[dict[str, Any]]:
 
 def after_claims() -> list[dict[str, Any]]:
     out = []
-    lesion_file, land_file = INSIDE_DIR / "lesion.json", INSIDE_DIR / "landscape.json"
-    if lesion_file.exists():
-        pair = json.loads(lesion_file.read_text())["pairs"].get("56")
-        if pair:
-            rise = {}
-            for arch in ("residual", "plain"):
-                r = pair[arch]
-                same = [s["error"] for s in r["single"] if s["error"] is not None and not s["downsampling"]]
-                rise[arch] = round(100 * (statistics.median(same) - r["baseline"]), 1)
-            ok = rise["residual"] < 0.5 * rise["plain"]
-            out.append(_claim(
-                "lesion", "Veit et al. 2016",
-                "Deleting one block of a residual net barely matters; deleting a layer of a plain net breaks it.",
-                "ResNet-110: error close to intact; plain: chance", {"ResNet-56": rise["residual"],
-                                                                     "plain-56": rise["plain"]},
-                "reproduced" if ok else "not reproduced",
-                f"One block deleted, median rise in test error: ResNet-56 {rise['residual']} points, plain-56 "
-                f"{rise['plain']} points ({pair['residual']['images']:,} bundled test images).",
-                "inside", unit="points of test error, median"))
-    if land_file.exists():
-        stored = json.loads(land_file.read_text())
+    pair = lesion.stored().get("pairs", {}).get("56")
+    if pair:
+        rise = {arch: round(100 * lesion.median_rise(pair[arch]), 1) for arch in ("residual", "plain")}
+        ok = rise["residual"] < 0.5 * rise["plain"]
+        out.append(_claim(
+            "lesion", "Veit et al. 2016",
+            "Deleting one block of a residual net barely matters; deleting a layer of a plain net breaks it.",
+            "ResNet-110: error close to intact; plain: chance", {"ResNet-56": rise["residual"],
+                                                                 "plain-56": rise["plain"]},
+            "reproduced" if ok else "not reproduced",
+            f"One block deleted, median rise in test error: ResNet-56 {rise['residual']} points, plain-56 "
+            f"{rise['plain']} points ({pair['residual']['images']:,} bundled test images).",
+            "inside", unit="points of test error, median"))
+    stored = landscape.stored()
+    if stored:
         nets = stored["nets"]
         rr, rp = nets["residual"]["roughness"], nets["plain"]["roughness"]
-        smoother = rr["nonconvex_share"] < rp["nonconvex_share"] and rr["bumpiness"] < rp["bumpiness"]
         d = stored["meta"]["depth"]
         out.append(_claim(
             "landscape", "Li et al. 2018",
             "The loss surface around a trained ResNet is smooth and nearly convex; around its plain twin, chaotic.",
             "smooth vs chaotic (Fig. 5, plotted only)",
             {f"ResNet-{d}": round(100 * rr["nonconvex_share"]), f"plain-{d}": round(100 * rp["nonconvex_share"])},
-            "reproduced" if smoother else "not reproduced",
+            "reproduced" if landscape.smoother(nets) else "not reproduced",
             f"Non-convex at {100 * rr['nonconvex_share']:.0f}% of the points around ResNet-{d} against "
             f"{100 * rp['nonconvex_share']:.0f}% around plain-{d}; bumpiness {rr['bumpiness']:.3f} against "
             f"{rp['bumpiness']:.3f}.", "inside", unit="% non-convex points"))
@@ -217,28 +203,24 @@ def after_claims() -> list[dict[str, Any]]:
 
 
 def gradient_claims() -> list[dict[str, Any]]:
-    if not GRADFLOW_FILE.exists():
-        return []
-    from .gradflow import factor, first_last_ratio  # noqa: PLC0415 (torch: only when the file is there)
-
-    rec = json.loads(GRADFLOW_FILE.read_text())["runs"].get("depth56-bn-seed0")
+    rec = gradflow.stored_trajectories()["runs"].get(gradflow.stored_key(56, True, 0))
     if rec is None:
         return []
-    start, end = (first_last_ratio(rec["nets"]["plain"]["grad_rms"][i]) for i in (0, -1))
+    start, end = (gradflow.first_last_ratio(rec["nets"]["plain"]["grad_rms"][i]) for i in (0, -1))
     return [_claim(
         "no-vanishing", "§4.1",
         "Plain nets trained with BN do not suffer from vanishing gradients: their degradation has another cause.",
         "“healthy norms with BN” (no number given)", {"at initialisation": round(start, 4),
                                                        f"after {rec['steps'][-1]} steps": round(end, 4)},
         "partly",
-        f"plain-56 with BN: the first layer's gradient is {factor(start)} the last convolution's at "
-        f"initialisation and {factor(end)} after {rec['steps'][-1]} training steps — it never vanishes to nothing, "
-        "but it is far from uniform.", "gradflow", unit="first ÷ last conv gradient RMS")]
+        f"plain-56 with BN: the first layer's gradient is {gradflow.factor(start)} the last convolution's at "
+        f"initialisation and {gradflow.factor(end)} after {rec['steps'][-1]} training steps — it never vanishes "
+        "to nothing, but it is far from uniform.", "gradflow", unit="first ÷ last conv gradient RMS")]
 
 
 def claims() -> list[dict[str, Any]]:
     """Every claim, in the paper's order, computed from the stored files now."""
-    found = {c["id"]: c for c in (*degradation_claims(_runs()), *residual_claims(), *architecture_claims(),
+    found = {c["id"]: c for c in (*degradation_claims(stored_runs()), *residual_claims(), *architecture_claims(),
                                   *imagenet_claims(), *gradient_claims(), *after_claims())}
     return [found[i] for i in ORDER if i in found]
 

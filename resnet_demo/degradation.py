@@ -9,7 +9,7 @@ import torch
 
 from .cifar import cifar_net, count_params
 from .paper import CIFAR10_TEST_ERROR, net_label
-from .runs import final, milestones_text
+from .runs import final, milestones_text, of_kind
 
 
 def final_train_error(run: dict[str, Any]) -> float | None:
@@ -128,7 +128,7 @@ def stored_summary(runs: list[dict[str, Any]]) -> str:
     """What the stored runs show, computed from their final training errors (same wording as live)."""
     pick = []
     for arch in ("plain", "residual"):
-        mine = sorted((r for r in runs if r["arch"] == arch), key=lambda r: r["depth"])
+        mine = of_kind(runs, arch)
         if len(mine) < 2:
             return ""
         pick += [mine[0], mine[-1]]
@@ -141,8 +141,7 @@ def sweep_summary(runs: list[dict[str, Any]], tolerance: float = 0.005) -> str:
     """What the whole depth sweep shows (Fig. 6 and Table 6 for every depth stored), computed: whether plain
     training error rises at every step in depth, and how each deeper residual net ends against the shallowest
     one (within ``tolerance`` counts as "at"); "" when fewer than three depths of a kind are stored."""
-    plain = sorted((r for r in runs if r["arch"] == "plain"), key=lambda r: r["depth"])
-    res = sorted((r for r in runs if r["arch"] == "residual"), key=lambda r: r["depth"])
+    plain, res = of_kind(runs, "plain"), of_kind(runs, "residual")
     parts = []
     if len(plain) >= 3:
         errs = [final(r["train_error"]) for r in plain]

@@ -127,7 +127,6 @@ def first_last_ratio(rms: list[float]) -> float:
 
 
 STEPS = (0, 10, 25, 50, 100, 200, 400)  # training steps at which the profile is read
-STORED_DEPTHS = (20, 56, 110)  # the depths scripts/gradflow_trajectories.py stores (BN on and off, seed 0)
 BATCH = 64
 
 
@@ -335,6 +334,13 @@ def describe(record: dict[str, Any], step: int) -> str:
 def stored_trajectories() -> dict[str, Any]:
     """The stored file, read once per process."""
     return load_stored()
+
+
+def stored_depths() -> tuple[int, ...]:
+    """The depths the stored file holds with seed 0 and BN both on and off (what the tab answers at once)."""
+    runs = stored_trajectories()["runs"]
+    depths = {r["depth"] for r in runs.values()}
+    return tuple(sorted(d for d in depths if all(stored_key(d, bn, 0) in runs for bn in (True, False))))
 
 
 def stored(depth: int, batch_norm: bool, steps: int, seed: int) -> dict[str, Any] | None:

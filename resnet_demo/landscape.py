@@ -8,6 +8,8 @@ given and puts them back: pass a private copy (``lesion.private_copy``), never t
 """
 from __future__ import annotations
 
+import functools
+import json
 import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from torch import nn
 
 from .lesion import loss_and_error
 from .paper import net_label
+from .settings import INSIDE_DIR
 from .threads import flush_denormals
 
 CAP = 10.0  # loss surfaces: drawn up to this loss (Li et al. clip their plots too), and measured where below it
@@ -131,6 +134,19 @@ def roughness(z: list[list[float]], cap: float = CAP) -> dict[str, float]:
             "below_cap_share": sum(v <= cap for row in t for v in row) / (n * m)}
 
 
+@functools.lru_cache(maxsize=1)
+def stored() -> dict[str, Any]:
+    """The stored 2-D surfaces (``python -m scripts.inside_trained``): {"meta", "axis", "nets"}; {} when absent."""
+    path = INSIDE_DIR / "landscape.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def smoother(nets: dict[str, Any]) -> bool:
+    """Whether the residual net's surface is the smoother one: fewer non-convex points and less bumpy."""
+    rr, rp = nets["residual"]["roughness"], nets["plain"]["roughness"]
+    return rr["nonconvex_share"] < rp["nonconvex_share"] and rr["bumpiness"] < rp["bumpiness"]
+
+
 def summary(stored: dict[str, Any]) -> tuple[str, str]:
     """What the stored surfaces (``scripts/inside_trained.py``) show, beside Li et al.'s finding, and a table of
     the roughness measures: (sentence, Markdown table)."""
@@ -145,7 +161,6 @@ def summary(stored: dict[str, Any]) -> tuple[str, str]:
                     f"{100 * r['below_cap_share']:.0f}% | {100 * r['nonconvex_share']:.0f}% | {r['local_minima']} | "
                     f"{r['bumpiness']:.3f} |")
     rp, rr = nets["plain"]["roughness"], nets["residual"]["roughness"]
-    smoother = rr["nonconvex_share"] < rp["nonconvex_share"] and rr["bumpiness"] < rp["bumpiness"]
     minima = f"minim{'um' if rr['local_minima'] == 1 else 'a'}"
     verdict = (f"Ours, where the loss is below {CAP:g}: ResNet-{depth}'s surface is non-convex at "
                f"{100 * rr['nonconvex_share']:.0f}% of the points against plain-{depth}'s "
@@ -153,7 +168,7 @@ def summary(stored: dict[str, Any]) -> tuple[str, str]:
                f"{rp['local_minima']} and bumpiness {rr['bumpiness']:.3f} against {rp['bumpiness']:.3f}; its basin "
                f"below {CAP:g} covers {100 * rr['below_cap_share']:.0f}% of the grid against "
                f"{100 * rp['below_cap_share']:.0f}% — "
-               + ("smoother around the residual net, as Li et al. found." if smoother else
+               + ("smoother around the residual net, as Li et al. found." if smoother(nets) else
                   "not the clear contrast of Li et al.'s Fig. 5 (our nets are trained far shorter than theirs)."))
     table = "\n".join([f"| net | loss at the centre | highest on the grid | grid below {CAP:g} | non-convex points "
                        "| local minima | bumpiness (mean abs. Laplacian ÷ loss range) |",

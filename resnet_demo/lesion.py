@@ -11,6 +11,8 @@ Every function here works on a model it may change temporarily (blocks): pass a 
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import statistics
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -22,6 +24,7 @@ from torch import nn
 
 from .cifar import BasicBlock
 from .paper import net_label
+from .settings import INSIDE_DIR
 from .threads import flush_denormals
 
 BATCH = 250
@@ -168,16 +171,34 @@ def lesion_study(
     }
 
 
+@functools.lru_cache(maxsize=1)
+def stored() -> dict[str, Any]:
+    """The stored lesion study (``python -m scripts.inside_trained``): {"meta", "pairs": {depth: {arch: ...}}};
+    {} when the file is absent."""
+    path = INSIDE_DIR / "lesion.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def same_shape_errors(result: dict[str, Any]) -> list[float]:
+    """A study's one-block-deleted errors at the blocks that keep the shape (not the downsampling ones)."""
+    return [s["error"] for s in result["single"] if s["error"] is not None and not s["downsampling"]]
+
+
+def median_rise(result: dict[str, Any]) -> float:
+    """How much deleting one shape-keeping block raises the error, median over those blocks (a fraction)."""
+    return statistics.median(same_shape_errors(result)) - result["baseline"]
+
+
 def summary(pair: dict[str, Any], depth: int) -> str:
     """What a lesion study of a plain/residual pair shows, computed from it, beside Veit et al.'s finding."""
     parts, rise = [], {}
     for arch in ("residual", "plain"):
         label = net_label(arch, depth)
         r = pair[arch]
-        same_shape = [s["error"] for s in r["single"] if s["error"] is not None and not s["downsampling"]]
+        same_shape = same_shape_errors(r)
         down = [s["error"] for s in r["single"] if s["error"] is not None and s["downsampling"]]
         median = statistics.median(same_shape)
-        rise[arch] = median - r["baseline"]
+        rise[arch] = median_rise(r)
         k_last = r["k_removed"][-1] if r["k_removed"] else None
         text = (
             f"**{label}** (intact {100 * r['baseline']:.1f}% on {r['images']:,} bundled test images): one block "

@@ -9,7 +9,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from .paper import net_label
-from .runs import final
+from .runs import final, of_kind
 
 # Every figure: text at least 14 px (readable on a projector at 1920 px; ticks stay legible on a 390 px phone),
 # legends in a row under the plot (they wrap on a phone instead of taking half its width).
@@ -118,7 +118,7 @@ def error_vs_depth(runs: list[dict[str, Any]]) -> go.Figure:
     picture (dashed = training, solid = test, as in the curves; square = plain, circle = residual)."""
     fig = go.Figure()
     for arch, symbol in (("plain", "square"), ("residual", "circle")):
-        mine = sorted((r for r in runs if r["arch"] == arch), key=lambda r: r["depth"])
+        mine = of_kind(runs, arch)
         if not mine:
             continue
         depths = [r["depth"] for r in mine]

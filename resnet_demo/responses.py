@@ -96,21 +96,26 @@ def measure_responses() -> dict[str, list[float]]:
     return series
 
 
+def mean_responses(series: dict[str, list[float]]) -> dict[int, tuple[float, float]]:
+    """{depth: (plain net's mean response std, residual net's)} for each depth with both nets in ``series``."""
+    out = {}
+    for d in (20, 56):
+        plain, res = net_label("plain", d), net_label("residual", d)
+        if plain in series and res in series:
+            out[d] = (statistics.mean(series[plain]), statistics.mean(series[res]))
+    return out
+
+
 def responses_sentence(series: dict[str, list[float]]) -> str:
-    pairs = [(net_label("plain", d), net_label("residual", d)) for d in (20, 56)]
-    pairs = [(p, r) for p, r in pairs if p in series and r in series]
-    if not pairs:
+    means = mean_responses(series)
+    if not means:
         have = ", ".join(series) or "none"
         return (f"Fig. 7 compares trained plain and residual nets of one depth; the checkpoints in "
                 f"assets/checkpoints/ hold {have} so far.")
-    parts = []
-    for plain, res in pairs:
-        mp, mr = statistics.mean(series[plain]), statistics.mean(series[res])
-        parts.append(f"{res}'s responses average **{mr:.2f}** against {plain}'s **{mp:.2f}** "
-                     f"({mr / mp:.2f}×)")
+    parts = [f"{net_label('residual', d)}'s responses average **{mr:.2f}** against {net_label('plain', d)}'s "
+             f"**{mp:.2f}** ({mr / mp:.2f}×)" for d, (mp, mr) in means.items()]
     verdict = ("smaller in the residual nets, as the paper found (“ResNets have generally smaller responses "
-               "than their plain counterparts”)" if all(statistics.mean(series[r]) < statistics.mean(series[p])
-                                                       for p, r in pairs)
+               "than their plain counterparts”)" if all(mr < mp for mp, mr in means.values())
                else "not smaller in every residual net here, unlike the paper's Fig. 7")
     return "Trained nets, evaluation mode, 500 test images: " + "; ".join(parts) + f" — {verdict}."
 

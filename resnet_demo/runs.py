@@ -51,6 +51,11 @@ def stored_runs(directory: str | os.PathLike = RUNS_DIR) -> list[dict[str, Any]]
     return sorted(runs, key=lambda r: (r["arch"] != "plain", r["depth"], r["name"]))
 
 
+def of_kind(runs: list[dict[str, Any]], arch: str) -> list[dict[str, Any]]:
+    """The runs of one kind ("plain" or "residual"), shallowest first."""
+    return sorted((r for r in runs if r["arch"] == arch), key=lambda r: r["depth"])
+
+
 def final(values: list[float | None]) -> float | None:
     """The last measured value of a curve (test error is null between evaluations)."""
     return next((v for v in reversed(values) if v is not None), None)

@@ -54,12 +54,11 @@ def _details(pred: classifiers.Prediction, model_name: str, source: str, total_m
         rows.append((key, value))
     if model_name.startswith("cifar-"):  # it can only answer with these: a photo of anything else gets one of them
         rows.append((f"the {len(pred.labels)} classes it knows", ", ".join(pred.labels)))
-    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    if model_name.startswith("cifar-"):
         seen = ("The network sees the whole image, squeezed to 32×32 as CIFAR-10's images are, so the heatmap "
                 "(8×8 at its last stage) covers all of it.")
     else:
         seen = "The network sees only the centre crop; the rest of the image is dimmed."
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     return (f"**{classifiers.describe_key(model_name)}**\n\n| measure | value |\n|---|---|\n{table}\n\n"
             f"The heatmap is Grad-CAM on the last stage: where evidence for the top label was found. {seen}")
 

@@ -51,7 +51,7 @@ def show_stored(depth: Any, batch_norm: bool, steps: Any, seed: Any):
         est = gradflow.estimate_s(depth, steps)
         device = gradflow.stored_trajectories()["meta"].get("device", "the machine that made the stored runs")
         text = (f"*Depth {depth}, BN {'on' if batch_norm else 'off'}, seed {seed} is not stored (stored: depths "
-                f"{', '.join(map(str, gradflow.STORED_DEPTHS))} with seed 0, instant). Press **{_live_label(est)}** "
+                f"{', '.join(map(str, gradflow.stored_depths()))} with seed 0, instant). Press **{_live_label(est)}** "
                 f"to train it here.*" + how_computed(
                     f"The estimate scales the stored runs' wall time on {device} by depth × steps; this server may be "
                     "slower or faster. Once the first steps are measured, the page gives its own estimate."))
@@ -82,7 +82,7 @@ def grad_flow(depth: Any, batch_norm: bool, steps: Any, seed: Any):
     if not LIVE.acquire(timeout=LIVE_WAIT_S):
         raise gr.Error(f"Another live gradient-flow run has been going for over {LIVE_WAIT_S:.0f} s; "
                        f"try again in a few minutes, or pick a stored setting (depth "
-                       f"{', '.join(map(str, gradflow.STORED_DEPTHS))}, seed 0).")
+                       f"{', '.join(map(str, gradflow.stored_depths()))}, seed 0).")
     try:
         yield from _live(depth, batch_norm, steps, seed)
     finally:
@@ -170,7 +170,8 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
         "images), at initialisation and as training goes on."
     )
     with gr.Row():
-        depth = gr.Dropdown([(f"{d} · {'stored' if d in gradflow.STORED_DEPTHS else 'trains live'}", d)
+        stored = gradflow.stored_depths()
+        depth = gr.Dropdown([(f"{d} · {'stored' if d in stored else 'trains live'}", d)
                              for d in DEPTHS], value=56, label="Depth")
         batch_norm = gr.Checkbox(True, label="BatchNorm")
         steps = gr.Dropdown(

@@ -2,8 +2,6 @@
 project's trained CIFAR-10 checkpoints (``lesion``, ``landscape`` and ``responses`` have the methods)."""
 from __future__ import annotations
 
-import functools
-import json
 import time
 from typing import Any
 
@@ -11,7 +9,7 @@ import gradio as gr
 
 from .. import cifar, landscape, lesion, paper, plots, responses
 from ..data import bundled, normalize
-from ..settings import INSIDE_DIR, settings
+from ..settings import settings
 from .common import how_computed
 
 PAIRS = (20, 56)
@@ -19,12 +17,6 @@ MAX_LESION_IMAGES = 500  # live; the stored study uses all 1,000 bundled test im
 MAX_SLICE_IMAGES = 500
 MAX_POINTS = 41
 LIVE_DRAWS = 3
-
-
-@functools.lru_cache(maxsize=2)
-def _stored(name: str) -> dict[str, Any]:
-    path = INSIDE_DIR / name
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _pair(depth: Any) -> int:
@@ -85,7 +77,7 @@ def _lesion_outputs(pair: dict[str, Any], depth: int, footer: str):
 
 def lesion_stored(depth: Any):
     depth = _pair(depth)
-    stored = _stored("lesion.json")
+    stored = lesion.stored()
     pair = stored.get("pairs", {}).get(str(depth))
     if pair is None:
         return None, None, "*No stored lesion study yet: run `python -m scripts.inside_trained`.*", None
@@ -117,7 +109,7 @@ def run_lesion(depth: Any, images: Any, progress=gr.Progress()):
 
 
 def landscape_stored():
-    stored = _stored("landscape.json")
+    stored = landscape.stored()
     if not stored:
         return None, None, None, None, "*No stored loss surfaces yet: run `python -m scripts.inside_trained`.*"
     m, nets, axis = stored["meta"], stored["nets"], stored["axis"]
