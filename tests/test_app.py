@@ -9,6 +9,7 @@ import pytest
 from conftest import free_port, photo
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
 from resnet_demo import live
 from resnet_demo.settings import settings
@@ -163,7 +164,9 @@ def test_a_soak_of_200_requests_leaves_the_temp_folders_bounded(client):
     assert cached_heatmaps() == before  # the same heatmap 200 times: Gradio keeps one copy (by content)
     for seed in range(3):
         client.submit("tiny", 8, 32, True, seed, False, api_name="/train_live").result(timeout=120)
-    assert len(depth.DOWNLOADS.files()) == 2 * 3 <= 2 * depth.DOWNLOADS.slots
+    files = depth.DOWNLOADS.files()  # (other tests in this process may have run live runs before)
+    assert {f"live-runs-seed{s}.{ext}" for s in range(3) for ext in ("csv", "json")} <= {f.name for f in files}
+    assert len(files) <= 2 * depth.DOWNLOADS.slots
 
 
 def test_paper_endpoint(client):
@@ -172,6 +175,29 @@ def test_paper_endpoint(client):
 
     got = client.predict(api_name="/paper")
     assert got == json.loads(json.dumps(claims.claims())) and len(got) >= 10
+
+
+def test_residual_stream_endpoint(client):
+    """/residual_stream (#26): the figure, the summary and the JSON; a CIFAR net comes with its twin; refusals are
+    clear messages and the server keeps serving."""
+    from resnet_demo import residual_stream as rs
+
+    fig, text, data = client.predict(handle_file(str(photo())), "", "cifar-resnet20", api_name="/residual_stream")
+    want = rs.on_image(Image.open(photo()), "cifar-resnet20").json()
+    assert json.loads(json.dumps(want)) == {k: v for k, v in data.items() if k != "twin"}
+    assert data["twin"]["net"] == "plain-20" and len(data["blocks"]) == len(data["twin"]["blocks"]) == 9
+    assert set(data["blocks"][0]) >= {"name", "downsampling", "ratio", "deletable", "label_if_deleted",
+                                      "probability_if_deleted"}
+    assert "ResNet-20" in text and "plain-20" in text and fig is not None
+    _, _, data = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/residual_stream")
+    assert data["net"] == "ResNet-18" and len(data["blocks"]) == 8 and "twin" not in data
+    for upload, url, model, message in [(None, "", "resnet18", "Upload an image or paste an image URL"),
+                                        (None, "http://127.0.0.1:1/x.png", "resnet18", "Refused"),
+                                        (handle_file(str(photo())), "", "resnet50.int8", "Choose resnet50,")]:
+        with pytest.raises(AppError, match=message):
+            client.predict(upload, url, model, api_name="/residual_stream")
+    _, _, data = client.predict(handle_file(str(photo())), "", "cifar-plain20", api_name="/residual_stream")
+    assert data["net"] == "plain-20" and data["twin"]["net"] == "ResNet-20"  # the model asked for, then its twin
 
 
 def test_architecture_endpoint(client):

@@ -9,11 +9,11 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from .. import classifiers, gradcam, weights
+from .. import classifiers, gradcam, plots_classify, residual_stream, weights
 from ..images import InputError, load_input
 from ..settings import EXAMPLES_DIR
 from ..threads import on_inference_thread
-from .common import TempSlots, upload_path
+from .common import TempSlots, how_computed, upload_path
 
 EXAMPLES = EXAMPLES_DIR
 DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on its long side
@@ -139,6 +139,7 @@ def build() -> list:
         code = gr.Code(classifiers.code_snippet(model.value), language="python", label="Python",
                        interactive=False)
     model.change(classifiers.code_snippet, model, code, api_name=False, queue=False)
+    _build_stream(image, url, model)
     outputs = [labels, heat, details]
     # The page's Classify: an empty input gets one message (a warning), not an "Error" badge on every output.
     gr.on([button.click, url.submit], _classify_or_warn, inputs=[image, url, model], outputs=outputs,
@@ -175,3 +176,108 @@ def _clear_image_for_url(text: str):
 
 def _classify_image(upload: Any, model_name: str, progress=gr.Progress()):
     return classify(upload, None, model_name, progress)
+
+
+# -- the residual stream: block by block, on the image and model above ---------------------------------------------
+
+STREAM_INTRO = (
+    "What each block does to **this** image: how much it changes what it is given, and what the answer becomes "
+    "when that block alone is deleted (a residual block keeps its shortcut, as in Veit et al.'s lesion study). "
+    "With a CIFAR-10 model its plain twin is shown too.")
+
+
+def _stream(upload: Any, url: str | None, model_name: str) -> tuple[list, float, str]:
+    """The streams (the model's, then its plain or residual twin's) for the image Classify would use; the figure and
+    the text put the residual net first."""
+    if not upload and not (url and url.strip()):
+        raise gr.Error("Upload an image or paste an image URL first.")
+    try:
+        image, source = load_input(upload_path(upload), url)
+    except InputError as e:
+        raise gr.Error(str(e)) from None
+    key = model_name or "resnet50"
+    t0 = time.perf_counter()
+    try:
+        streams = [on_inference_thread(residual_stream.on_image, image, key)]
+        twin = residual_stream.twin(key)
+        if twin:
+            streams.append(on_inference_thread(residual_stream.on_image, image, twin))
+    except (weights.WeightsUnavailable, weights.UnknownModel, residual_stream.NotDecomposable) as e:
+        raise gr.Error(str(e)) from None
+    return streams, time.perf_counter() - t0, source
+
+
+def _residual_first(streams: list) -> list:
+    return sorted(streams, key=lambda s: s.blocks[0]["shortcut"] == "none")
+
+
+def _stream_text(streams: list, elapsed: float, source: str) -> str:
+    streams = _residual_first(streams)
+    text = "\n\n".join(residual_stream.summary(s) for s in streams)
+    if len(streams) == 2:
+        text += "\n\n" + residual_stream.compare(streams[0], streams[1])
+    calls = sum(s.block_calls for s in streams)
+    return text + how_computed(
+        f"Image: {source}. Models: {', '.join(s.model for s in streams)}, evaluation mode, preprocessed as Classify "
+        f"does. One forward pass per model carries the intact stream and, from each block on, one more row with "
+        f"that block deleted ({calls} block calls in all); the ratios are read on the intact row. "
+        f"{elapsed:.2f} s on this server's inference thread. `python -m benchmarks.residual_stream` measures it "
+        "against a classify call.")
+
+
+def residual_stream_api(upload: Any, url: str | None, model_name: str):
+    """/residual_stream: the figure, the summary and the JSON of the model's stream (and its twin's)."""
+    streams, elapsed, source = _stream(upload, url, model_name)
+    data = streams[0].json() | ({"twin": streams[1].json()} if len(streams) == 2 else {})
+    return plots_classify.residual_stream(_residual_first(streams)), _stream_text(streams, elapsed, source), data
+
+
+def _stream_page(upload: Any, url: str | None, model_name: str):
+    """The page's button: the API's outputs, the streams kept for "inside one block", and the block picker."""
+    try:
+        streams, elapsed, source = _stream(upload, url, model_name)
+    except gr.Error as e:
+        gr.Warning(e.message)
+        return None, f"**Not computed.** {e.message}", None, None, gr.update(choices=[], value=None), None, ""
+    first = streams[0]
+    data = first.json() | ({"twin": streams[1].json()} if len(streams) == 2 else {})
+    choices = [(_block_choice(b), b["name"]) for b in first.blocks]
+    name = first.blocks[0]["name"]
+    figure = plots_classify.residual_stream(_residual_first(streams))
+    picker = gr.update(choices=choices, value=name, interactive=True)
+    return (figure, _stream_text(streams, elapsed, source), data, first, picker,
+            plots_classify.inside_block(first, name), residual_stream.block_sentence(first, name))
+
+
+def _block_choice(b: dict) -> str:
+    notes = [n for n in ("downsampling" if b["downsampling"] else "",
+                         f"{b['shortcut']} shortcut" if b["shortcut"] not in ("identity", "none") else "") if n]
+    return b["name"] + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _inside(stream, name: str | None):
+    if stream is None or not name:
+        return gr.skip(), gr.skip()
+    return plots_classify.inside_block(stream, name), residual_stream.block_sentence(stream, name)
+
+
+def _build_stream(image, url, model) -> None:
+    with gr.Accordion("Block by block: the residual stream of this photo", open=False):
+        gr.Markdown(STREAM_INTRO)
+        button = gr.Button("Delete each block in turn", variant="primary")
+        figure = gr.Plot(label="Each block: its change to the input, and the answer with it deleted", visible=True)
+        text = gr.Markdown()
+        with gr.Accordion("The numbers (JSON, as /residual_stream returns them)", open=False):
+            data = gr.JSON(label="Per block")
+        gr.Markdown("### Inside one block\nPick a block to see x, F(x) and their sum as feature maps.")
+        block = gr.Dropdown([], label="Block", interactive=False)
+        maps = gr.Plot(label="x, F(x) and F(x) + x, feature maps")
+        maps_text = gr.Markdown()
+        stream_state = gr.State(None)
+    button.click(_stream_page, [image, url, model], [figure, text, data, stream_state, block, maps, maps_text],
+                 api_name=False, preprocess=False, concurrency_id="residual_stream", concurrency_limit=1,
+                 time_limit=60)
+    api = gr.Button(visible=False)
+    api.click(residual_stream_api, [image, url, model], [figure, text, data], api_name="residual_stream",
+              preprocess=False, concurrency_id="residual_stream", concurrency_limit=1, time_limit=60)
+    block.change(_inside, [stream_state, block], [maps, maps_text], api_name=False, queue=False)

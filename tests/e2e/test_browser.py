@@ -96,6 +96,25 @@ def test_classify_opens_classified_then_classifies_an_upload(page):
     page.locator("img[src*='gradcam']").first.wait_for(timeout=30_000)
 
 
+def test_classify_block_by_block_on_the_bundled_cat(page):
+    """#26: the cat as classified on first view, the block view opened, a block picked: x, F(x) and their sum as
+    three columns of feature maps (4 channels each); no accessibility violation in the new view."""
+    _text(page, "The example photo chelsea.png through cifar-resnet56").wait_for(timeout=60_000)
+    page.get_by_text("Block by block: the residual stream of this photo").click()
+    page.get_by_role("button", name="Delete each block in turn").click()
+    _text(page, "Deleting any one of its 27 blocks").first.wait_for(timeout=60_000)
+    assert _text(page, "plain-56 says").count() == 1  # the plain twin beside it
+    page.get_by_label("Block", exact=True).first.click()
+    page.get_by_role("option", name="blocks.9 (downsampling, zero-padding shortcut)").click()
+    _text(page, "Block blocks.9, channels").first.wait_for(timeout=30_000)
+    maps = page.locator(".js-plotly-plot").filter(has=page.locator(".heatmaplayer")).first
+    for title in ("shortcut(x)", "F(x)", "F(x) + shortcut(x)"):
+        maps.locator("text", has_text=title).first.wait_for()
+    assert maps.locator(".heatmaplayer").count() == 12
+    if AXE.exists():
+        assert _axe(page, "Classify, block by block") == []
+
+
 def test_classify_refused_url_shows_the_reason(page):
     _text(page, "The example photo chelsea.png through").wait_for(timeout=60_000)
     page.get_by_label("…or an image URL").first.fill("http://169.254.169.254/latest/meta-data/")
