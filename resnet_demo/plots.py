@@ -40,6 +40,8 @@ def _styled(build):
 NET_COLOURS = {"plain": "#D55E00", "residual": "#0072B2"}  # the kind of net, where depth does not vary
 SHADES = {"plain": ("#E0610A", "#6B2000"), "residual": ("#3D8FC9", "#06305E")}  # shallowest .. deepest
 SYMBOLS = {8: "triangle-down", 14: "star", 20: "circle", 32: "square", 44: "diamond", 56: "triangle-up", 110: "x"}
+KIND_DASH = {"plain": "dash", "residual": "solid"}  # where only the kind varies: told apart without colour too
+KIND_SYMBOL = {"plain": "square", "residual": "circle"}
 LEGEND = ("Colours in every figure: orange-red = plain net, blue = residual net (ResNet); darker = deeper; "
           "dashed = training error, solid = test error.")
 
@@ -182,12 +184,13 @@ def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
 
 
 @_styled
-def grad_trajectory(record: dict[str, Any]) -> go.Figure:
-    """A gradient-flow trajectory (resnet_demo.gradflow.new_record) as one figure with its own step slider:
-    top, the output-gradient RMS per conv layer (the classifier left out: see gradflow.first_last_ratio), step 0
-    dotted for reference; bottom, the weight-gradient norm per layer. The slider restyles the current-step
-    traces in the browser, so moving it costs no request."""
+def grad_trajectory(record: dict[str, Any], step: int | None = None) -> go.Figure:
+    """A gradient-flow trajectory (resnet_demo.gradflow.new_record) at one of its steps (default the last): top,
+    the output-gradient RMS per conv layer (the classifier left out: see gradflow.first_last_ratio), step 0 dotted
+    for reference; bottom, the weight-gradient norm per layer. Plain dashed with square markers, residual solid
+    with circles. The tab's "Step shown" radio (keyboard: arrows) picks ``step``."""
     depth, layers, steps = record["depth"], record["layers"], record["steps"]
+    i = steps.index(step) if step in steps else len(steps) - 1
     names = {arch: net_label(arch, depth) for arch in ("plain", "residual")}
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2, subplot_titles=(
         "∂loss/∂(layer output), RMS per value", "‖∂loss/∂W‖ per weight layer"))
@@ -207,30 +210,19 @@ def grad_trajectory(record: dict[str, Any]) -> go.Figure:
             x=list(range(1, len(layers))), y=series(arch, "grad_rms", 0, -1), mode="lines",
             name=f"{names[arch]}, step 0", line={"color": NET_COLOURS[arch], "dash": "dot", "width": 1},
             opacity=0.6, text=layers[:-1], hovertemplate="%{text}<br>%{y:.3g}<extra>step 0</extra>"), row=1, col=1)
-    last = len(steps) - 1
     for row, key, cut in ((1, "grad_rms", -1), (2, "weight_grad_norms", None)):
         for arch in names:
             fig.add_trace(go.Scatter(
-                x=list(range(1, len(layers) + (0 if cut else 1))), y=series(arch, key, last, cut),
-                mode="lines+markers", name=label(arch, last), legendgroup=arch, showlegend=row == 1,
-                marker={"size": 4}, line={"color": NET_COLOURS[arch]}, text=layers,
+                x=list(range(1, len(layers) + (0 if cut else 1))), y=series(arch, key, i, cut),
+                mode="lines+markers", name=label(arch, i), legendgroup=arch, showlegend=row == 1,
+                marker={"size": 5, "symbol": KIND_SYMBOL[arch]},
+                line={"color": NET_COLOURS[arch], "dash": KIND_DASH[arch]}, text=layers,
                 hovertemplate="%{text}<br>%{y:.3g}<extra>%{fullData.name}</extra>"), row=row, col=1)
-    slider_steps = []
-    for i, step in enumerate(steps):
-        ys = [series(arch, key, i, cut) for key, cut in (("grad_rms", -1), ("weight_grad_norms", None))
-              for arch in names]
-        labels = [label(arch, i) for arch in names] * 2
-        slider_steps.append({"method": "restyle", "label": str(step),
-                             "args": [{"y": ys, "name": labels}, [2, 3, 4, 5]]})
     fig.update_yaxes(type="log", dtick=1, exponentformat="power", tickfont_size=16)  # powers of ten, 14 px exponents
     fig.update_xaxes(title_text="conv layer (input → output)", row=1, col=1)
     fig.update_xaxes(title_text="weight layer (input → output)", row=2, col=1)
-    # the slider sits above the plots and the legend below them, so neither runs into the other on a phone
-    fig.update_layout(
-        height=820, margin={"l": 60, "r": 10, "t": 130, "b": 40}, hovermode="closest",
-        sliders=[{"active": last, "currentvalue": {"prefix": "training step: ", "font": {"size": 16}},
-                  "font": {"size": 14}, "x": 0, "len": 1.0, "y": 1.0, "yanchor": "bottom", "pad": {"b": 50, "t": 0},
-                  "steps": slider_steps}] if len(steps) > 1 else [])
+    fig.update_layout(title=f"Training step {steps[i]}", height=760, margin={"l": 60, "r": 10, "t": 90, "b": 40},
+                      hovermode="closest")
     return fig
 
 
@@ -243,7 +235,8 @@ def lesion_single(pair: dict[str, Any], depth: int) -> go.Figure:
         xs = [s["block"] + 1 for s in r["single"]]
         fig.add_trace(go.Scatter(
             x=xs, y=[None if s["error"] is None else 100 * s["error"] for s in r["single"]], mode="lines+markers",
-            name=f"{label}, one block deleted", line={"color": NET_COLOURS[arch]}, marker={"size": 6},
+            name=f"{label}, one block deleted", line={"color": NET_COLOURS[arch], "dash": KIND_DASH[arch]},
+            marker={"size": 7, "symbol": KIND_SYMBOL[arch]},
             text=["downsampling block" if s["downsampling"] else "" for s in r["single"]],
             hovertemplate=f"{label}<br>block %{{x}} deleted %{{text}}<br>error %{{y:.1f}}%<extra></extra>"))
         fig.add_hline(y=100 * r["baseline"], line={"color": NET_COLOURS[arch], "dash": "dash", "width": 1},
@@ -270,7 +263,7 @@ def lesion_k(pair: dict[str, Any], depth: int) -> go.Figure:
         mean = [100 * e["error"] for e in r["k_removed"]]
         fig.add_trace(go.Scatter(
             x=[0, *ks], y=[100 * r["baseline"], *mean], mode="lines+markers", name=label,
-            line={"color": NET_COLOURS[arch]},
+            line={"color": NET_COLOURS[arch], "dash": KIND_DASH[arch]}, marker={"size": 7, "symbol": KIND_SYMBOL[arch]},
             error_y={"type": "data", "symmetric": False,
                      "array": [0, *[100 * max(e["errors"]) - m for e, m in zip(r["k_removed"], mean)]],
                      "arrayminus": [0, *[m - 100 * min(e["errors"]) for e, m in zip(r["k_removed"], mean)]]},
@@ -304,9 +297,11 @@ def loss_contour(axis: list[float], z: list[list[float]], *, title: str, cap: fl
     """The same surface as a contour map, with the same levels for every net (above ``cap``: the top colour)."""
     fig = go.Figure(go.Contour(x=axis, y=axis, z=[[min(v, cap) for v in row] for row in z], zmin=0, zmax=cap,
                                colorscale="Viridis", contours={"start": 0, "end": cap, "size": cap / 20},
-                               colorbar={"title": "loss"},
+                               # under the plot, not beside it: on a phone a side bar takes a third of the width
+                               colorbar={"title": {"text": "loss", "side": "top"}, "orientation": "h", "y": -0.3,
+                                         "yanchor": "top", "thickness": 12, "len": 0.9},
                                hovertemplate="α %{x:.2f}, β %{y:.2f}<br>loss %{z:.3f}<extra></extra>"))
-    fig.update_layout(title=title, height=400, margin={"l": 60, "r": 10, "t": 40, "b": 40},
+    fig.update_layout(title=title, height=470, margin={"l": 60, "r": 10, "t": 40, "b": 110},
                       xaxis_title="α (direction 1)", yaxis_title="β (direction 2)")
     return fig
 

@@ -72,7 +72,12 @@ def test_gradflow_stored_settings_answer_from_the_file_cut_at_the_steps():
     full = core.load_stored()["runs"][core.stored_key(56, True, 0)]
     assert record["source"] == "stored" and record["steps"] == [0, 10, 25]
     assert record["nets"]["plain"]["grad_rms"] == full["nets"]["plain"]["grad_rms"][:3]
-    assert [s["label"] for s in fig.layout.sliders[0].steps] == ["0", "10", "25"]
+    assert fig.layout.title.text == "Training step 25" and fig.data[2].name == "plain-56, step 25"
+    radio = gradflow._step_choices(record)
+    assert radio["choices"] == ["0", "10", "25"] and radio["value"] == "25"  # the "Step shown" control
+    at10 = gradflow._show_step(record, "10")
+    assert at10.layout.title.text == "Training step 10"
+    assert list(at10.data[2].y) == full["nets"]["plain"]["grad_rms"][1][:-1]
     rp = core.first_last_ratio(record["nets"]["plain"]["grad_rms"][-1])
     assert (
         "after 25 SGD steps" in text

@@ -10,8 +10,10 @@ from . import anatomy, classify, depth, gradflow, inside, paper
 TITLE = "ResNet Lab — why deep residual learning works"
 
 # The few rules Gradio's layout does not give: a wide table scrolls inside its own box (never the page), its
-# cells keep whole words, and long commands wrap.
+# cells keep whole words, long commands wrap, and a radio button or checkbox reached by the keyboard shows where
+# the focus is (Gradio's theme removes their outline).
 CSS = """
+input[type=radio]:focus-visible, input[type=checkbox]:focus-visible { outline: 3px solid #1D4ED8; outline-offset: 2px; }
 .prose table { display: block; max-width: 100%; overflow-x: auto; }
 .prose th, .prose td { word-break: normal; overflow-wrap: normal; min-width: 4.5em; }
 .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }

@@ -39,7 +39,22 @@ def _out(record: dict[str, Any], footer: str) -> tuple[Any, str, dict[str, Any]]
 
 
 def _stored_footer(record: dict[str, Any]) -> str:
-    return "*Move the slider under the figure through the steps.*" + how_computed(gradflow.stored_footer(record))
+    return ("*Pick a step under “Step shown” to see the gradients at that point of training.*"
+            + how_computed(gradflow.stored_footer(record)))
+
+
+def _step_choices(record: dict[str, Any] | None):
+    """The "Step shown" radio follows the record: its steps, the last one picked; hidden with no record."""
+    if not record:
+        return gr.update(choices=[], value=None, visible=False)
+    return gr.update(choices=[str(s) for s in record["steps"]], value=str(record["steps"][-1]), visible=True)
+
+
+def _show_step(record: dict[str, Any] | None, step: str | None):
+    """Redraw the figure at the picked step (the record is the JSON value the tab already holds: no training)."""
+    if not record or step is None:
+        return gr.skip()
+    return plots.grad_trajectory(record, int(step))
 
 
 def show_stored(depth: Any, batch_norm: bool, steps: Any, seed: Any):
@@ -181,6 +196,7 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
                          maximum=2**31 - 1)
         button = gr.Button(STORED_LABEL, variant="primary")
     summary = gr.Markdown()
+    shown = gr.Radio([], label="Step shown", visible=False)  # keyboard: each step is a Tab stop, Space picks it
     plot = gr.Plot(label="Gradient flow, step by step", show_label=False)
     gr.Markdown(paper.SECTION_41)
     result = gr.JSON(label="Per-layer norms", visible=False)
@@ -203,6 +219,9 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
             concurrency_id="gradflow_stored",
             concurrency_limit=8,
         )
+
+    result.change(_step_choices, result, shown, api_name=False, queue=False)
+    shown.input(_show_step, [result, shown], plot, api_name=False, queue=False)
 
     with gr.Accordion("ImageNet mode: a pretrained torchvision ResNet on your image", open=False):
         with gr.Row():
