@@ -20,18 +20,30 @@ TEMPLATE.layout.legend = {"orientation": "h", "yanchor": "top", "x": 0, "font": 
 TEMPLATE.layout.hoverlabel = {"font": {"size": 14}}
 
 
+def _place_legend(fig: go.Figure) -> None:
+    """The legend under the x-axis title: ~90 px below the plot area, whatever the figure's height."""
+    m = fig.layout.margin
+    area = (fig.layout.height or 450) - max(m.t or 0, 100) - (m.b or 0)
+    fig.update_layout(legend_y=-90 / max(area, 150))
+
+
 def _styled(build):
     @functools.wraps(build)
     def wrapper(*args, **kwargs) -> go.Figure:
         fig = build(*args, **kwargs)
         fig.update_layout(template=TEMPLATE)
-        if fig.layout.legend.y is None:  # under the x-axis title: ~90 px below the plot area, whatever its height
-            m = fig.layout.margin
-            area = (fig.layout.height or 450) - max(m.t or 0, 100) - (m.b or 0)
-            fig.update_layout(legend_y=-90 / max(area, 150))
+        if fig.layout.legend.y is None:
+            _place_legend(fig)
         fig.update_annotations(font_size=16)  # subplot titles and line labels
         return fig
     return wrapper
+
+
+def resized(fig: go.Figure, height: int) -> go.Figure:
+    """A figure at another height (a miniature), its legend placed again under its x-axis title."""
+    fig.update_layout(height=height)
+    _place_legend(fig)
+    return fig
 
 
 # One colour language in every figure: hue tells plain from residual (the Okabe-Ito vermillion and blue, told

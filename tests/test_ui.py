@@ -107,6 +107,37 @@ def test_gradflow_live_run_streams_and_estimates(monkeypatch):
     assert outs[-1][2]["steps"] == [0]
 
 
+def test_the_articles_example_is_set_up_as_the_article_runs_it():
+    """#25: one click fills the URL and picks the weights resnet50(pretrained=True) loaded (V1); the URL is a public
+    https address the fetcher accepts (not fetched here: tests reach loopback only)."""
+    from urllib.parse import urlparse
+
+    from torchvision.models import ResNet50_Weights
+
+    from resnet_demo import classifiers
+    from resnet_demo.ui import classify
+
+    image, url, model = classify.article_example()
+    assert image is None and url == classify.ARTICLE_URL and model == classify.ARTICLE_MODEL
+    assert model in classifiers.model_names()  # offered in the model box
+    # torchvision documents pretrained=True as the V1 weights (the legacy alias)
+    assert model == f"resnet50.{ResNet50_Weights.IMAGENET1K_V1.name}"
+    assert "ResNet50_Weights.IMAGENET1K_V1" in classifiers.code_snippet(model)
+    parts = urlparse(url)
+    assert parts.scheme == "https" and parts.hostname == "raw.githubusercontent.com" and parts.path.endswith(".png")
+
+
+def test_paper_tab_draws_the_stored_figures_beside_their_claims():
+    from resnet_demo.runs import stored_runs
+    from resnet_demo.ui import paper
+
+    for claim_id, draw in paper.FIGURES.items():
+        fig = draw(stored_runs())
+        names = {t.name for t in fig.data}
+        assert len(fig.data) >= 4 and names, claim_id  # plain and residual, training and test
+        assert claim_id in paper.MINI_HEIGHT
+
+
 def test_classify_opens_with_an_example_already_classified_offline():
     from pathlib import Path
 

@@ -20,6 +20,13 @@ DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on 
 HEATMAPS = TempSlots("resnet-lab-heatmaps", slots=64)
 FIRST_VIEW = TempSlots("resnet-lab-first-view", slots=1)  # written once: the first view's heatmap
 FIRST_PHOTO, FIRST_MODEL = "chelsea.png", "cifar-resnet56"  # offline: shown with no download
+# The article's code path (the Paper tab links here): a cat photo by URL through resnet50(pretrained=True), which
+# loads torchvision's V1 weights. The photo is scikit-image's "chelsea" (CC0; our bundled example), pinned to a
+# commit so the address never moves.
+ARTICLE_URL = ("https://raw.githubusercontent.com/scikit-image/scikit-image/"
+               "60764df36c34c5202554aae507722836b6108d10/skimage/data/chelsea.png")
+ARTICLE_MODEL = "resnet50.IMAGENET1K_V1"
+ARTICLE_LABEL = "The article's example: a cat photo by URL through resnet50(pretrained=True)"
 
 
 def _save_heatmap(image: Image.Image, folder: Path | None = None) -> str:
@@ -130,6 +137,7 @@ def build() -> list:
             examples = gr.Examples([[str(p)] for p in photos], inputs=[image],
                                    example_labels=[p.stem for p in photos],  # each button's name
                                    label="Example photos (click one to classify it)")
+            article = gr.Button(ARTICLE_LABEL, size="sm", variant="secondary")
         with gr.Column():
             labels = gr.Label(num_top_classes=5, label="Top-5")
             heat = gr.Image(label="Grad-CAM", type="filepath", interactive=False, height=320)
@@ -155,7 +163,14 @@ def build() -> list:
     image.upload(lambda: "", None, url, api_name=False, queue=False).then(
         _classify_image, [image, model], outputs, api_name=False, preprocess=False, concurrency_id="classify")
     url.change(_clear_image_for_url, url, image, api_name=False, queue=False)
+    article.click(article_example, None, [image, url, model], api_name=False, queue=False).then(
+        _classify_or_warn, [image, url, model], outputs, api_name=False, preprocess=False, concurrency_id="classify")
     return outputs
+
+
+def article_example():
+    """The article's example set up as the article runs it: no upload, the photo's URL, the V1 weights."""
+    return None, ARTICLE_URL, ARTICLE_MODEL
 
 
 def _classify_or_warn(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):

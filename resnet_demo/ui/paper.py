@@ -6,8 +6,9 @@ from typing import Any
 
 import gradio as gr
 
-from .. import claims
+from .. import claims, plots
 from ..paper import PAPER_URL
+from ..runs import stored_runs
 
 TAB_NAMES = {"depth": "Depth", "gradflow": "Gradient flow", "anatomy": "Anatomy", "inside": "Inside trained nets",
              "classify": "Classify"}
@@ -21,7 +22,18 @@ INTRO = (
     "**What this app lets you do:** check each claim below against this project's own measurements, then open "
     "the tab where you can explore it yourself.  \n"
     f"**Where to start:** the degradation problem (the first claim), then *Depth*. The paper: "
-    f"[He, Zhang, Ren, Sun, Deep Residual Learning for Image Recognition]({PAPER_URL}).")
+    f"[He, Zhang, Ren, Sun, Deep Residual Learning for Image Recognition]({PAPER_URL}). Read an article that "
+    "classifies a cat photo with `resnet50(pretrained=True)`? In *Classify*, “The article's example” runs that "
+    "path in one click (URL filled in, `resnet50.IMAGENET1K_V1`), and “Use it in your own code” gives today's "
+    "torchvision code for it.")
+
+# A small figure where one says it faster than words: the stored runs' errors against depth, and Fig. 6 in
+# miniature (the same figures as the Depth tab, drawn from the same files).
+FIGURES = {
+    "degradation": lambda runs: plots.error_vs_depth(runs),
+    "no-degradation": lambda runs: plots.error_curves(runs, title="Fig. 6, our runs"),
+}
+MINI_HEIGHT = {"degradation": 360, "no-degradation": 520}
 
 
 def _value(v: Any, unit: str | None) -> str:
@@ -53,7 +65,16 @@ def build(tabs: gr.Tabs) -> None:
     gr.Markdown(f"{len(found)} claims: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".")
     for n, c in enumerate(found, 1):
         with gr.Group():
-            gr.Markdown(section(n, c), padding=True)
+            figure = FIGURES.get(c["id"])
+            if figure is not None and stored_runs():
+                with gr.Row():
+                    with gr.Column(scale=3, min_width=300):
+                        gr.Markdown(section(n, c), padding=True)
+                    with gr.Column(scale=2, min_width=300):
+                        fig = plots.resized(figure(stored_runs()), MINI_HEIGHT[c["id"]])
+                        gr.Plot(fig, label=f"Claim {n}: the figure", show_label=False)
+            else:
+                gr.Markdown(section(n, c), padding=True)
             button = gr.Button(f"Explore in {TAB_NAMES[c['tab']]} →", size="sm", variant="secondary")
             button.click(lambda tab=c["tab"]: gr.Tabs(selected=tab), None, tabs, api_name=False, queue=False)
     api = gr.Button(visible=False)
