@@ -19,6 +19,13 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 def _text(page, text: str, **kw):
     """Text on screen: hidden tabs (the Paper tab above all) hold some of the same words."""
     return page.get_by_text(text, **kw).filter(visible=True)
+
+
+def _plots(page):
+    """The plots on screen: hidden tabs (the Paper tab's figures among them) hold plots too."""
+    return page.locator(".js-plotly-plot").filter(visible=True)
+
+
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -107,8 +114,8 @@ def test_classify_block_by_block_on_the_bundled_cat(page):
     page.get_by_label("Block", exact=True).first.click()
     page.get_by_role("option", name="blocks.9 (downsampling, zero-padding shortcut)").click()
     _text(page, "Block blocks.9, channels").first.wait_for(timeout=30_000)
-    maps = page.locator(".js-plotly-plot").filter(has=page.locator(".heatmaplayer")).first
-    for title in ("shortcut(x)", "F(x)", "F(x) + shortcut(x)"):
+    maps = _plots(page).filter(has=page.locator(".heatmaplayer")).first
+    for title in ("shortcut(x)", "F(x)", "F(x) +"):  # the third: "F(x) +<br>shortcut(x)"
         maps.locator("text", has_text=title).first.wait_for()
     assert maps.locator(".heatmaplayer").count() == 12
     if AXE.exists():
@@ -147,7 +154,7 @@ def test_views_a_student_can_trust(page):
     verdict; stored gradient-flow settings are marked; Anatomy draws y = F(x) + x; the landscape's slice
     defaults to the surfaces' depth."""
     page.get_by_role("tab", name="Depth").click()
-    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    _plots(page).first.wait_for(timeout=30_000)
     assert not page.locator("#live-run").is_visible()  # no empty live plot or download box before a run
     page.get_by_role("button", name="Train live").click()
     _text(page, "images/s").first.wait_for(timeout=60_000)
@@ -171,10 +178,10 @@ def test_views_a_student_can_trust(page):
 
 def test_depth_stored_plot_live_stream_and_stop(page):
     page.get_by_role("tab", name="Depth").click()
-    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the stored runs
+    _plots(page).first.wait_for(timeout=30_000)  # the stored runs
     page.get_by_role("button", name="Train live").click()
     _text(page, "images/s").first.wait_for(timeout=60_000)   # the status line streams
-    assert page.locator(".js-plotly-plot").count() >= 2          # and the live plot is drawn
+    assert _plots(page).count() >= 2          # and the live plot is drawn
     page.get_by_role("button", name="Stop").click()
     _text(page, "ended early: stopped").or_(_text(page, "Verdict")).first.wait_for(timeout=30_000)
 
@@ -190,11 +197,12 @@ def test_gradient_flow_stored_at_once_step_control_and_live(page):
     _text(page, "in plain-110").first.wait_for(timeout=10_000)  # stored: no button press needed
     page.get_by_label("BatchNorm").last.uncheck()
     _text(page, "Without BN, after 400 SGD steps").first.wait_for(timeout=10_000)
-    plot = page.locator(".js-plotly-plot").first
+    plot = _plots(page).first
     legend = plot.locator(".legend").first.text_content()
     assert "plain-110, step 400" in legend and "ResNet-110 (diverged at step 2)" in legend
     page.get_by_role("radio", name="0", exact=True).check()  # "Step shown": step 0
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot .legend').textContent"
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .legend')].filter(l => "
+                           "l.closest('.js-plotly-plot').offsetParent !== null)[0].textContent"
                            ".includes('110, step 0')", timeout=10_000)
     page.get_by_label("Depth").first.click()
     page.get_by_role("option", name="20 · stored", exact=True).click()
@@ -207,7 +215,7 @@ def test_gradient_flow_stored_at_once_step_control_and_live(page):
     _text(page, "Computed live").first.wait_for(timeout=120_000)
     _text(page, "Trained nets, evaluation mode").or_(_text(page, "hold ResNet")).first.wait_for(
         timeout=120_000)  # Fig. 7, computed from the checkpoints when the page loaded
-    assert page.locator(".js-plotly-plot").count() >= 2
+    assert _plots(page).count() >= 2
 
 
 def test_anatomy_shows_table_and_diagram(page):
@@ -227,7 +235,7 @@ def test_inside_trained_nets_stored_at_once_and_live(page):
     _text(page, "intact").first.wait_for(timeout=60_000)          # the stored lesion study
     _text(page, "blocks below 1").first.wait_for(timeout=60_000)  # F(x) ratios
     _text(page, "non-convex points").first.wait_for(timeout=10_000)  # the stored surfaces' table
-    page.locator(".js-plotly-plot").nth(6).wait_for(timeout=30_000)  # lesion ×2, surfaces ×2, contours ×2, ratios
+    _plots(page).nth(6).wait_for(timeout=30_000)  # lesion ×2, surfaces ×2, contours ×2, ratios
     page.get_by_role("button", name="Compute the slice").click()
     _text(page, "Computed live: 21 points").first.wait_for(timeout=120_000)
     page.get_by_role("button", name="Recompute live").click()
@@ -335,7 +343,7 @@ def test_every_tab_meets_wcag_aa_at_first_view_and_after_a_result(page):
     _text(page, "from upload").first.wait_for(timeout=60_000)
     problems += _axe(page, "Classify, after an example")
     page.get_by_role("tab", name="Depth").click()
-    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    _plots(page).first.wait_for(timeout=30_000)
     problems += _axe(page, "Depth, first view")
     page.get_by_role("tab", name="Gradient flow").click()
     _text(page, "Pick a step under “Step shown”").first.wait_for(timeout=60_000)
@@ -422,7 +430,7 @@ def test_paper_opens_first_and_a_claims_button_opens_its_tab(page):
     claim.wait_for(timeout=30_000)
     assert "reproduced" in _text(page, "✔ reproduced").first.inner_text()
     # the claim's figure beside it, drawn from the stored runs
-    page.locator(".js-plotly-plot", has_text="Error against depth").filter(visible=True).first.wait_for()
+    _plots(page).filter(has_text="Error against depth").first.wait_for()
     page.get_by_role("button", name="Explore in Depth →").first.click()
     _text(page, "The degradation problem").first.wait_for(timeout=30_000)
     assert page.get_by_role("tab", name="Depth").get_attribute("aria-selected") == "true"
