@@ -31,6 +31,10 @@ class Preset:
     # measured with benchmarks/live_preset.py over seeds 0-9 at depths 20/56: a gap within twice it is "too
     # close to call" (degradation.verdict). Empty: not measured for this preset.
     gap_sd: dict[str, float] = dataclasses.field(default_factory=dict)
+    # What benchmarks/live_preset.py measured for this preset (the Depth tab's provenance quotes it): the command,
+    # machine and date, over how many seeds the plain pair degraded, and the range of ResNet-deep minus
+    # ResNet-shallow final training error (points). Empty: not measured.
+    measured: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 PRESETS = {
@@ -46,7 +50,10 @@ PRESETS = {
                        train_images=5000, test_images=1000,
                        # python -m benchmarks.live_preset --seeds 10 (2026-11-29, 2 vCPU AMD EPYC, AVX-512): gaps
                        # over seeds 0-9, mean +19.3 / +2.9 / 30.2 points, standard deviation:
-                       gap_sd={"plain_gap": 3.7, "residual_gap": 2.2, "residual_advantage": 3.6}),
+                       gap_sd={"plain_gap": 3.7, "residual_gap": 2.2, "residual_advantage": 3.6},
+                       measured={"command": "python -m benchmarks.live_preset --seeds 10", "date": "2026-11-28",
+                                 "machine": "2-vCPU AMD EPYC (Zen 4)", "seeds": 10, "plain_degrades": 10,
+                                 "residual_gap_range": (-0.5, 5.5)}),
     "3 minutes": Preset("3 minutes (32x32 inputs, width 8, 500 iterations, lr 0.05, /10 at 400)",
                         TrainConfig(width=8, image_size=32, batch_size=64, lr=0.05, iterations=500,
                                     milestones=(400,), eval_every=100, log_every=10, smoothing=50,

@@ -167,3 +167,16 @@ def test_the_sweep_sentence_follows_every_depth():
     assert "ResNet-110 13.90% (within 0.5 points of" in text and "ResNet-110 ends 0.80 points above ResNet-56" in text
     rising[1]["train_error"][-1] = 0.25  # plain-32 above plain-44
     assert "does not rise at every step here" in sweep_summary(rising)
+
+
+def test_table_params_agree_with_the_modules():
+    """The results table reads params from assets/anatomy.json for the paper's nets and counts the others."""
+    from resnet_demo import degradation
+    from resnet_demo.cifar import cifar_net, count_params
+
+    nets = list(STORED.values()) + [{"arch": "residual", "depth": 20, "width": 8, "batch_norm": True, "shortcut": "A"},
+                                  {"arch": "residual", "depth": 32, "width": 16, "batch_norm": True, "shortcut": "B"}]
+    for r in nets:
+        net = cifar_net(r["depth"], residual=r["arch"] == "residual", shortcut=r["shortcut"] or "A",
+                        batch_norm=r["batch_norm"], width=r["width"])
+        assert degradation.params(r) == count_params(net), r

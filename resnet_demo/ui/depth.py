@@ -122,6 +122,19 @@ def stop(request: gr.Request) -> None:
     STOPS.stop(_session(request))
 
 
+def _preset_provenance() -> str:
+    """How the default preset was chosen, from what its benchmark measured (``live.Preset.measured``)."""
+    text = "Two background processes of the app train the four nets (one torch thread and two nets each)."
+    m = live.PRESETS[live.DEFAULT_PRESET].measured
+    if m:
+        lo, hi = m["residual_gap_range"]
+        text += (f" The default preset was chosen with `{m['command']}` on a {m['machine']} ({m['date']}): the "
+                 f"plain pair degraded in {m['plain_degrades']} of {m['seeds']} seeds, while ResNet-56 ended between "
+                 f"{abs(lo) if lo < 0 else -lo:g} points {'below' if lo < 0 else 'above'} and {hi:g} above ResNet-20 "
+                 "in training error; docs/methods.md and docs/performance.md give the measurements.")
+    return text
+
+
 def build() -> None:
     runs = list(_stored())
     names = [r["name"] for r in runs]
@@ -150,12 +163,7 @@ def build() -> None:
         "residual net does **not** reliably beat its shallow twin yet: the paper's full result needs long "
         "training — see the stored runs above. The live runs are drawn on axes of their own: their iterations, "
         "width, input size, augmentation and data differ from the stored runs'."
-        + how_computed(
-            "Two background processes of the app train the four nets (one torch thread and two nets each). "
-            "The default preset was chosen with `python -m benchmarks.live_preset` on a 2-vCPU AMD EPYC (Zen 4): "
-            "it showed degradation in the plain pair in 10 of 10 seeds, while ResNet-56 ended between 0.5 points "
-            "below and 5.5 above ResNet-20; docs/methods.md and docs/performance.md give the measurements."
-        )
+        + how_computed(_preset_provenance())
     )
     with gr.Row():
         preset = gr.Dropdown([(p.label, k) for k, p in live.PRESETS.items()], value=live.DEFAULT_PRESET, label="Preset")
