@@ -236,3 +236,16 @@ def test_cifar_models_run_on_one_torch_thread_and_leave_the_callers_count():
     assert torch.get_num_threads() == before and other == [before]
     with threads.torch_threads(None):
         assert torch.get_num_threads() == before
+
+
+def test_the_page_opens_no_heartbeat_and_keeps_few_streams():
+    """Any gr.State makes Gradio hold a heartbeat connection open for every visitor (the page never goes idle):
+    the block-by-block view keeps its streams server-side, the last RecentStreams.size of them."""
+    from resnet_demo.ui import build_demo, classify
+
+    assert build_demo().get_config_file()["connect_heartbeat"] is False
+    store = classify.RecentStreams(size=2)
+    keys = [store.put(n) for n in range(3)]
+    assert len(set(keys)) == 3 and len(keys[0]) >= 20
+    assert store.get(keys[0]) is None and store.get(keys[1]) == 1 and store.get(keys[2]) == 2
+    assert store.get("") is None and store.get(None) is None

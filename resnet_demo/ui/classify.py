@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import functools
+import secrets
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -247,20 +250,46 @@ def residual_stream_api(upload: Any, url: str | None, model_name: str):
     return plots_classify.residual_stream(_residual_first(streams)), _stream_text(streams, elapsed, source), data
 
 
+class RecentStreams:
+    """The last ``size`` streams computed by the page, by an unguessable key the page holds in a hidden textbox, so
+    "inside one block" redraws without computing again. (Not a gr.State: any State makes Gradio hold a heartbeat
+    connection open for every visitor, and the page never goes idle.) ~0.6 MB a ResNet-50 stream."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, stream) -> str:
+        key = secrets.token_urlsafe(16)
+        with self._lock:
+            self._items[key] = stream
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return key
+
+    def get(self, key: str | None):
+        with self._lock:
+            return self._items.get(key or "")
+
+
+STREAMS = RecentStreams()
+
+
 def _stream_page(upload: Any, url: str | None, model_name: str):
     """The page's button: the API's outputs, the streams kept for "inside one block", and the block picker."""
     try:
         streams, elapsed, source = _stream(upload, url, model_name)
     except gr.Error as e:
         gr.Warning(e.message)
-        return None, f"**Not computed.** {e.message}", None, None, gr.update(choices=[], value=None), None, ""
+        return None, f"**Not computed.** {e.message}", None, "", gr.update(choices=[], value=None), None, ""
     first = streams[0]
     data = first.json() | ({"twin": streams[1].json()} if len(streams) == 2 else {})
     choices = [(_block_choice(b), b["name"]) for b in first.blocks]
     name = first.blocks[0]["name"]
     figure = plots_classify.residual_stream(_residual_first(streams))
     picker = gr.update(choices=choices, value=name, interactive=True)
-    return (figure, _stream_text(streams, elapsed, source), data, first, picker,
+    return (figure, _stream_text(streams, elapsed, source), data, STREAMS.put(first), picker,
             plots_classify.inside_block(first, name), residual_stream.block_sentence(first, name))
 
 
@@ -270,7 +299,8 @@ def _block_choice(b: dict) -> str:
     return b["name"] + (f" ({', '.join(notes)})" if notes else "")
 
 
-def _inside(stream, name: str | None):
+def _inside(key: str | None, name: str | None):
+    stream = STREAMS.get(key)
     if stream is None or not name:
         return gr.skip(), gr.skip()
     return plots_classify.inside_block(stream, name), residual_stream.block_sentence(stream, name)
@@ -288,11 +318,11 @@ def _build_stream(image, url, model) -> None:
         block = gr.Dropdown([], label="Block", interactive=False)
         maps = gr.Plot(label="x, F(x) and F(x) + x, feature maps")
         maps_text = gr.Markdown()
-        stream_state = gr.State(None)
-    button.click(_stream_page, [image, url, model], [figure, text, data, stream_state, block, maps, maps_text],
+        stream_key = gr.Textbox(visible=False)  # RecentStreams' key of the stream shown
+    button.click(_stream_page, [image, url, model], [figure, text, data, stream_key, block, maps, maps_text],
                  api_name=False, preprocess=False, concurrency_id="residual_stream", concurrency_limit=1,
                  time_limit=60)
     api = gr.Button(visible=False)
     api.click(residual_stream_api, [image, url, model], [figure, text, data], api_name="residual_stream",
               preprocess=False, concurrency_id="residual_stream", concurrency_limit=1, time_limit=60)
-    block.change(_inside, [stream_state, block], [maps, maps_text], api_name=False, queue=False)
+    block.change(_inside, [stream_key, block], [maps, maps_text], api_name=False, queue=False)
