@@ -39,13 +39,6 @@ def _styled(build):
     return wrapper
 
 
-def resized(fig: go.Figure, height: int) -> go.Figure:
-    """A figure at another height (a miniature), its legend placed again under its x-axis title."""
-    fig.update_layout(height=height)
-    _place_legend(fig)
-    return fig
-
-
 # One colour language in every figure: hue tells plain from residual (the Okabe-Ito vermillion and blue, told
 # apart under the common colour-vision deficiencies), shade tells depth (darker = deeper), and every line also
 # differs by marker or dash, so a figure reads without colour. Every shade has >= 3:1 contrast on white.

@@ -128,14 +128,21 @@ def test_the_articles_example_is_set_up_as_the_article_runs_it():
 
 
 def test_paper_tab_draws_the_stored_figures_beside_their_claims():
+    import xml.etree.ElementTree as ET
+
     from resnet_demo.runs import stored_runs
     from resnet_demo.ui import paper
 
+    runs = stored_runs()
     for claim_id, draw in paper.FIGURES.items():
-        fig = draw(stored_runs())
-        names = {t.name for t in fig.data}
-        assert len(fig.data) >= 4 and names, claim_id  # plain and residual, training and test
-        assert claim_id in paper.MINI_HEIGHT
+        svg = ET.fromstring(draw(runs, label="the claim's sentence"))
+        assert svg.get("role") == "img" and svg.get("aria-label") == "the claim's sentence"
+        lines = svg.findall(".//{http://www.w3.org/2000/svg}polyline")
+        dashed = [line for line in lines if line.get("stroke-dasharray")]
+        assert len(lines) >= 4 and 0 < len(dashed) < len(lines), claim_id  # training dashed, test solid
+        legend = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+        if claim_id == "no-degradation":  # every stored run, training and test
+            assert all(f"{name} {what}" in legend for name in (r["name"] for r in runs) for what in ("train", "test"))
 
 
 def test_classify_opens_with_an_example_already_classified_offline():

@@ -430,7 +430,7 @@ def test_paper_opens_first_and_a_claims_button_opens_its_tab(page):
     claim.wait_for(timeout=30_000)
     assert "reproduced" in _text(page, "✔ reproduced").first.inner_text()
     # the claim's figure beside it, drawn from the stored runs
-    _plots(page).filter(has_text="Error against depth").first.wait_for()
+    page.locator("svg[role='img']", has_text="Error against depth").filter(visible=True).first.wait_for()
     page.get_by_role("button", name="Explore in Depth →").first.click()
     _text(page, "The degradation problem").first.wait_for(timeout=30_000)
     assert page.get_by_role("tab", name="Depth").get_attribute("aria-selected") == "true"
