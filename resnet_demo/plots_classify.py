@@ -47,6 +47,14 @@ def residual_stream(streams: list[Any]) -> go.Figure:
             customdata=[[b["name"], b["label_if_deleted"] or "cannot be deleted"] for b in bs],
             hovertemplate="%{customdata[0]} deleted: %{y:.1f}% (top label: %{customdata[1]})<extra></extra>",
             connectgaps=False), row=row, col=1, secondary_y=True)
+        fixed = [(x[i], b["name"]) for i, b in enumerate(bs) if not b["deletable"]]
+        if fixed:  # a plain block that changes the shape: no identity can stand in for it
+            fig.add_trace(go.Scatter(
+                x=[t for t, _ in fixed], y=[0] * len(fixed), mode="markers", name=f"{s.net}: cannot be deleted",
+                marker={"symbol": "x-thin", "size": 12, "line": {"width": 2.5, "color": INK}},
+                customdata=[n for _, n in fixed],
+                hovertemplate="%{customdata} changes the shape: it cannot be deleted<extra></extra>"),
+                row=row, col=1, secondary_y=True)
         fig.add_hline(y=100 * s.probability, line={"color": INK, "dash": "dot", "width": 1}, row=row, col=1,
                       secondary_y=True)
         fig.update_yaxes(title_text="block's change / input", rangemode="tozero", row=row, col=1, secondary_y=False)
