@@ -390,7 +390,7 @@ def snapshot(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def steps_table(record: dict[str, Any]) -> str:
-    """Loss and first/last ratio at every profiled step, both nets: what the figure's slider moves through."""
+    """Loss and first/last ratio at every profiled step, both nets: what "Step shown" moves the figure through."""
     rows = ["| step | loss plain | loss ResNet | first ÷ last conv, plain | first ÷ last conv, ResNet |",
             "|---|---|---|---|---|"]
     for i, step in enumerate(record["steps"]):
