@@ -19,6 +19,7 @@ GRADFLOW_FILE = ASSETS / "gradflow" / "trajectories.json"
 INSIDE_DIR = ASSETS / "inside"          # lesion study and loss landscape, scripts/inside_trained.py
 IMAGENET_CATALOG = ASSETS / "imagenet_models.json"
 ANATOMY_FILE = ASSETS / "anatomy.json"          # every network's counts, scripts/anatomy_counts.py
+FIRST_VIEW_DIR = ASSETS / "first_view"  # Classify's opening result, scripts/classify_first_view.py
 
 
 def parse_ports(text: str) -> frozenset[int]:
