@@ -37,7 +37,8 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 @pytest.fixture(scope="module")
 def app(torch_home):
     port = free_port()
-    env = dict(os.environ, TORCH_HOME=str(torch_home), RESNET_DEMO_OFFLINE="1")
+    # port 80 only: a URL on 443 (the article's example) is refused before any lookup, so no test leaves loopback
+    env = dict(os.environ, TORCH_HOME=str(torch_home), RESNET_DEMO_OFFLINE="1", RESNET_DEMO_URL_PORTS="80")
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
@@ -120,6 +121,19 @@ def test_classify_block_by_block_on_the_bundled_cat(page):
     assert maps.locator(".heatmaplayer").count() == 12
     if AXE.exists():
         assert _axe(page, "Classify, block by block") == []
+
+
+def test_the_articles_example_is_one_click(page):
+    """#25: the article's example fills in its URL (the image box cleared) and the V1 weights, then classifies; this
+    app allows port 80 only, so the fetch is refused before any network traffic, with the reason on screen."""
+    from resnet_demo.ui.classify import ARTICLE_LABEL, ARTICLE_URL
+
+    _text(page, "The example photo chelsea.png through").wait_for(timeout=60_000)
+    page.get_by_role("button", name=ARTICLE_LABEL).click()
+    _text(page, "Refused: port 443").first.wait_for(timeout=30_000)
+    assert page.get_by_label("…or an image URL").first.input_value() == ARTICLE_URL
+    assert page.get_by_label("Model").first.input_value().startswith("ResNet-50 · IMAGENET1K_V1")
+    assert page.locator("[data-testid='image']").first.locator("img").count() == 0  # the URL is what is classified
 
 
 def test_classify_refused_url_shows_the_reason(page):
