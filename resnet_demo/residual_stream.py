@@ -218,12 +218,13 @@ def on_image(image: Image.Image, key: str) -> Stream:
     """``residual_stream`` for a Classify model (loaded through its cache) on an RGB image, preprocessed
     exactly as Classify does."""
     from .classifiers import MODELS
-    from .weights import INT8_KEYS
+    from .weights import INT8_KEYS, weights_of
 
     if key in INT8_KEYS:
         raise NotDecomposable(
             f"{key} runs int8 blocks whose conv, BN and ReLU are fused into one quantized operation, so F(x) "
-            f"cannot be read or removed. Choose {float_twin(key)}, the float weights it was quantized from.")
+            f"cannot be read or removed. Choose {float_twin(key)}, the float weights it was quantized from "
+            f"({weights_of(key).meta['unquantized'].name}).")
     clf = MODELS.get(key)
     with torch_threads(clf.threads):
         x = clf.preprocess(image.convert("RGB")).unsqueeze(0)
