@@ -39,10 +39,7 @@ def main() -> int:
     from resnet_demo.images import decode_image
 
     def fp32_key(key: str) -> str:
-        if key not in weights.INT8_KEYS:
-            return key
-        source = weights.weights_of(key).meta["unquantized"]
-        return next(k for k in weights.IMAGENET_KEYS if weights.weights_of(k) is source)
+        return weights.float_twin(key) if key in weights.INT8_KEYS else key
 
     seeded_torch_home(tuple(args.models) + tuple(fp32_key(k) for k in args.models))
     blobs = [(EXAMPLES_DIR / n).read_bytes() for n in PHOTOS]

@@ -82,12 +82,10 @@ def _short(run: dict[str, Any]) -> str:
 def params(run: dict[str, Any]) -> int:
     """The run's net's parameter count: from the stored Anatomy counts (assets/anatomy.json) for the paper's nets
     (width 16, BN), else counted from the module."""
-    if run["width"] == 16 and run["batch_norm"]:
-        shortcut = "" if run["arch"] == "plain" or (run["shortcut"] or "A") == "A" else f"-{run['shortcut']}"
-        name = f"cifar-{'resnet' if run['arch'] == 'residual' else 'plain'}{run['depth']}{shortcut}"
-        entry = anatomy.stored().get("networks", {}).get(name)
-        if entry is not None:
-            return entry["params"]
+    shortcut = "" if run["arch"] == "plain" or (run["shortcut"] or "A") == "A" else f"-{run['shortcut']}"
+    name = f"cifar-{'resnet' if run['arch'] == 'residual' else 'plain'}{run['depth']}{shortcut}"
+    if run["width"] == 16 and run["batch_norm"] and name in anatomy.network_names():
+        return anatomy.anatomy(name).params
     net = cifar_net(run["depth"], residual=run["arch"] == "residual", shortcut=run["shortcut"] or "A",
                     batch_norm=run["batch_norm"], width=run["width"], generator=torch.Generator())
     return count_params(net)

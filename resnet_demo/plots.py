@@ -20,20 +20,15 @@ TEMPLATE.layout.legend = {"orientation": "h", "yanchor": "top", "x": 0, "font": 
 TEMPLATE.layout.hoverlabel = {"font": {"size": 14}}
 
 
-def _place_legend(fig: go.Figure) -> None:
-    """The legend under the x-axis title: ~90 px below the plot area, whatever the figure's height."""
-    m = fig.layout.margin
-    area = (fig.layout.height or 450) - max(m.t or 0, 100) - (m.b or 0)
-    fig.update_layout(legend_y=-90 / max(area, 150))
-
-
 def _styled(build):
     @functools.wraps(build)
     def wrapper(*args, **kwargs) -> go.Figure:
         fig = build(*args, **kwargs)
         fig.update_layout(template=TEMPLATE)
-        if fig.layout.legend.y is None:
-            _place_legend(fig)
+        if fig.layout.legend.y is None:  # under the x-axis title: ~90 px below the plot area, whatever its height
+            m = fig.layout.margin
+            area = (fig.layout.height or 450) - max(m.t or 0, 100) - (m.b or 0)
+            fig.update_layout(legend_y=-90 / max(area, 150))
         fig.update_annotations(font_size=16)  # subplot titles and line labels
         return fig
     return wrapper
@@ -75,6 +70,14 @@ def measured_on(runs: list[dict[str, Any]]) -> str:
     return f"{train} · {test}"
 
 
+def error_top(runs: list[dict[str, Any]]) -> float:
+    """The top of the error axis (%) shared by Fig. 6's panels, chosen so the last two thirds of training are
+    readable (as the paper's 0-20% axes are): the first third, where every net starts near chance, runs off it."""
+    later = [100 * v for run in runs for it, v in zip(run["iterations"] * 2, run["train_error"] + run["test_error"])
+             if v is not None and run["iterations"] and it >= run["iterations"][-1] / 3]
+    return min(100, max(later or [100]) * 1.1)
+
+
 @_styled
 def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.Figure:
     """The paper's Fig. 1 / Fig. 6 layout: plain (left) and residual (right), shared y axis in %,
@@ -108,12 +111,7 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
                         "color": net_colour(run["arch"], run["depth"])},
                 hovertemplate=f"{name}<br>iteration %{{x}}<br>training error on {n:,} training images "
                               f"%{{y:.2f}}%<extra></extra>"), row=row, col=1)
-    # One scale for both panels, chosen so the last two thirds of training are readable (as the paper's 0-20%
-    # axes are): the first third, where every net starts near chance, runs off the top.
-    later = [100 * v for run in runs for it, v in zip(run["iterations"] * 2, run["train_error"] + run["test_error"])
-             if v is not None and run["iterations"] and it >= run["iterations"][-1] / 3]
-    top = max(later or [100])
-    fig.update_yaxes(title_text="error (%)", range=[0, min(100, top * 1.1)])
+    fig.update_yaxes(title_text="error (%)", range=[0, error_top(runs)])
     fig.update_xaxes(title_text="iterations", row=2, col=1)
     fig.update_layout(title=title, height=640, margin={"l": 50, "r": 10, "t": 60, "b": 40}, hovermode="closest")
     return fig
@@ -124,7 +122,7 @@ def error_vs_depth(runs: list[dict[str, Any]]) -> go.Figure:
     """Final training and test error of each stored net against its depth, plain and residual: degradation in one
     picture (dashed = training, solid = test, as in the curves; square = plain, circle = residual)."""
     fig = go.Figure()
-    for arch, symbol in (("plain", "square"), ("residual", "circle")):
+    for arch, symbol in KIND_SYMBOL.items():
         mine = of_kind(runs, arch)
         if not mine:
             continue
@@ -193,7 +191,7 @@ def grad_trajectory(record: dict[str, Any], step: int | None = None) -> go.Figur
     """A gradient-flow trajectory (resnet_demo.gradflow.new_record) at one of its steps (default the last): top,
     the output-gradient RMS per conv layer (the classifier left out: see gradflow.first_last_ratio), step 0 dotted
     for reference; bottom, the weight-gradient norm per layer. Plain dashed with square markers, residual solid
-    with circles. The tab's "Step shown" radio (keyboard: arrows) picks ``step``."""
+    with circles. The tab's "Step shown" radio picks ``step``."""
     depth, layers, steps = record["depth"], record["layers"], record["steps"]
     i = steps.index(step) if step in steps else len(steps) - 1
     names = {arch: net_label(arch, depth) for arch in ("plain", "residual")}

@@ -29,6 +29,7 @@ from PIL import Image
 from torch import nn
 
 from .cifar import BasicBlock as CifarBlock
+from .paper import net_label
 from .threads import flush_denormals, torch_threads
 
 MAPS = 4  # channels shown per block in "inside one block": those of y with the most energy
@@ -189,19 +190,10 @@ def _maps(x: torch.Tensor, f: torch.Tensor, s: torch.Tensor | None, y: torch.Ten
 def net_name(key: str) -> str:
     """"ResNet-50" for "resnet50" or "resnet50.IMAGENET1K_V1"; "ResNet-56" / "plain-56" for the CIFAR nets."""
     stem_ = key.split(".")[0].removeprefix("cifar-")
-    for prefix, shown in (("resnet", "ResNet"), ("plain", "plain")):
+    for prefix, arch in (("resnet", "residual"), ("plain", "plain")):
         if stem_.startswith(prefix) and stem_[len(prefix):].isdigit():
-            return f"{shown}-{stem_[len(prefix):]}"
+            return net_label(arch, int(stem_[len(prefix):]))
     return key
-
-
-def float_twin(int8_key: str) -> str:
-    """The fp32 model an int8 one was quantized from, as a Classify key (resnet50.int8 -> resnet50.IMAGENET1K_V1)."""
-    from .weights import IMAGENET_KEYS, weights_of
-
-    arch = int8_key.split(".")[0]
-    name = weights_of(int8_key).meta["unquantized"].name
-    return next(k for k in IMAGENET_KEYS if k.split(".")[0] == arch and weights_of(k).name == name)
 
 
 def twin(key: str) -> str | None:
@@ -218,7 +210,7 @@ def on_image(image: Image.Image, key: str) -> Stream:
     """``residual_stream`` for a Classify model (loaded through its cache) on an RGB image, preprocessed
     exactly as Classify does."""
     from .classifiers import MODELS
-    from .weights import INT8_KEYS, weights_of
+    from .weights import INT8_KEYS, float_twin, weights_of
 
     if key in INT8_KEYS:
         raise NotDecomposable(

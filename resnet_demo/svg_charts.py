@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .paper import net_label
-from .plots import KIND_SYMBOL, net_colour
+from .plots import KIND_SYMBOL, error_top, net_colour
 from .runs import final, of_kind
 
 FONT = 14
@@ -138,10 +138,8 @@ def error_vs_depth(runs: list[dict[str, Any]], label: str, width: int = 340) -> 
 
 def fig6(runs: list[dict[str, Any]], label: str, width: int = 340) -> str:
     """Fig. 6 in miniature: plain (top) and residual (bottom) runs, training error dashed, test error solid, one
-    y scale chosen so the last two thirds of training are readable (as ``plots.error_curves``)."""
-    later = [100 * v for r in runs for it, v in zip(r["iterations"] * 2, r["train_error"] + r["test_error"])
-             if v is not None and r["iterations"] and it >= r["iterations"][-1] / 3]
-    top = min(100.0, max(later or [100]) * 1.1)
+    y scale chosen so the last two thirds of training are readable (``plots.error_top``, as the Depth tab's)."""
+    top = error_top(runs)
     last = max((r["iterations"][-1] for r in runs if r["iterations"]), default=1)
     step = 5000 if last > 10000 else 1000
     ticks = [(t, f"{t // 1000}k" if t else "0") for t in range(0, last + 1, step)]

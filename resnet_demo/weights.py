@@ -93,6 +93,12 @@ def weights_of(key: str) -> Any:
     raise UnknownModel(f"unknown ImageNet model {key!r}; choose one of {', '.join(IMAGENET_KEYS + INT8_KEYS)}")
 
 
+def float_twin(int8_key: str) -> str:
+    """The fp32 key whose weights an int8 key was quantized from (resnet50.int8 -> resnet50: IMAGENET1K_V2)."""
+    source = weights_of(int8_key).meta["unquantized"]
+    return next(k for k in IMAGENET_KEYS if weights_of(k) is source)
+
+
 def weights_path(weights: Any) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
 

@@ -75,13 +75,17 @@ def _details(pred: classifiers.Prediction, model_name: str, source: str, total_m
             f"The heatmap is Grad-CAM on the last stage: where evidence for the top label was found. {seen}")
 
 
+def _overlay(image: Image.Image, pred: classifiers.Prediction) -> Image.Image:
+    """The Grad-CAM overlay as shown: on a display-sized copy of the image, the unseen region dimmed."""
+    shown = _display_copy(image)
+    return gradcam.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size))
+
+
 def _predict_and_draw(image: Image.Image, model_name: str, progress=None,
                       folder: Path | None = None) -> tuple[classifiers.Prediction, str]:
     """Every torch op of a request (the model, Grad-CAM, the heatmap's upsampling): on the inference thread."""
     pred = classifiers.classify(image, model_name, progress=progress)
-    shown = _display_copy(image)
-    heat = _save_heatmap(gradcam.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size)), folder)
-    return pred, heat
+    return pred, _save_heatmap(_overlay(image, pred), folder)
 
 
 def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):
@@ -110,9 +114,7 @@ def compute_first_view() -> tuple[classifiers.Prediction, Image.Image, float]:
     t0 = time.perf_counter()
     image, _ = load_input(str(EXAMPLES / FIRST_PHOTO), None)
     pred = classifiers.classify(image, FIRST_MODEL)
-    shown = _display_copy(image)
-    overlay = gradcam.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size))
-    return pred, overlay, (time.perf_counter() - t0) * 1000
+    return pred, _overlay(image, pred), (time.perf_counter() - t0) * 1000
 
 
 def _stored_first_view() -> tuple[classifiers.Prediction, Path, float, str] | None:
@@ -212,9 +214,7 @@ def _classify_or_warn(upload: Any, url: str | None, model_name: str, progress=gr
     """``classify`` for the page: a refusal (no image, a bad file or URL, missing weights) becomes one message
     where the result would be, and a notice, instead of an "Error" badge on every output."""
     try:
-        if not upload and not (url and url.strip()):
-            raise gr.Error("Upload an image or paste an image URL first.")
-        return classify(upload, url, model_name, progress)
+        return classify(upload, url, model_name, progress)  # no image: load_input's message
     except gr.Error as e:
         gr.Warning(e.message)
         return None, None, f"**Not classified.** {e.message}"
@@ -239,8 +239,6 @@ STREAM_INTRO = (
 def _stream(upload: Any, url: str | None, model_name: str) -> tuple[list, float, str]:
     """The streams (the model's, then its plain or residual twin's) for the image Classify would use; the figure and
     the text put the residual net first."""
-    if not upload and not (url and url.strip()):
-        raise gr.Error("Upload an image or paste an image URL first.")
     try:
         image, source = load_input(upload_path(upload), url)
     except InputError as e:
@@ -275,11 +273,15 @@ def _stream_text(streams: list, elapsed: float, source: str) -> str:
         "against a classify call.")
 
 
-def residual_stream_api(upload: Any, url: str | None, model_name: str):
-    """/residual_stream: the figure, the summary and the JSON of the model's stream (and its twin's)."""
-    streams, elapsed, source = _stream(upload, url, model_name)
+def _stream_outputs(streams: list, elapsed: float, source: str) -> tuple[Any, str, dict[str, Any]]:
+    """The figure, the summary and the JSON (the model's stream, its twin's under "twin")."""
     data = streams[0].json() | ({"twin": streams[1].json()} if len(streams) == 2 else {})
     return plots_classify.residual_stream(_residual_first(streams)), _stream_text(streams, elapsed, source), data
+
+
+def residual_stream_api(upload: Any, url: str | None, model_name: str):
+    """/residual_stream: the figure, the summary and the JSON of the model's stream (and its twin's)."""
+    return _stream_outputs(*_stream(upload, url, model_name))
 
 
 class RecentStreams:
@@ -316,12 +318,9 @@ def _stream_page(upload: Any, url: str | None, model_name: str):
         gr.Warning(e.message)
         return None, f"**Not computed.** {e.message}", None, "", gr.update(choices=[], value=None), None, ""
     first = streams[0]
-    data = first.json() | ({"twin": streams[1].json()} if len(streams) == 2 else {})
-    choices = [(_block_choice(b), b["name"]) for b in first.blocks]
     name = first.blocks[0]["name"]
-    figure = plots_classify.residual_stream(_residual_first(streams))
-    picker = gr.update(choices=choices, value=name, interactive=True)
-    return (figure, _stream_text(streams, elapsed, source), data, STREAMS.put(first), picker,
+    picker = gr.update(choices=[(_block_choice(b), b["name"]) for b in first.blocks], value=name, interactive=True)
+    return (*_stream_outputs(streams, elapsed, source), STREAMS.put(first), picker,
             plots_classify.inside_block(first, name), residual_stream.block_sentence(first, name))
 
 
@@ -342,7 +341,7 @@ def _build_stream(image, url, model) -> None:
     with gr.Accordion("Block by block: the residual stream of this photo", open=False):
         gr.Markdown(STREAM_INTRO)
         button = gr.Button("Delete each block in turn", variant="primary")
-        figure = gr.Plot(label="Each block: its change to the input, and the answer with it deleted", visible=True)
+        figure = gr.Plot(label="Each block: its change to the input, and the answer with it deleted")
         text = gr.Markdown()
         with gr.Accordion("The numbers (JSON, as /residual_stream returns them)", open=False):
             data = gr.JSON(label="Per block")

@@ -130,7 +130,7 @@ def _preset_provenance() -> str:
         lo, hi = m["residual_gap_range"]
         text += (f" The default preset was chosen with `{m['command']}` on a {m['machine']} ({m['date']}): the "
                  f"plain pair degraded in {m['plain_degrades']} of {m['seeds']} seeds, while ResNet-56 ended between "
-                 f"{abs(lo) if lo < 0 else -lo:g} points {'below' if lo < 0 else 'above'} and {hi:g} above ResNet-20 "
+                 f"{abs(lo):g} points {'below' if lo < 0 else 'above'} and {hi:g} above ResNet-20 "
                  "in training error; docs/methods.md and docs/performance.md give the measurements.")
     return text
 
