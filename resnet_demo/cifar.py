@@ -232,6 +232,11 @@ def load_checkpoint(path) -> tuple[nn.Module, dict]:
     return model.eval(), meta
 
 
+def checkpoint_stem(arch: str, depth: int) -> str:
+    """The file stem of a CIFAR net's checkpoint and run ("resnet56" for arch "residual", "plain56")."""
+    return f"{'resnet' if arch == 'residual' else 'plain'}{depth}"
+
+
 def checkpoints(directory: Path = CHECKPOINTS_DIR) -> dict[str, Path]:
     """The offline CIFAR-10 models shipped in ``assets/checkpoints`` (key ``cifar-<file stem>``)."""
     return {f"cifar-{p.stem}": p for p in sorted(directory.glob("*.pt"))}

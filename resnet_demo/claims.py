@@ -172,18 +172,23 @@ def imagenet_claims() -> list[dict[str, Any]]:
 
 def after_claims() -> list[dict[str, Any]]:
     out = []
-    pair = lesion.stored().get("pairs", {}).get("56")
+    pairs = lesion.stored().get("pairs", {})
+    pair = pairs.get("56")
     if pair:
         rise = {arch: round(100 * lesion.median_rise(pair[arch]), 1) for arch in ("residual", "plain")}
         ok = rise["residual"] < 0.5 * rise["plain"]
+        ours = {"ResNet-56": rise["residual"], "plain-56": rise["plain"]}
+        text = (f"One block deleted, median rise in test error: ResNet-56 {rise['residual']} points, plain-56 "
+                f"{rise['plain']} points")
+        if "110" in pairs:  # Veit et al.'s own net (residual only: no plain-110 is trained)
+            ours["ResNet-110"] = round(100 * lesion.median_rise(pairs["110"]["residual"]), 1)
+            text += f", ResNet-110 {ours['ResNet-110']} points"
         out.append(_claim(
             "lesion", "Veit et al. 2016",
             "Deleting one block of a residual net barely matters; deleting a layer of a plain net breaks it.",
-            "ResNet-110: error close to intact; plain: chance", {"ResNet-56": rise["residual"],
-                                                                 "plain-56": rise["plain"]},
+            "ResNet-110: error close to intact; plain: chance", ours,
             "reproduced" if ok else "not reproduced",
-            f"One block deleted, median rise in test error: ResNet-56 {rise['residual']} points, plain-56 "
-            f"{rise['plain']} points ({pair['residual']['images']:,} bundled test images).",
+            f"{text} ({pair['residual']['images']:,} bundled test images).",
             "inside", unit="points of test error, median"))
     stored = landscape.stored()
     if stored:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from . import anatomy
-from .cifar import cifar_net, count_params
+from .cifar import checkpoint_stem, cifar_net, count_params
 from .paper import CIFAR10_TEST_ERROR, net_label
 from .runs import final, milestones_text, of_kind
 
@@ -83,7 +83,7 @@ def params(run: dict[str, Any]) -> int:
     """The run's net's parameter count: from the stored Anatomy counts (assets/anatomy.json) for the paper's nets
     (width 16, BN), else counted from the module."""
     shortcut = "" if run["arch"] == "plain" or (run["shortcut"] or "A") == "A" else f"-{run['shortcut']}"
-    name = f"cifar-{'resnet' if run['arch'] == 'residual' else 'plain'}{run['depth']}{shortcut}"
+    name = f"cifar-{checkpoint_stem(run['arch'], run['depth'])}{shortcut}"
     if run["width"] == 16 and run["batch_norm"] and name in anatomy.network_names():
         return anatomy.anatomy(name).params
     net = cifar_net(run["depth"], residual=run["arch"] == "residual", shortcut=run["shortcut"] or "A",

@@ -189,10 +189,24 @@ def median_rise(result: dict[str, Any]) -> float:
     return statistics.median(same_shape_errors(result)) - result["baseline"]
 
 
+def available() -> dict[int, tuple[str, ...]]:
+    """The depths the study can run on, from the shipped checkpoints: {depth: ("residual", "plain")}, or
+    ("residual",) where no plain net of that depth is kept (ResNet-110: the sweep trains no plain-110)."""
+    from .cifar import checkpoints
+
+    keys, out = checkpoints(), {}
+    for key in keys:
+        if key.startswith("cifar-resnet"):
+            depth = int(key.removeprefix("cifar-resnet"))
+            out[depth] = ("residual", "plain") if f"cifar-plain{depth}" in keys else ("residual",)
+    return dict(sorted(out.items()))
+
+
 def summary(pair: dict[str, Any], depth: int) -> str:
-    """What a lesion study of a plain/residual pair shows, computed from it, beside Veit et al.'s finding."""
+    """What a lesion study of a plain/residual pair (or of a residual net alone) shows, computed from it, beside
+    Veit et al.'s finding."""
     parts, rise = [], {}
-    for arch in ("residual", "plain"):
+    for arch in (a for a in ("residual", "plain") if a in pair):
         label = net_label(arch, depth)
         r = pair[arch]
         same_shape = same_shape_errors(r)
@@ -212,6 +226,15 @@ def summary(pair: dict[str, Any], depth: int) -> str:
             text += (f"; {k_last['k']} random blocks deleted: **{100 * k_last['error']:.1f}%** "
                      f"(mean of {len(k_last['errors'])} draws)")
         parts.append(text + ".")
+    if "plain" not in rise:
+        verdict = (f"Deleting one block costs {net_label('residual', depth)} a median "
+                   f"**{100 * rise['residual']:.1f} points**")
+        if rise["residual"] < 0.05:
+            verdict += " — close to its intact error, as Veit et al. found for ResNet-110."
+        else:
+            verdict += " — more than the near-intact error Veit et al. found for ResNet-110."
+        verdict += f" No plain-{depth} was trained to set beside it."
+        return "\n\n".join([*parts, verdict])
     verdict = (
         f"Deleting one block costs the residual net a median **{100 * rise['residual']:.1f} points** and the "
         f"plain net **{100 * rise['plain']:.1f} points**"
@@ -226,3 +249,17 @@ def summary(pair: dict[str, Any], depth: int) -> str:
     else:
         verdict += " — not the clear gap Veit et al. found."
     return "\n\n".join([*parts, verdict])
+
+
+def depth_trend(pairs: dict[str, dict[str, Any]]) -> str:
+    """One sentence over the residual nets of a stored study: the median rise at each depth, and whether it falls
+    with every step in depth; "" with fewer than two depths."""
+    rises = {int(d): median_rise(p["residual"]) for d, p in pairs.items() if "residual" in p}
+    if len(rises) < 2:
+        return ""
+    depths = sorted(rises)
+    falls = all(rises[a] > rises[b] for a, b in zip(depths, depths[1:]))
+    listed = ", ".join(f"{net_label('residual', d)} {100 * rises[d]:.1f}" for d in depths)
+    return (f"One block deleted, median rise by depth: {listed} points — "
+            + ("the deeper the net, the less any one block matters." if falls
+               else "not falling at every step in depth."))

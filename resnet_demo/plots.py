@@ -231,9 +231,10 @@ def grad_trajectory(record: dict[str, Any], step: int | None = None) -> go.Figur
 
 @_styled
 def lesion_single(pair: dict[str, Any], depth: int) -> go.Figure:
-    """Error after deleting each block alone, plain and residual, intact errors as dashed lines, chance dotted."""
+    """Error after deleting each block alone, plain and residual (or residual alone), intact errors as dashed
+    lines, chance dotted."""
     fig = go.Figure()
-    for arch, label in ((arch, net_label(arch, depth)) for arch in ("plain", "residual")):
+    for arch, label in ((arch, net_label(arch, depth)) for arch in ("plain", "residual") if arch in pair):
         r = pair[arch]
         xs = [s["block"] + 1 for s in r["single"]]
         fig.add_trace(go.Scatter(
@@ -260,7 +261,7 @@ def lesion_single(pair: dict[str, Any], depth: int) -> go.Figure:
 def lesion_k(pair: dict[str, Any], depth: int) -> go.Figure:
     """Mean error after deleting k random blocks (bars: the lowest and highest draw), intact errors dashed."""
     fig = go.Figure()
-    for arch, label in ((arch, net_label(arch, depth)) for arch in ("plain", "residual")):
+    for arch, label in ((arch, net_label(arch, depth)) for arch in ("plain", "residual") if arch in pair):
         r = pair[arch]
         ks = [e["k"] for e in r["k_removed"]]
         mean = [100 * e["error"] for e in r["k_removed"]]

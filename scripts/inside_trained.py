@@ -2,9 +2,10 @@
 
     python -m scripts.inside_trained [--what lesion landscape responses] [--threads 2]
 
-- assets/inside/lesion.json: the lesion study (resnet_demo.lesion.lesion_study) of plain-20/ResNet-20 and
-  plain-56/ResNet-56 on the 1,000 bundled test images: each block deleted alone, then k = 1..10 random
-  deletable blocks, 10 draws per k (seed 0).
+- assets/inside/lesion.json: the lesion study (resnet_demo.lesion.lesion_study) of every shipped checkpoint
+  (resnet_demo.lesion.available: plain-20/ResNet-20, plain-56/ResNet-56, and ResNet-110 alone, no plain-110
+  being trained) on the 1,000 bundled test images: each block deleted alone, then k = 1..10 random deletable
+  blocks, 10 draws per k (seed 0).
 - assets/inside/responses.json: Fig. 7 (the std of each 3×3 response of the four trained nets) and the F(x)
   ratios (RMS(F(x))/RMS(x) per residual block), on 500 bundled test images (resnet_demo.responses), which the
   Gradient-flow and Inside tabs show on page load.
@@ -35,7 +36,7 @@ from resnet_demo.settings import INSIDE_DIR
 from resnet_demo.train import device_label
 
 OUT = INSIDE_DIR
-LESION = {"depths": [20, 56], "ks": list(range(1, 11)), "draws": 10, "seed": 0}
+LESION = {"ks": list(range(1, 11)), "draws": 10, "seed": 0}
 LANDSCAPE = {"depth": 56, "points": 21, "span": 1.0, "images": 256, "seed": 0}
 
 
@@ -68,15 +69,17 @@ def compute_lesion(data) -> None:
     t0 = time.perf_counter()
     x, y = normalize(data.x_test), data.y_test
     pairs = {}
-    for depth in LESION["depths"]:
+    nets = lesion.available()
+    for depth, archs in nets.items():
         pair = {}
-        for arch, stem in (("residual", f"resnet{depth}"), ("plain", f"plain{depth}")):
+        for arch in archs:
+            stem = cifar.checkpoint_stem(arch, depth)
             m, info = model(stem)
             pair[arch] = {**lesion.lesion_study(m, x, y, ks=LESION["ks"], draws=LESION["draws"], seed=LESION["seed"]),
                           **info}
             print(f"{stem}: baseline {pair[arch]['baseline']:.4f} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         pairs[str(depth)] = pair
-    write("lesion.json", {"meta": meta(t0, data=data.name, **LESION), "pairs": pairs})
+    write("lesion.json", {"meta": meta(t0, data=data.name, depths=list(nets), **LESION), "pairs": pairs})
 
 
 def compute_landscape(data) -> None:

@@ -122,9 +122,10 @@ def test_stored_surface_row_is_reproduced_by_its_script(data):
 def test_stored_lesion_baselines_are_the_checkpoints_errors(data):
     stored = json.loads((settings.INSIDE_DIR / "lesion.json").read_text())
     x, y = normalize(data.x_test), data.y_test
+    assert {d: tuple(p) for d, p in stored["pairs"].items()} == {str(d): a for d, a in lesion.available().items()}
     for depth, pair in stored["pairs"].items():
-        for arch, stem in (("residual", f"resnet{depth}"), ("plain", f"plain{depth}")):
-            assert pair[arch]["baseline"] == lesion.error(trained(stem), x, y)
+        for arch in pair:
+            assert pair[arch]["baseline"] == lesion.error(trained(cifar.checkpoint_stem(arch, int(depth))), x, y)
             assert len(pair[arch]["single"]) == (int(depth) - 2) // 2
             deletable = sum(e["error"] is not None for e in pair[arch]["single"])
             assert [e["k"] for e in pair[arch]["k_removed"]] == list(range(1, min(10, deletable) + 1))
@@ -155,7 +156,50 @@ def test_live_requests_are_capped():
     with pytest.raises(Exception, match="between 3 and 41"):
         tab.loss_slice(20, 64, 500)
     with pytest.raises(Exception, match="Depth must be one of 20, 56"):
-        tab.run_lesion(110, 100)
+        tab.run_lesion(32, 100)  # no checkpoint of depth 32 is shipped
+    with pytest.raises(Exception, match="Depth must be one of"):
+        tab.loss_slice("deep", 64, 5)
+
+
+def test_the_depths_offered_are_the_shipped_checkpoints(monkeypatch):
+    keys = ["cifar-plain20", "cifar-plain56", "cifar-resnet110", "cifar-resnet20", "cifar-resnet56", "cifar-plain44"]
+    monkeypatch.setattr(cifar, "checkpoints", lambda: dict.fromkeys(keys))
+    both = ("residual", "plain")
+    assert lesion.available() == {20: both, 56: both, 110: ("residual",)}  # no ResNet-44: plain-44 alone is not
+    assert list(lesion.available()) == [20, 56, 110]                        # a study; sorted by depth
+    assert tab._lesion_choices() == [("20", 20), ("56", 56), ("110 (ResNet only)", 110)]
+    assert tab._pairs() == [20, 56]  # the loss slice compares plain with ResNet
+    with pytest.raises(Exception, match="Depth must be one of 20, 56\\."):
+        tab.loss_slice(110, 64, 5)
+
+
+def test_a_residual_net_alone_is_studied_plotted_and_described(monkeypatch, test_batch):
+    """ResNet-110 has no plain twin: the live study, the figures and the text work with the residual net alone.
+    Played here by ResNet-20, offered without its plain twin."""
+    monkeypatch.setattr(lesion, "available", lambda: {20: ("residual",), 56: ("residual", "plain")})
+    single, k_plot, text, result = tab.run_lesion(20, 50)
+    assert set(result) == {"depth", "residual"}
+    assert result["residual"]["baseline"] == lesion.error(trained("resnet20"), *map(lambda t: t[:50], test_batch))
+    assert [t.name for t in single.data] == ["ResNet-20, one block deleted"]
+    assert [t.name for t in k_plot.data] == ["ResNet-20"]
+    assert "No plain-20 was trained" in text and "plain net" not in text
+    rise = 100 * lesion.median_rise(result["residual"])
+    assert f"a median **{rise:.1f} points**" in text
+    assert ("close to its intact error" in text) == (rise < 5)
+
+
+def test_depth_trend_reads_the_residual_nets_only():
+    def study(baseline: float, errors: list[float]) -> dict:
+        return {"baseline": baseline, "single": [{"block": i, "error": e, "downsampling": False}
+                                                 for i, e in enumerate(errors)]}
+
+    pairs = {"20": {"residual": study(0.1, [0.2, 0.3, 0.4]), "plain": study(0.1, [0.9, 0.9, 0.9])},
+             "56": {"residual": study(0.1, [0.12, 0.15, 0.3])}, "110": {"residual": study(0.1, [0.11, 0.12, 0.2])}}
+    assert lesion.depth_trend(pairs) == ("One block deleted, median rise by depth: ResNet-20 20.0, ResNet-56 5.0, "
+                                         "ResNet-110 2.0 points — the deeper the net, the less any one block matters.")
+    pairs["110"] = {"residual": study(0.1, [0.2, 0.3, 0.4])}
+    assert lesion.depth_trend(pairs).endswith("ResNet-110 20.0 points — not falling at every step in depth.")
+    assert lesion.depth_trend({"20": pairs["20"]}) == ""
 
 
 def test_roughness_of_known_surfaces():

@@ -12,21 +12,29 @@ from ..data import bundled, normalize
 from ..settings import settings
 from .common import how_computed
 
-PAIRS = (20, 56)
 MAX_LESION_IMAGES = 500  # live; the stored study uses all 1,000 bundled test images
 MAX_SLICE_IMAGES = 500
 MAX_POINTS = 41
 LIVE_DRAWS = 3
 
 
-def _pair(depth: Any) -> int:
+def _pairs() -> list[int]:
+    """The depths with a trained plain net and ResNet (the loss slice compares the two)."""
+    return [d for d, archs in lesion.available().items() if len(archs) == 2]
+
+
+def _depth(depth: Any, choices) -> int:
     try:
         depth = int(depth)
     except (TypeError, ValueError):
-        raise gr.Error(f"Depth must be one of {', '.join(map(str, PAIRS))}.") from None
-    if depth not in PAIRS:
-        raise gr.Error(f"Depth must be one of {', '.join(map(str, PAIRS))}.")
+        depth = None
+    if depth not in choices:
+        raise gr.Error(f"Depth must be one of {', '.join(map(str, choices))}.")
     return depth
+
+
+def _lesion_choices() -> list[tuple[str, int]]:
+    return [(str(d) if len(archs) == 2 else f"{d} (ResNet only)", d) for d, archs in lesion.available().items()]
 
 
 def _count(value: Any, what: str, low: int, high: int) -> int:
@@ -40,15 +48,15 @@ def _count(value: Any, what: str, low: int, high: int) -> int:
 
 
 def _per_net(
-    depth: int, order: tuple[str, str], doing: str, fewer: str, progress, work
+    depth: int, order: tuple[str, ...], doing: str, fewer: str, progress, work
 ) -> tuple[dict[str, Any], float]:
-    """``work(model, report)`` on a private copy of each trained net of the pair, in ``order``, with one progress
-    bar over both and the time limit checked at every report; returns ({arch: result}, seconds)."""
+    """``work(model, report)`` on a private copy of each trained net of that depth, in ``order``, with one progress
+    bar over them all and the time limit checked at every report; returns ({arch: result}, seconds)."""
     t0 = time.perf_counter()
     limit_s = settings().inside_limit_s
     out = {}
     for n, arch in enumerate(order):
-        stem = f"{'resnet' if arch == 'residual' else 'plain'}{depth}"
+        stem = cifar.checkpoint_stem(arch, depth)
         try:
             model = lesion.private_copy(cifar.trained(stem)[0])
         except FileNotFoundError as e:
@@ -57,7 +65,7 @@ def _per_net(
         def report(f: float, n=n, stem=stem) -> None:
             if time.perf_counter() - t0 > limit_s:
                 raise gr.Error(f"Stopped at the {limit_s:.0f} s limit; try {fewer}.")
-            progress((n + f) / 2, desc=f"{doing} {stem}")
+            progress((n + f) / len(order), desc=f"{doing} {stem}")
 
         out[arch] = work(model, report)
     return out, time.perf_counter() - t0
@@ -76,13 +84,14 @@ def _lesion_outputs(pair: dict[str, Any], depth: int, footer: str):
 
 
 def lesion_stored(depth: Any):
-    depth = _pair(depth)
+    depth = _depth(depth, list(lesion.available()))
     stored = lesion.stored()
     pair = stored.get("pairs", {}).get(str(depth))
     if pair is None:
-        return None, None, "*No stored lesion study yet: run `python -m scripts.inside_trained`.*", None
+        return None, None, "*No stored lesion study of this depth yet: run `python -m scripts.inside_trained`.*", None
     m = stored["meta"]
-    footer = how_computed(
+    trend = lesion.depth_trend(stored["pairs"])
+    footer = ("\n\n" + trend if trend else "") + how_computed(
         f"Stored: {pair['residual']['images']} bundled test images, {m['draws']} draws per k (seed {m['seed']}); "
         f"computed by `{m['command']}` on {m['device']} in {m['wall_seconds']} s."
     )
@@ -90,12 +99,13 @@ def lesion_stored(depth: Any):
 
 
 def run_lesion(depth: Any, images: Any, progress=gr.Progress()):
-    depth, images = _pair(depth), _count(images, "test images", 50, MAX_LESION_IMAGES)
+    available = lesion.available()
+    depth, images = _depth(depth, list(available)), _count(images, "test images", 50, MAX_LESION_IMAGES)
     data = bundled()
     x, y = normalize(data.x_test[:images]), data.y_test[:images]  # class-balanced subset, first N
     pair, took = _per_net(
         depth,
-        ("residual", "plain"),
+        available[depth],
         "deleting blocks of",
         "fewer images",
         progress,
@@ -132,7 +142,7 @@ def landscape_stored():
 
 
 def loss_slice(depth: Any, images: Any, points: Any, progress=gr.Progress()):
-    depth = _pair(depth)
+    depth = _depth(depth, _pairs())
     images = _count(images, "training images", 16, MAX_SLICE_IMAGES)
     points = _count(points, "points", 3, MAX_POINTS)
     if points % 2 == 0:
@@ -182,7 +192,8 @@ def build() -> list[gr.components.Component]:
     with gr.Accordion("1. Lesion study: delete blocks from a trained net", open=True):
         gr.Markdown(paper.VEIT)
         with gr.Row():
-            depth = gr.Dropdown(list(PAIRS), value=56, label="Nets (plain and ResNet of this depth)", min_width=160)
+            depth = gr.Dropdown(_lesion_choices(), value=56, label="Nets (plain and ResNet of this depth)",
+                                min_width=160)
             images = gr.Slider(50, MAX_LESION_IMAGES, value=200, step=50, label="Test images (live)", min_width=200)
             go_lesion = gr.Button("Recompute live", min_width=140)
         lesion_text = gr.Markdown()
@@ -211,7 +222,7 @@ def build() -> list[gr.components.Component]:
         gr.Markdown("**A live 1-D slice**: the loss and error along one filter-normalised direction, on the same "
                     "nets as the surfaces above by default.")
         with gr.Row():
-            slice_depth = gr.Dropdown(list(PAIRS), value=56, label="Nets", min_width=120)
+            slice_depth = gr.Dropdown(_pairs(), value=56, label="Nets", min_width=120)
             slice_images = gr.Slider(16, MAX_SLICE_IMAGES, value=128, step=16, label="Training images", min_width=200)
             points = gr.Slider(3, MAX_POINTS, value=21, step=2, label="Points", min_width=160)
             go_slice = gr.Button("Compute the slice", min_width=140)
