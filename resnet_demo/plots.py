@@ -62,12 +62,13 @@ def _symbol(depth: int) -> str:
 
 
 def measured_on(runs: list[dict[str, Any]]) -> str:
-    """What an error figure's curves were measured on, for its subtitle."""
+    """What an error figure's curves were measured on, for its subtitle: two short lines (one long line was cut
+    on a phone)."""
     tests = sorted({r["test_images"] for r in runs if r.get("test_images")})
     smooth = sorted({r.get("recipe", {}).get("smoothing", 50) for r in runs})
-    test = f"solid: test error on {tests[0]:,} test images" if len(tests) == 1 else "solid: test error"
-    train = f"dashed: training error, mean of the last {smooth[0]} batches" if len(smooth) == 1 else "dashed: training"
-    return f"{train} · {test}"
+    test = f"solid: test error ({tests[0]:,} test images)" if len(tests) == 1 else "solid: test error"
+    train = f"dashed: training error (last {smooth[0]} batches)" if len(smooth) == 1 else "dashed: training error"
+    return f"{train}<br>{test}"
 
 
 def error_top(runs: list[dict[str, Any]]) -> float:
@@ -80,7 +81,7 @@ def error_top(runs: list[dict[str, Any]]) -> float:
 
 @_styled
 def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.Figure:
-    """The paper's Fig. 1 / Fig. 6 layout: plain (left) and residual (right), shared y axis in %,
+    """The paper's Fig. 1 / Fig. 6 panels: plain (top) and residual (below), shared y axis in %,
     dashed = training error, solid = test error; colour and marker by kind and depth (``net_colour``)."""
     # stacked, not side by side: two panels keep their width on a phone, and x (iterations) is shared
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
@@ -89,15 +90,17 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
         row = 1 if run["arch"] == "plain" else 2
         name = run["name"]
         its = run["iterations"]
+        # one legend entry a net (its test line, with the depth's marker; the subtitle says dashed = training):
+        # two an entry made the nine-run sweep's legend push the panels under 150 px on a phone
+        test = [(i, 100 * v) for i, v in zip(its, run["test_error"]) if v is not None]
         fig.add_trace(go.Scatter(
             x=its, y=[None if v is None else 100 * v for v in run["train_error"]], mode="lines",
-            name=f"{name} train", legendgroup=name,
+            name=name, legendgroup=name, showlegend=not test,
             line={"color": net_colour(run["arch"], run["depth"]), "dash": "dash", "width": 1.5},
             hovertemplate=f"{name}<br>iteration %{{x}}<br>training error %{{y:.2f}}%<extra></extra>"), row=row, col=1)
-        test = [(i, 100 * v) for i, v in zip(its, run["test_error"]) if v is not None]
         if test:
             fig.add_trace(go.Scatter(
-                x=[i for i, _ in test], y=[v for _, v in test], mode="lines+markers", name=f"{name} test",
+                x=[i for i, _ in test], y=[v for _, v in test], mode="lines+markers", name=name,
                 legendgroup=name, marker={"size": 7, "symbol": _symbol(run["depth"])},
                 line={"color": net_colour(run["arch"], run["depth"]), "width": 2.5},
                 hovertemplate=f"{name}<br>iteration %{{x}}<br>test error %{{y:.2f}}%<extra></extra>"), row=row, col=1)
@@ -113,7 +116,11 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
                               f"%{{y:.2f}}%<extra></extra>"), row=row, col=1)
     fig.update_yaxes(title_text="error (%)", range=[0, error_top(runs)])
     fig.update_xaxes(title_text="iterations", row=2, col=1)
-    fig.update_layout(title=title, height=640, margin={"l": 50, "r": 10, "t": 60, "b": 40}, hovermode="closest")
+    # taller with more runs: the legend under the plot grows a row per two nets on a phone, and the panels
+    # keep >= 150 px there (the nine-run sweep: 740 px)
+    height = 640 + 20 * max(0, len(runs) - 4)
+    fig.update_layout(title={"text": title, "y": 1 - 42 / height, "yanchor": "top"},  # under Gradio's plot label
+                      height=height, margin={"l": 50, "r": 10, "t": 120, "b": 40}, hovermode="closest")
     return fig
 
 

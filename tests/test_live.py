@@ -91,9 +91,14 @@ def test_no_verdict_before_the_nets_learn_or_within_the_seed_spread():
 def test_stored_figure_has_a_trace_per_curve():
     rs = [_run("plain", 20, 0.3), _run("residual", 56, 0.2)]
     fig = plots.error_curves(rs)
-    names = [t.name for t in fig.data]
-    assert names == ["plain-20 train", "plain-20 test", "residual-56 train", "residual-56 test"]
-    assert [t.xaxis for t in fig.data] == ["x", "x", "x2", "x2"]  # plain left, residual right
+    assert [(t.name, t.line.dash) for t in fig.data] == [("plain-20", "dash"), ("plain-20", None),
+                                                         ("residual-56", "dash"), ("residual-56", None)]
+    assert [t.xaxis for t in fig.data] == ["x", "x", "x2", "x2"]  # plain on top, residual below
+    # one legend entry a net, its test line (the subtitle says dashed = training); both toggle together
+    assert [t.showlegend for t in fig.data] == [False, None, False, None]
+    assert [t.legendgroup for t in fig.data] == ["plain-20", "plain-20", "residual-56", "residual-56"]
+    no_test = plots.error_curves([{**rs[0], "test_error": [None] * len(rs[0]["test_error"])}])
+    assert [(t.name, t.showlegend) for t in no_test.data] == [("plain-20", True)]  # then the training line
 
 
 def test_measured_training_error_is_preferred_for_the_verdict():
