@@ -24,7 +24,7 @@ from torch import nn
 from .cifar import checkpoints, count_params, load_checkpoint
 from .fast_trunk import onnx_trunk, resnet_trunk
 from .gradcam import grad_cam, place_cam
-from .runs import milestones_text, stored_runs
+from .runs import milestones_text, stored_runs, warmup_text
 from .settings import settings
 from .threads import flush_denormals, torch_threads
 from .weights import (
@@ -287,9 +287,10 @@ def _schedule(meta: dict[str, Any]) -> str:
     if run is None:
         return f"{meta['iterations']:,} iterations"
     rec = run["recipe"]
+    warmup = warmup_text(run)
     return (
         f"{rec['iterations']:,} iterations of batch {run['batch_size']}, SGD lr {rec['lr']} /10 at "
-        f"{milestones_text(rec)} "
+        f"{milestones_text(rec)}{f', warm-up: {warmup}' if warmup else ''} "
         "(the paper: 64,000, /10 at 32,000 and 48,000)"
     )
 

@@ -10,7 +10,7 @@ import torch
 from . import anatomy
 from .cifar import checkpoint_stem, cifar_net, count_params
 from .paper import CIFAR10_TEST_ERROR, net_label
-from .runs import final, milestones_text, of_kind
+from .runs import final, milestones_text, of_kind, warmup_text
 
 
 def final_train_error(run: dict[str, Any]) -> float | None:
@@ -125,6 +125,9 @@ def results_provenance(runs: list[dict[str, Any]]) -> str:
     )
     if notes:
         text += "Note: " + " ".join(notes) + ". "
+    for r in runs:
+        if warmup := warmup_text(r):
+            text += f"{r['name']} warmed up as the paper's ResNet-110 did: {warmup}. "
     text += (
         f"The paper's column: {CIFAR10_TEST_ERROR['source']} (the full recipe, 64k iterations, the original "
         f"CIFAR-10 images); our training error is the mean over the last {recipe.get('smoothing', 50)} "

@@ -66,6 +66,18 @@ def milestones_text(recipe: dict[str, Any]) -> str:
     return " and ".join(f"{m:,}" for m in recipe.get("milestones", []))
 
 
+def warmup_text(run: dict[str, Any]) -> str:
+    """A run's error-based warm-up as a reader writes it (the paper's ResNet-110), "" when it had none: "lr 0.01
+    until the training error fell below 80% (iteration 62), then 0.1"."""
+    rec = run.get("recipe", {})
+    until = rec.get("warmup_until_error")
+    if not until:
+        return ""
+    ended = run.get("warmup_ended_at")
+    when = f" (iteration {ended:,})" if ended is not None else " (not yet reached)"
+    return f"lr {rec['lr'] / 10:g} until the training error fell below {100 * until:g}%{when}, then {rec['lr']:g}"
+
+
 def to_csv(run: dict[str, Any]) -> str:
     lines = ["iteration,train_error,test_error"]
     for it, tr, te in zip(run["iterations"], run["train_error"], run["test_error"]):

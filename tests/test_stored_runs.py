@@ -184,3 +184,22 @@ def test_table_params_agree_with_the_modules():
         net = cifar_net(r["depth"], residual=r["arch"] == "residual", shortcut=r["shortcut"] or "A",
                         batch_norm=r["batch_norm"], width=r["width"])
         assert degradation.params(r) == count_params(net), r
+
+
+def test_resnet110s_warm_up_is_said_where_its_recipe_is(monkeypatch):
+    """The paper's ResNet-110 warm-up (lr 0.01 until the training error is below 80%): the Depth tab's provenance
+    and Classify's model line say it, from the run; runs without it say nothing of a warm-up."""
+    from resnet_demo import degradation
+
+    base = STORED["ResNet-56"]
+    warm = {**base, "name": "ResNet-110", "depth": 110, "warmup_ended_at": 62,
+            "recipe": {**base["recipe"], "warmup_until_error": 0.8}}
+    said = "lr 0.01 until the training error fell below 80% (iteration 62), then 0.1"
+    assert runs.warmup_text(warm) == said and runs.warmup_text(base) == ""
+    assert runs.warmup_text({**warm, "warmup_ended_at": None}).endswith("below 80% (not yet reached), then 0.1")
+    how = degradation.results_provenance([base, warm])
+    assert f"ResNet-110 warmed up as the paper's ResNet-110 did: {said}." in how and how.count("warmed up") == 1
+    monkeypatch.setattr(classifiers, "stored_runs", lambda: [base, warm])
+    line = classifiers._schedule({"run_name": "ResNet-110", "iterations": warm["iterations"][-1]})
+    assert f"8,000 and 12,000, warm-up: {said} (the paper" in line
+    assert "warm" not in classifiers._schedule({"run_name": "ResNet-56", "iterations": base["iterations"][-1]})
