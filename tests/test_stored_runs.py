@@ -19,9 +19,14 @@ def test_required_runs_exist_and_follow_the_schema():
 
 
 def test_runs_are_iteration_matched_with_the_same_recipe():
-    its = {tuple(STORED[n]["iterations"]) for n in REQUIRED}
+    """Every stored run (the depth sweep's too): same iterations and recipe, ResNet-110's warm-up aside."""
+    its = {tuple(r["iterations"]) for r in STORED.values()}
     assert len(its) == 1
-    assert len({repr(STORED[n]["recipe"]) for n in REQUIRED}) == 1
+    recipes = {repr({k: v for k, v in r["recipe"].items() if k != "warmup_until_error"}) for r in STORED.values()}
+    assert len(recipes) == 1
+    assert {(r["seed"], r["batch_size"], r["dataset"]) for r in STORED.values()} == {
+        (0, 128, STORED["ResNet-20"]["dataset"])}
+    assert all("warmup_until_error" not in r["recipe"] or r["depth"] >= 110 for r in STORED.values())
     evaluated = [i for i, e in zip(STORED["plain-20"]["iterations"], STORED["plain-20"]["test_error"]) if e is not None]
     assert len(evaluated) >= 5  # test error at regular points
 
