@@ -42,7 +42,7 @@ def residual_stream(streams: list[Any]) -> go.Figure:
                     for b in bs],
             mode="lines+markers", name=f"{s.net}: % {s.label}, block deleted (line)",
             line={"color": INK, "dash": "solid" if residual else "dash"},
-            marker={"size": 9, "color": INK,
+            marker={"size": 9 if len(bs) <= 30 else 6, "color": INK,  # ResNet-110's 54 blocks: smaller
                     "symbol": ["diamond-open" if b["downsampling"] else "circle" for b in bs]},
             customdata=[[b["name"], b["label_if_deleted"] or "cannot be deleted"] for b in bs],
             hovertemplate="%{customdata[0]} deleted: %{y:.1f}% (top label: %{customdata[1]})<extra></extra>",
