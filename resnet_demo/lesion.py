@@ -192,13 +192,13 @@ def median_rise(result: dict[str, Any]) -> float:
 def available() -> dict[int, tuple[str, ...]]:
     """The depths the study can run on, from the shipped checkpoints: {depth: ("residual", "plain")}, or
     ("residual",) where no plain net of that depth is kept (ResNet-110: the sweep trains no plain-110)."""
-    from .cifar import checkpoints
+    from .cifar import checkpoint_stem, checkpoints
 
     keys, out = checkpoints(), {}
     for key in keys:
         if key.startswith("cifar-resnet"):
             depth = int(key.removeprefix("cifar-resnet"))
-            out[depth] = ("residual", "plain") if f"cifar-plain{depth}" in keys else ("residual",)
+            out[depth] = ("residual", "plain") if f"cifar-{checkpoint_stem('plain', depth)}" in keys else ("residual",)
     return dict(sorted(out.items()))
 
 
