@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -171,6 +172,16 @@ def test_the_depths_offered_are_the_shipped_checkpoints(monkeypatch):
     assert tab._pairs() == [20, 56]  # the loss slice compares plain with ResNet
     with pytest.raises(Exception, match="Depth must be one of 20, 56\\."):
         tab.loss_slice(110, 64, 5)
+
+
+def test_readme_names_the_depths_the_api_takes():
+    """README's /lesion and /loss_slice lines list the depths those endpoints accept with the shipped checkpoints."""
+    readme = (settings.ROOT / "README.md").read_text()
+    lesion_line = re.search(r"# /lesion: depth of a shipped checkpoint \(([^)]*)\)", readme)
+    slice_line = re.search(r"# /loss_slice: nets \(([^)]*)\)", readme)
+    assert lesion_line and slice_line, "README lost its /lesion or /loss_slice line"
+    assert [int(d) for d in re.findall(r"\d+", lesion_line.group(1))] == list(lesion.available())
+    assert [int(d) for d in re.findall(r"\d+", slice_line.group(1))] == tab._pairs()
 
 
 def test_a_residual_net_alone_is_studied_plotted_and_described(monkeypatch, test_batch):
