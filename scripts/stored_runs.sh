@@ -10,8 +10,10 @@
 # training error is below 80%, then 0.1; the run stores the iteration as warmup_ended_at).
 # QUEUES lists the runs, one background process of THREADS threads per '|'-separated queue, balanced by
 # cost (one thread, Zen 4: ~0.37, ~0.5, ~0.62 and ~1.2 s an iteration for depth 32, 44, 56 and 110, so
-# ~13 h of one core for the five, ~7 h on two; on the slower EPYC host ~0.75, ~1.0 and ~2.9 s for 32, 44 and
-# 110, so ResNet-110 alone fills one queue and the four others the second). The shipped four were made with
+# ~13 h of one core for the five, ~7 h on two; on the slower EPYC host ~0.75, ~1.0 and 1.8-2.9 s for 32, 44
+# and 110). Queues may outnumber the cores (the kernel shares the cores among them): three queues here, as
+# two (ResNet-110 | the four others) left the second with twice the first's remaining work. To rebalance
+# mid-way, stop the trainers (SIGINT) and rerun with other QUEUES: each run resumes where it stopped. The shipped four were made with
 # QUEUES="plain20 plain56|resnet20 resnet56" KEEP_CHECKPOINTS="plain20 plain56 resnet20 resnet56" (~6 h of
 # both cores on Zen 4 over three sittings; README gives each run's recorded wall time).
 # SCALE=1 is the paper's full recipe (64k iterations; wants a GPU, DEVICE=cuda, or torchrun: see README).
@@ -39,7 +41,7 @@ DATASET=${DATASET:-../shared/data/cifar10-jpeg}
 SCALE=${SCALE:-0.25}
 DEVICE=${DEVICE:-auto}
 THREADS=${THREADS:-1}
-QUEUES=${QUEUES:-"resnet110|plain44 resnet44 resnet32 plain32"}
+QUEUES=${QUEUES:-"resnet110|plain44 resnet44 resnet32|plain32"}
 KEEP_CHECKPOINTS=${KEEP_CHECKPOINTS:-"resnet110"}
 EVAL_EVERY=${EVAL_EVERY:-800}
 LOG_EVERY=${LOG_EVERY:-20}
