@@ -13,9 +13,10 @@
 # ~13 h of one core for the five, ~7 h on two; on the slower EPYC host ~0.75, ~1.0 and 1.8-2.9 s for 32, 44
 # and 110). Queues may outnumber the cores (the kernel shares the cores among them): three queues here, as
 # two (ResNet-110 | the four others) left the second with twice the first's remaining work. To rebalance
-# mid-way, stop the trainers (SIGINT) and rerun with other QUEUES: each run resumes where it stopped. The shipped four were made with
-# QUEUES="plain20 plain56|resnet20 resnet56" KEEP_CHECKPOINTS="plain20 plain56 resnet20 resnet56" (~6 h of
-# both cores on Zen 4 over three sittings; README gives each run's recorded wall time).
+# mid-way, stop the trainers (SIGINT) and rerun with other QUEUES naming every run (promotion moves only
+# the runs named, then removes assets/runs/resume/): each run resumes where it stopped. The shipped four
+# were made with QUEUES="plain20 plain56|resnet20 resnet56" KEEP_CHECKPOINTS="plain20 plain56 resnet20
+# resnet56" (~6 h of both cores on Zen 4 over three sittings; README gives each run's recorded wall time).
 # SCALE=1 is the paper's full recipe (64k iterations; wants a GPU, DEVICE=cuda, or torchrun: see README).
 # Why 16,000 iterations: measured at a constant lr 0.1 (same seed and batches, 1 thread), ResNet-56's
 # smoothed training error trails ResNet-20's by 17.7 points at iteration 1,000, 4.4 at 2,000, 2.3 at 3,000,
