@@ -138,7 +138,7 @@ def error_vs_depth(runs: list[dict[str, Any]], label: str, width: int = 340) -> 
 
 def fig6(runs: list[dict[str, Any]], label: str, width: int = 340) -> str:
     """Fig. 6 in miniature: plain (top) and residual (bottom) runs, training error dashed, test error solid, one
-    y scale chosen so the last two thirds of training are readable (``plots.error_top``, as the Depth tab's)."""
+    y scale chosen so the last third of training is readable (``plots.error_top``, as the Depth tab's)."""
     top = error_top(runs)
     last = max((r["iterations"][-1] for r in runs if r["iterations"]), default=1)
     step = 5000 if last > 10000 else 1000
