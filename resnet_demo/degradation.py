@@ -139,13 +139,14 @@ def results_provenance(runs: list[dict[str, Any]]) -> str:
 
 
 def stored_summary(runs: list[dict[str, Any]]) -> str:
-    """What the stored runs show, computed from their final training errors (same wording as live)."""
-    pick = []
-    for arch in ("plain", "residual"):
-        mine = of_kind(runs, arch)
-        if len(mine) < 2:
-            return ""
-        pick += [mine[0], mine[-1]]
+    """What the stored runs show, computed from their final training errors (same wording as live): the
+    shallowest and the deepest depth stored for both kinds (20 and 56; ResNet-110 has no plain twin, and the
+    verdict compares nets "at the same depth"); the sweep sentence covers the other depths."""
+    by_depth = {arch: {r["depth"]: r for r in of_kind(runs, arch)} for arch in ("plain", "residual")}
+    common = sorted(set(by_depth["plain"]) & set(by_depth["residual"]))
+    if len(common) < 2:
+        return ""
+    pick = [by_depth[arch][d] for arch in ("plain", "residual") for d in (common[0], common[-1])]
     ends = {r["iterations"][-1] for r in pick}
     when = f"after {ends.pop():,} iterations" if len(ends) == 1 else "runs of different lengths"
     return f"**What these runs show** ({when}): " + verdict(pick) + " " + test_sentence(pick)

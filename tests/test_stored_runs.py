@@ -178,6 +178,22 @@ def test_the_sweep_sentence_follows_every_depth():
     assert "does not rise at every step here" in sweep_summary(rising)
 
 
+def test_the_four_run_sentence_compares_nets_of_the_same_depth():
+    """With ResNet-110 stored (no plain-110), the sentence above the sweep's still pairs plain-56 with ResNet-56:
+    it says "at the same depth", so ResNet-110 must not stand in for the deep residual net there."""
+    import copy
+
+    from resnet_demo.degradation import stored_summary
+
+    deep = copy.deepcopy(STORED["ResNet-56"])
+    deep.update(depth=110, name="ResNet-110")
+    deep["train_error"][-1] = 0.01
+    with_110 = stored_summary([STORED[n] for n in REQUIRED] + [deep])
+    assert with_110 == stored_summary([STORED[n] for n in REQUIRED])
+    assert "ResNet-110" not in with_110 and "ResNet-56" in with_110
+    assert stored_summary([STORED["plain-20"], STORED["ResNet-20"], STORED["ResNet-56"], deep]) == ""
+
+
 def test_table_params_agree_with_the_modules():
     """The results table reads params from assets/anatomy.json for the paper's nets and counts the others."""
     from resnet_demo import degradation
