@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from pathlib import Path
 
 import torch
@@ -238,8 +239,13 @@ def checkpoint_stem(arch: str, depth: int) -> str:
 
 
 def checkpoints(directory: Path = CHECKPOINTS_DIR) -> dict[str, Path]:
-    """The offline CIFAR-10 models shipped in ``assets/checkpoints`` (key ``cifar-<file stem>``)."""
-    return {f"cifar-{p.stem}": p for p in sorted(directory.glob("*.pt"))}
+    """The offline CIFAR-10 models shipped in ``assets/checkpoints`` (key ``cifar-<file stem>``), plain before
+    residual, then by depth (resnet110 after resnet56, not before resnet20 as a sort by name puts it)."""
+    def order(p: Path) -> tuple[str, int, str]:
+        kind, depth = re.fullmatch(r"(\D*)(\d*)(?:\D.*)?", p.stem).groups()
+        return kind, int(depth or 0), p.stem
+
+    return {f"cifar-{p.stem}": p for p in sorted(directory.glob("*.pt"), key=order)}
 
 
 @functools.lru_cache(maxsize=8)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_demo.cifar import cifar_net, count_params, load_checkpoint, save_checkpoint, weight_layers
+from resnet_demo.cifar import checkpoints, cifar_net, count_params, load_checkpoint, save_checkpoint, weight_layers
 
 # The paper's Table 6 parameter counts (option A shortcuts).
 PAPER_PARAMS = {20: 0.27e6, 32: 0.46e6, 44: 0.66e6, 56: 0.85e6, 110: 1.7e6}
@@ -87,3 +87,11 @@ def test_checkpoint_round_trip(tmp_path):
     x = torch.randn(4, 3, 32, 32)
     assert torch.allclose(loaded(x), model(x), atol=1e-5)  # memory formats differ, so not bit-equal
     assert meta["test_error"] == 0.5 and meta["config"]["shortcut"] == "B" and len(meta["classes"]) == 10
+
+
+def test_checkpoints_are_listed_plain_first_then_by_depth(tmp_path):
+    """Classify's model list and the Inside tab follow this order: resnet110 after resnet56, not (by name) first."""
+    for stem in ("resnet56", "plain56", "resnet110", "resnet20", "plain20", "resnet32"):
+        (tmp_path / f"{stem}.pt").touch()
+    assert list(checkpoints(tmp_path)) == ["cifar-plain20", "cifar-plain56", "cifar-resnet20", "cifar-resnet32",
+                                                 "cifar-resnet56", "cifar-resnet110"]
