@@ -4,7 +4,7 @@ import torch
 from conftest import SEEDED, photo
 from PIL import Image
 
-from resnet_demo import classifiers, gradcam, weights
+from resnet_demo import classifiers, gradcam, settings, weights
 
 
 def test_every_resnet_and_weights_variant_is_offered():
@@ -217,3 +217,13 @@ def test_the_code_snippet_reproduces_the_cifar_result_and_names_real_torchvision
         exec(imports, {})  # the enums and builders it names exist in this torchvision
         assert "weights.transforms()" in snippet and "pretrained" not in snippet
     assert "ResNet50_Weights.IMAGENET1K_V1" in classifiers.code_snippet("resnet50.IMAGENET1K_V1")
+
+
+def test_readme_and_methods_name_every_offline_model():
+    """README's /classify model list and docs/methods.md's Classify paragraph name every shipped CIFAR-10 checkpoint
+    (so promoting a new one, as ResNet-110 of the depth sweep, cannot leave them out of date)."""
+    readme = (settings.ROOT / "README.md").read_text()
+    methods = " ".join((settings.ROOT / "docs" / "methods.md").read_text().split())
+    for key in (k for k in classifiers.model_names() if k.startswith("cifar-")):
+        assert key in readme, f"README's /classify model names lack {key}"
+        assert f"`{key}`" in methods, f"docs/methods.md's Classify paragraph lacks {key}"
