@@ -10,7 +10,7 @@ import torch
 from . import anatomy
 from .cifar import checkpoint_stem, cifar_net, count_params
 from .paper import CIFAR10_TEST_ERROR, net_label
-from .runs import final, milestones_text, of_kind, warmup_text
+from .runs import and_list, final, milestones_text, of_kind, warmup_text
 
 
 def final_train_error(run: dict[str, Any]) -> float | None:
@@ -152,10 +152,11 @@ def stored_summary(runs: list[dict[str, Any]]) -> str:
     return f"**What these runs show** ({when}): " + verdict(pick) + " " + test_sentence(pick)
 
 
-def sweep_summary(runs: list[dict[str, Any]], tolerance: float = 0.005) -> str:
+def sweep_summary(runs: list[dict[str, Any]]) -> str:
     """What the whole depth sweep shows (Fig. 6 and Table 6 for every depth stored), computed: whether plain
     training error rises at every step in depth, and how each deeper residual net ends against the shallowest
-    one (within ``tolerance`` counts as "at"); "" when fewer than three depths of a kind are stored."""
+    one, in points (a deeper net that ends above it is named, beside the paper's numbers); "" when fewer than
+    three depths of a kind are stored."""
     plain, res = of_kind(runs, "plain"), of_kind(runs, "residual")
     parts = []
     if len(plain) >= 3:
@@ -168,15 +169,26 @@ def sweep_summary(runs: list[dict[str, Any]], tolerance: float = 0.005) -> str:
     if len(res) >= 3:
         base = res[0]
         te0, tr0 = final(base["test_error"]), final(base["train_error"])
-        rows = []
-        for r in res[1:]:
-            te, tr = final(r["test_error"]), final(r["train_error"])
-            side = (f"within {100 * tolerance:.1f} points of" if abs(te - te0) <= tolerance
-                    else ("below" if te < te0 else "above"))
-            rows.append(f"{_short(r)} {100 * te:.2f}% ({side} {_short(base)}'s {100 * te0:.2f}% in test error, "
-                        f"{100 * (tr - tr0):+.2f} points in training error)")
-        parts.append("Residual nets: " + "; ".join(rows) + ".")
-        if len(res) >= 2 and res[-1]["depth"] > res[-2]["depth"]:
+        deeper = [(r, final(r["test_error"]) - te0, final(r["train_error"]) - tr0) for r in res[1:]]
+        rows = "; ".join(f"{_short(r)} {100 * (te0 + dte):.2f}% ({100 * dte:+.2f} / {100 * dtr:+.2f})"
+                         for r, dte, dtr in deeper)
+        parts.append(f"Residual nets, final test error, and in brackets the difference from {_short(base)} "
+                     f"({100 * te0:.2f}% test, {100 * tr0:.2f}% training) in points of test / training error: "
+                     f"{rows}.")
+        worse_train = [_short(r) for r, _, dtr in deeper if dtr > 0]
+        parts.append(f"Every deeper residual net ends with a lower training error than {_short(base)}."
+                     if not worse_train else
+                     f"{and_list(worse_train)} {'ends' if len(worse_train) == 1 else 'end'} with a higher "
+                     f"training error than {_short(base)}: degradation.")
+        above = [(r, dte) for r, dte, _ in deeper if dte > 0]
+        paper = CIFAR10_TEST_ERROR["resnet"]
+        if not above:
+            parts.append(f"In test error every one also ends below {_short(base)}.")
+        for r, dte in above:
+            cite = (f" (the paper: {paper[r['depth']]}% against {paper[base['depth']]}%, Table 6)"
+                    if r["depth"] in paper and base["depth"] in paper else "")
+            parts.append(f"In test error {_short(r)} ends {100 * dte:.2f} points above {_short(base)}{cite}.")
+        if res[-1]["depth"] > res[-2]["depth"]:
             deep, prev = res[-1], res[-2]
             gap = final(deep["test_error"]) - final(prev["test_error"])
             parts.append(f"At this schedule {_short(deep)} ends {abs(100 * gap):.2f} points "

@@ -61,6 +61,11 @@ def final(values: list[float | None]) -> float | None:
     return next((v for v in reversed(values) if v is not None), None)
 
 
+def and_list(names: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def milestones_text(recipe: dict[str, Any]) -> str:
     """A run's lr milestones as a reader writes them: "8,000 and 12,000" ("" when it has none)."""
     return " and ".join(f"{m:,}" for m in recipe.get("milestones", []))

@@ -80,3 +80,6 @@ def test_the_sweep_claims_follow_every_depth():
 
     by = {c["id"]: c for c in claims.degradation_claims(_sweep({20: 10.6, 56: 30.2}, {**res, 44: 13.0}))}
     assert "not lower at every step" in by["table6"]["why"] and by["table6"]["status"] == "partly"
+    by = {c["id"]: c for c in claims.degradation_claims(_sweep({20: 10.6, 56: 30.2}, {**res, 44: 13.7}))}
+    assert "every deeper net below ResNet-20 except ResNet-44 (+0.20 points)" in by["table6"]["why"]
+    assert by["table6"]["status"] == "partly"

@@ -172,8 +172,17 @@ def test_the_sweep_sentence_follows_every_depth():
               run("residual", 20, 0.08, 0.135), run("residual", 56, 0.06, 0.131), run("residual", 110, 0.05, 0.139)]
     text = sweep_summary(rising)
     assert "plain-20 10.00% → plain-32 15.00% → plain-44 22.00% — it rises at every step in depth" in text
-    assert "ResNet-56 13.10% (within 0.5 points of ResNet-20's 13.50% in test error, -2.00 points" in text
-    assert "ResNet-110 13.90% (within 0.5 points of" in text and "ResNet-110 ends 0.80 points above ResNet-56" in text
+    assert "difference from ResNet-20 (13.50% test, 8.00% training)" in text
+    assert "ResNet-56 13.10% (-0.40 / -2.00); ResNet-110 13.90% (+0.40 / -3.00)." in text
+    assert "Every deeper residual net ends with a lower training error than ResNet-20." in text
+    assert ("In test error ResNet-110 ends 0.40 points above ResNet-20 (the paper: 6.43% against 8.75%, Table 6)."
+            in text)
+    assert "ResNet-110 ends 0.80 points above ResNet-56" in text and "every one also ends below" not in text
+    rising[4]["train_error"][-1] = 0.09  # ResNet-56 trains worse than ResNet-20
+    rising[5]["test_error"][-1] = 0.12  # ResNet-110 generalises better
+    text = sweep_summary(rising)
+    assert "ResNet-56 ends with a higher training error than ResNet-20: degradation." in text
+    assert "In test error every one also ends below ResNet-20." in text and "points above ResNet-20" not in text
     rising[1]["train_error"][-1] = 0.25  # plain-32 above plain-44
     assert "does not rise at every step here" in sweep_summary(rising)
 
