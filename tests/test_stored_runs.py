@@ -1,9 +1,11 @@
 """The stored runs and offline checkpoints shipped in assets/ (produced by scripts/stored_runs.sh)."""
+import re
+
 import pytest
 from conftest import photo
 from PIL import Image
 
-from resnet_demo import classifiers, plots, runs, settings
+from resnet_demo import cifar, classifiers, plots, runs, settings
 from resnet_demo.cifar import load_checkpoint
 from resnet_demo.data import CLASSES, load_bundled, normalize
 
@@ -147,9 +149,10 @@ def test_methods_doc_states_the_stored_runs_numbers():
     for name in STORED:  # every stored run, the depth sweep's too once promoted
         train, test = (100 * runs.final(STORED[name][k]) for k in ("train_error", "test_error"))
         assert f"{name} {train:.2f}% / {test:.2f}%" in text, f"docs/methods.md does not give {name}'s final errors"
-    tests = " / ".join(f"{100 * runs.final(STORED[n]['test_error']):.1f}"
-                       for n in ("ResNet-20", "ResNet-56", "plain-20", "plain-56"))
-    assert f"trained {iterations:,} iterations: test error {tests}%" in text
+    shipped = [re.fullmatch(r"(plain|resnet)(\d+)", p.stem).groups() for p in cifar.checkpoints().values()]
+    names = [f"{'ResNet' if kind == 'resnet' else 'plain'}-{depth}" for kind, depth in shipped]
+    tests = " / ".join(f"{100 * runs.final(STORED[n]['test_error']):.1f}" for n in names)
+    assert f"trained {iterations:,} iterations: test error {tests}%" in text  # the checkpoints, in Classify's order
 
 
 def test_the_sweep_sentence_follows_every_depth():
