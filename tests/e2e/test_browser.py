@@ -206,7 +206,7 @@ def test_gradient_flow_stored_at_once_step_control_and_live(page):
     _text(page, "How this was computed").first.click()  # the provenance, collapsed under the sentence
     _text(page, "Stored result").first.wait_for(timeout=10_000)
     assert "in plain-56" in _text(page, "after 400 SGD steps").first.inner_text()
-    page.get_by_label("Depth").first.click()
+    page.get_by_label("Depth", exact=True).first.click()
     page.get_by_role("option", name="110 · stored", exact=True).click()  # stored settings are marked
     _text(page, "in plain-110").first.wait_for(timeout=10_000)  # stored: no button press needed
     page.get_by_label("BatchNorm").last.uncheck()
@@ -218,7 +218,7 @@ def test_gradient_flow_stored_at_once_step_control_and_live(page):
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .legend')].filter(l => "
                            "l.closest('.js-plotly-plot').offsetParent !== null)[0].textContent"
                            ".includes('110, step 0')", timeout=10_000)
-    page.get_by_label("Depth").first.click()
+    page.get_by_label("Depth", exact=True).first.click()
     page.get_by_role("option", name="20 · stored", exact=True).click()
     page.get_by_label("Seed").first.fill("5")  # not stored: trained live when asked
     _text(page, "not stored").first.wait_for(timeout=10_000)
