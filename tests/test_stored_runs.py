@@ -64,6 +64,13 @@ def test_the_shipped_checkpoints_include_the_four_nets_the_tabs_compare():
     assert {"plain20", "plain56", "resnet20", "resnet56"} <= {p.stem for p in settings.CHECKPOINTS_DIR.glob("*.pt")}
 
 
+def test_assets_stay_under_35_mb():
+    """#24: a Space clones all of assets/; a training job's resume state (assets/runs/resume/) is not counted."""
+    assets = settings.ROOT / "assets"
+    files = [p for p in assets.rglob("*") if p.is_file() and "resume" not in p.relative_to(assets).parts]
+    assert sum(p.stat().st_size for p in files) < 35 * 2**20
+
+
 @pytest.mark.parametrize("path", sorted(settings.CHECKPOINTS_DIR.glob("*.pt")), ids=lambda p: p.stem)
 def test_checkpoints_are_small_and_match_their_runs(path):
     model, meta = load_checkpoint(path)
