@@ -135,7 +135,8 @@ def results_provenance(runs: list[dict[str, Any]]) -> str:
     )
     rows = ["| run | device | wall time |", "|---|---|---|"]
     rows += [f"| {r['name']} | {r['device']} | {r['wall_seconds'] / 60:.0f} min |" for r in runs]
-    return text + "\n\n" + "\n".join(rows)
+    return (text + "\n\n" + "\n".join(rows) + "\n\nWall time is as each run recorded it, including time its machine "
+            "shared with other work, so it does not compare the nets' speed (the machines: docs/methods.md).")
 
 
 def stored_summary(runs: list[dict[str, Any]]) -> str:

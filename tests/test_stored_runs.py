@@ -114,6 +114,7 @@ def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
     how = results_provenance([STORED[n] for n in REQUIRED])
     assert f"lr /10 at {drops}." in how  # the schedule the runs used, as a reader writes it
     assert all(f"| {n} | {STORED[n]['device']} |" in how for n in REQUIRED)  # machine and wall time, collapsed
+    assert "so it does not compare the nets' speed" in how  # plain-44 took 402 min, plain-56 188: not a speed
 
 
 def test_depth_tab_sentence_states_the_test_errors_it_shows():
