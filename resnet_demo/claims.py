@@ -81,7 +81,8 @@ def degradation_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             paper = {net_label("residual", r["depth"]): CIFAR10_TEST_ERROR["resnet"][r["depth"]] for r in table}
             ours = {net_label("residual", r["depth"]): _pct(final(r["test_error"])) for r in table}
             base = net_label("residual", table[0]["depth"])
-            above = [name for name, te in list(ours.items())[1:] if te > ours[base] + 0.5]
+            deeper = list(ours.items())[1:]
+            above = [name for name, te in deeper if te > ours[base] + 0.5]
             errors = list(ours.values())
             if above:
                 verdict = f"{and_list(above)} more than 0.5 points above {base}"
@@ -90,8 +91,7 @@ def degradation_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             elif all(te < ours[base] for te in errors[1:]):
                 verdict = f"every deeper net below {base}, though not lower at every step"
             else:  # some deeper net at or above the shallowest, by 0.5 points or less: name it
-                up = [f"{name} ({te - ours[base]:+.2f} points)" for name, te in list(ours.items())[1:]
-                      if te >= ours[base]]
+                up = [f"{name} ({te - ours[base]:+.2f} points)" for name, te in deeper if te >= ours[base]]
                 verdict = f"every deeper net below {base} except {and_list(up)}"
             out.append(_claim(
                 "table6", "§4.2, Table 6",
