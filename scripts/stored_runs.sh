@@ -17,6 +17,9 @@
 # the runs named, then removes assets/runs/resume/): each run resumes where it stopped. The shipped four
 # were made with QUEUES="plain20 plain56|resnet20 resnet56" KEEP_CHECKPOINTS="plain20 plain56 resnet20
 # resnet56" (~6 h of both cores on Zen 4 over three sittings; README gives each run's recorded wall time).
+# Seeds (#39): a name ending in -seedS trains that net with seed S (its weights, batch order and augmentation)
+# and is promoted to assets/runs/seeds/, where resnet_demo.noise reads the spread between seeds:
+#   QUEUES="resnet20-seed1 resnet56-seed1|resnet20-seed2 resnet56-seed2" KEEP_CHECKPOINTS="" bash scripts/stored_runs.sh
 # SCALE=1 is the paper's full recipe (64k iterations; wants a GPU, DEVICE=cuda, or torchrun: see README).
 # Why 16,000 iterations: measured at a constant lr 0.1 (same seed and batches, 1 thread), ResNet-56's
 # smoothed training error trails ResNet-20's by 17.7 points at iteration 1,000, 4.4 at 2,000, 2.3 at 3,000,
@@ -51,7 +54,8 @@ NOTE=${NOTE:-"shortened schedule: the paper's recipe with iterations and lr mile
 STAGE=assets/runs/resume
 NAMES=$(echo "$QUEUES" | tr '|' ' ')
 for name in $NAMES; do
-  [[ $name =~ ^(plain|resnet)[0-9]+$ ]] || { echo "QUEUES: '$name' is not plainN or resnetN" >&2; exit 2; }
+  [[ $name =~ ^(plain|resnet)[0-9]+(-seed[0-9]+)?$ ]] \
+    || { echo "QUEUES: '$name' is not plainN, resnetN, plainN-seedS or resnetN-seedS" >&2; exit 2; }
 done
 mkdir -p "$STAGE"
 python -c "from resnet_demo.data import load; load('$DATASET')"  # decode once, cached for all processes
@@ -59,13 +63,16 @@ IFS='|' read -ra queues <<< "$QUEUES"
 for queue in "${queues[@]}"; do
   (
     for name in $queue; do
-      depth=${name//[a-z]/}
-      if [[ $name == resnet* ]]; then arch=residual; else arch=plain; fi
+      net=${name%%-seed*}  # resnet56-seed2: net resnet56, seed 2 (no suffix: seed 0)
+      seed=0
+      if [[ $name == *-seed* ]]; then seed=${name##*-seed}; fi
+      depth=${net//[a-z]/}
+      if [[ $net == resnet* ]]; then arch=residual; else arch=plain; fi
       warmup=()
       if [ "$arch" = residual ] && [ "$depth" -ge "$WARMUP_DEPTH" ]; then warmup=(--warmup-until-error 0.8); fi
       python -m resnet_demo.train --arch "$arch" --depth "$depth" --dataset "$DATASET" \
         --schedule-scale "$SCALE" --eval-every "$EVAL_EVERY" --log-every "$LOG_EVERY" --device "$DEVICE" \
-        --threads "$THREADS" "${warmup[@]}" --note "$NOTE" --out "$STAGE/$name.json" \
+        --threads "$THREADS" --seed "$seed" "${warmup[@]}" --note "$NOTE" --out "$STAGE/$name.json" \
         --save "$STAGE/$name.ckpt" --state "$STAGE/$name.pt" --resume --quiet
     done
   ) &
@@ -74,8 +81,10 @@ wait  # each subshell stops at its first failure; set -e does not see background
 for name in $NAMES; do
   [ -f "$STAGE/$name.ckpt" ] || { echo "$name did not finish; rerun to resume" >&2; exit 1; }
 done
+mkdir -p assets/runs/seeds
 for name in $NAMES; do
-  mv "$STAGE/$name.json" "assets/runs/$name.json"
+  if [[ $name == *-seed* ]]; then dest=assets/runs/seeds; else dest=assets/runs; fi  # another seed of a stored net
+  mv "$STAGE/$name.json" "$dest/$name.json"
   if [[ " $KEEP_CHECKPOINTS " == *" $name "* ]]; then
     mv "$STAGE/$name.ckpt" "assets/checkpoints/$name.pt"
   fi
