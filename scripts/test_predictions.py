@@ -1,0 +1,65 @@
+"""Which of the 10,000 test images each kept checkpoint gets right: the data for the test-set sampling noise of
+the stored nets' test errors (binomial) and for paired comparisons of two nets on the same images (McNemar).
+
+    python -m scripts.test_predictions [--dataset ../shared/data/cifar10-jpeg] [--threads 2]
+
+Writes assets/noise/test_predictions.json: for every checkpoint in assets/checkpoints/ (plain-20/56,
+ResNet-20/56/110), its test error recomputed here (it must equal the error the run stored at its last
+evaluation: a test checks) and one bit per test image, 1 = correct, in the dataset's order (np.packbits, then
+base64: 1,250 bytes a net). The test set is the JPEG re-encoded copy of CIFAR-10 the stored runs were tested
+on (../shared/data/README.md), not the original: the app never reads ../shared, it reads this file.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import time
+
+import numpy as np
+import torch
+
+from resnet_demo import cifar
+from resnet_demo.cifar import load_checkpoint
+from resnet_demo.data import load, normalize
+from resnet_demo.noise import PREDICTIONS_FILE, provenance
+from resnet_demo.paper import net_label
+from resnet_demo.threads import flush_denormals
+
+
+@torch.inference_mode()
+def correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> np.ndarray:
+    flush_denormals()
+    out = []
+    for i in range(0, len(x), batch):
+        out.append((model(normalize(x[i:i + batch])).argmax(1) == y[i:i + batch]).numpy())
+    return np.concatenate(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="../shared/data/cifar10-jpeg")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    data = load(args.dataset)
+    nets = {}
+    for path in cifar.checkpoints().values():
+        model, info = load_checkpoint(path)
+        ok = correct(model, data.x_test, data.y_test)
+        c = info["config"]
+        nets[net_label(c["arch"], c["depth"])] = {
+            "checkpoint": path.name, "iterations": info["iterations"], "test_error": round(1 - ok.mean(), 6),
+            "checkpoint_test_error": info["test_error"], "images": len(ok),
+            "correct": base64.b64encode(np.packbits(ok.astype(np.uint8)).tobytes()).decode()}
+        print(f"{path.name}: {100 * (1 - ok.mean()):.2f}% test error on {len(ok):,} images", flush=True)
+    meta = provenance(t0, "scripts.test_predictions", data=f"{data.name}: the JPEG re-encoded copy of CIFAR-10's "
+                      f"{len(data.x_test):,} test images (../shared/data/cifar10-jpeg), the stored runs' test set")
+    PREDICTIONS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    import json  # noqa: PLC0415
+    PREDICTIONS_FILE.write_text(json.dumps({"meta": meta, "nets": nets}, indent=1) + "\n")
+    print(f"wrote {PREDICTIONS_FILE}")
+
+
+if __name__ == "__main__":
+    main()
