@@ -8,6 +8,7 @@ import statistics
 from conftest import ROOT
 
 from resnet_demo import claims
+from resnet_demo.noise import Noise
 
 ASSETS = ROOT / "assets"
 
@@ -16,14 +17,35 @@ def _final(values):
     return next(v for v in reversed(values) if v is not None)
 
 
-def test_at_least_ten_claims_each_with_a_status_and_a_tab():
+def test_every_claim_has_a_group_a_status_and_a_tab():
     found = claims.claims()
-    assert len(found) >= 10 and len({c["id"] for c in found}) == len(found)
+    assert len(found) >= 18 and len({c["id"] for c in found}) == len(found)
     for c in found:
         assert c["status"] in claims.STATUSES and c["tab"] in ("depth", "gradflow", "anatomy", "inside", "classify")
+        assert c["group"] in claims.GROUPS
         assert c["claim"] and c["why"] and c["paper"] is not None and c["ours"] is not None
-        assert set(c) <= {"id", "section", "claim", "paper", "ours", "status", "why", "tab", "unit", "paper_unit"}
+        assert set(c) <= {"id", "group", "section", "claim", "paper", "ours", "status", "why", "tab", "unit",
+                          "paper_unit"}
     assert json.loads(json.dumps(found)) == found  # what /paper sends
+    # counted facts are counted, later papers are not the paper's experiments
+    assert {c["id"] for c in found if c["group"] == "counted"} == {"identity-free", "cheaper-than-vgg", "bottleneck"}
+    assert {c["id"] for c in found if c["group"] == "later"} == {"lesion", "landscape"}
+
+
+def test_the_left_out_claims_are_there_with_the_papers_numbers():
+    by = {c["id"]: c for c in claims.claims()}
+    assert by["detection"]["paper"] == {"VOC 2007": "73.2 → 76.4", "VOC 2012": "70.4 → 73.8",
+                                        "COCO mAP@[.5, .95]": "21.2 → 27.2"}
+    assert "28% relative" in by["detection"]["claim"]
+    assert by["ilsvrc"]["paper"] == {"ensemble, top-5 error": 3.57}
+    assert by["resnet1202"]["paper"] == {"ResNet-1202": 7.93, "ResNet-110": 6.43}
+    assert by["fig4"]["paper"]["plain-34"] == 28.54 and by["fig4"]["paper"]["plain-18"] == 27.94
+    assert all(by[i]["status"] == "quoted" for i in ("detection", "ilsvrc", "resnet1202", "fig4"))
+    # bottleneck economy, counted from the stored module counts
+    basic, bottleneck = json.loads((ASSETS / "anatomy.json").read_text())["block_comparison"]
+    ratio = round(bottleneck["macs"] / basic["macs"], 2)
+    assert by["bottleneck"]["ours"] == {"bottleneck ÷ basic, multiply-adds": ratio}
+    assert by["bottleneck"]["status"] == "counted" and 0.8 < bottleneck["macs"] / basic["macs"] < 1.2
 
 
 def test_ours_are_the_stored_files_numbers():
@@ -34,52 +56,96 @@ def test_ours_are_the_stored_files_numbers():
         assert by[claim]["ours"] == round(100 * (_final(kind[-1]["train_error"]) - _final(kind[0]["train_error"])), 2)
     table6 = sorted((r["depth"], round(100 * _final(r["test_error"]), 2)) for r in run.values()
                     if r["arch"] == "residual" and r["depth"] in (20, 32, 44, 56, 110))  # the paper's Table 6 rows
-    assert by["table6"]["ours"] == {f"ResNet-{d}": te for d, te in table6}
-    nets = json.loads((ASSETS / "anatomy.json").read_text())["networks"]
+    if not (ASSETS / "runs" / "seeds").exists():  # with seed runs, ours is the mean over seeds
+        assert by["table6"]["ours"] == {f"ResNet-{d}": te for d, te in table6}
+    counts = json.loads((ASSETS / "anatomy.json").read_text())
+    nets = counts["networks"]
     assert by["identity-free"]["ours"] == nets["resnet34-A"]["params"] - nets["plain34"]["params"] == 0
-    assert by["cheaper-than-vgg"]["ours"]["VGG-19"] == round(nets["vgg19"]["macs"] / 1e9, 2)
+    paper_layout = counts["stride_on_first_1x1_macs"]["resnet152"]
+    assert by["cheaper-than-vgg"]["ours"] == {"ResNet-152": round(paper_layout / 1e9, 2),
+                                              "VGG-19": round(nets["vgg19"]["macs"] / 1e9, 2)}
+    assert "11.51" in by["cheaper-than-vgg"]["why"]  # torchvision's v1.5 count beside the paper-layout one
     pair = json.loads((ASSETS / "inside" / "lesion.json").read_text())["pairs"]["56"]
     same = [s["error"] for s in pair["plain"]["single"] if s["error"] is not None and not s["downsampling"]]
     assert by["lesion"]["ours"]["plain-56"] == round(100 * (statistics.median(same) - pair["plain"]["baseline"]), 1)
     ratios = json.loads((ASSETS / "inside" / "responses.json").read_text())["ratios"]["ResNet-56 trained"]
     assert by["small-f"]["ours"] == round(statistics.median(ratios), 2)
     catalog = json.loads((ASSETS / "imagenet_models.json").read_text())["fp32"]
-    assert by["imagenet-deeper"]["ours"]["ResNet-152"] == catalog["resnet152.IMAGENET1K_V1"]["acc@1"]
+    # the same measure as the paper's: top-1 error, not accuracy
+    assert by["imagenet-deeper"]["ours"]["ResNet-152"] == round(100 - catalog["resnet152.IMAGENET1K_V1"]["acc@1"], 2)
     assert by["imagenet-18-34"]["status"] == "quoted"  # ImageNet training is not done here
 
 
-def _sweep(plain_train: dict[int, float], res_test: dict[int, float]) -> list[dict]:
+def test_statuses_claim_no_more_than_the_evidence():
+    """The referee's read (#39): each of these rests on a difference inside its noise, a measurement that does not
+    test the claim, or one that goes the other way for some nets."""
+    by = {c["id"]: c for c in claims.claims()}
+    assert by["small-f"]["status"] == "inconclusive here" and "already" in by["small-f"]["why"]
+    assert "ResNet-20" in by["small-f"]["why"]  # left out before: median 0.64, 3 of 9 blocks above 1
+    assert by["no-vanishing"]["status"] == "inconclusive here" and "chance" in by["no-vanishing"]["why"]
+    assert by["landscape"]["status"] == "inconclusive here" and "not nearly convex" in by["landscape"]["why"]
+    assert by["lesion"]["status"] == "partly" and "not for ResNet-20" in by["lesion"]["why"]
+    assert "downsampling" in by["lesion"]["why"] and "VGG" in by["lesion"]["why"]
+    assert "within noise" in by["table6"]["why"] and by["table6"]["status"] != "reproduced"
+    for words in ("JPEG", "16,000 of the paper's 64,000 iterations", "seeds"):  # every cause of the gap named
+        assert words in by["table6"]["why"]
+    assert "option B" in by["imagenet-18-34"]["why"] and "plain half has no evidence" in by["imagenet-18-34"]["why"]
+    deeper = by["imagenet-deeper"]["why"]
+    assert "v1.5" in deeper and "trained with the paper's recipe" not in deeper
+    assert by["fig7"]["ours"]["depth 56"]["ranks where ResNet is smaller"] == "55 of 55"
+
+
+def _sweep(plain_train: dict[int, float], res_test: dict[int, float], res_train: dict[int, float] | None = None
+           ) -> list[dict]:
     """Runs whose final errors are given (percent); the other final errors fixed."""
     def run(arch, depth, train, test):
-        return {"name": f"{arch}{depth}", "arch": arch, "depth": depth, "iterations": [800, 16000],
-                "train_error": [0.9, train / 100], "test_error": [0.9, test / 100]}
+        return {"name": f"{arch}{depth}", "arch": arch, "depth": depth, "iterations": [800, 16000], "seed": 0,
+                "batch_size": 128, "test_images": 10000, "train_error": [0.9, train / 100],
+                "test_error": [0.9, test / 100]}
+    res_train = res_train or {d: 8.0 - d / 20 for d in res_test}
     return ([run("plain", d, e, e + 5) for d, e in plain_train.items()]
-            + [run("residual", d, 8.0 - d / 100, e) for d, e in res_test.items()])
+            + [run("residual", d, res_train[d], e) for d, e in res_test.items()])
 
 
-def test_the_sweep_claims_follow_every_depth():
-    """With the whole sweep stored (#24), claim 1 checks every step in depth and Table 6 every row."""
-    res = {20: 13.5, 32: 13.4, 44: 13.2, 56: 13.1, 110: 12.7}
-    by = {c["id"]: c for c in claims.degradation_claims(_sweep({20: 10.6, 32: 17.1, 44: 23.7, 56: 30.2}, res))}
+def _by(runs, extra=()):
+    return {c["id"]: c for c in claims.degradation_claims(runs, Noise(runs, extra=extra, answers={}))}
+
+
+def test_one_rule_for_every_step_in_depth():
+    """Both depth claims judge every step by the same rule: a difference is called beyond twice its noise."""
+    by = _by(_sweep({20: 10.6, 32: 17.1, 44: 23.7, 56: 30.2}, {20: 13.5, 32: 12.0, 44: 10.5, 56: 9.0, 110: 7.5}))
     assert by["degradation"]["status"] == "reproduced" and by["degradation"]["ours"] == 19.6
     assert "(plain-20, plain-32, plain-44 and plain-56)" in by["degradation"]["claim"]
-    assert by["degradation"]["why"].endswith("plain-20 10.6% → plain-32 17.1% → plain-44 23.7% → plain-56 30.2%, "
-                                             "higher at every step.")
+    assert by["table6"]["status"] == "reproduced"  # every step 1.5 points down, beyond test-set noise (±0.9)
+    assert by["no-degradation"]["status"] == "reproduced"
     assert by["table6"]["paper"] == {"ResNet-20": 8.75, "ResNet-32": 7.51, "ResNet-44": 7.17, "ResNet-56": 6.97,
                                      "ResNet-110": 6.43}
-    assert by["table6"]["ours"] == {f"ResNet-{d}": e for d, e in res.items()}
-    assert by["table6"]["status"] == "partly" and "lower at every step in depth" in by["table6"]["why"]
-    assert "ResNet-110 trains to lower error than ResNet-20" in by["no-degradation"]["claim"]
 
-    by = {c["id"]: c for c in claims.degradation_claims(
-        _sweep({20: 10.6, 32: 17.1, 44: 16.9, 56: 30.2}, {**res, 44: 13.6, 110: 14.1}))}
-    assert by["degradation"]["status"] == "partly"  # 20 -> 56 rises, 32 -> 44 does not
-    assert by["degradation"]["why"].endswith(", not higher at every step.")
-    assert by["table6"]["status"] == "not reproduced"
-    assert "ResNet-110 more than 0.5 points above ResNet-20" in by["table6"]["why"]  # 44 is within 0.5: not named
-
-    by = {c["id"]: c for c in claims.degradation_claims(_sweep({20: 10.6, 56: 30.2}, {**res, 44: 13.0}))}
-    assert "not lower at every step" in by["table6"]["why"] and by["table6"]["status"] == "partly"
-    by = {c["id"]: c for c in claims.degradation_claims(_sweep({20: 10.6, 56: 30.2}, {**res, 44: 13.7}))}
-    assert "every deeper net below ResNet-20 except ResNet-44 (+0.20 points)" in by["table6"]["why"]
+    # 32 -> 44 +0.2 points of training error: within noise, so degradation is only partly shown
+    by = _by(_sweep({20: 10.6, 32: 17.1, 44: 17.3, 56: 30.2}, {20: 13.5, 32: 13.4, 44: 13.6, 56: 13.1, 110: 11.5}))
+    assert by["degradation"]["status"] == "partly" and "plain-32 → plain-44 +0.20 points, within noise" in \
+        by["degradation"]["why"]
+    # Table 6: only ResNet-110 is below ResNet-20 beyond noise; 44's +0.1 is within noise, not "above"
     assert by["table6"]["status"] == "partly"
+    assert "ResNet-44 +0.10 points, within noise" in by["table6"]["why"]
+    assert "Only ResNet-110 is below ResNet-20 beyond noise" in by["table6"]["why"]
+
+    # a residual step that rises beyond noise is named, as a plain one would be
+    by = _by(_sweep({20: 10.6, 56: 30.2}, {20: 13.5, 56: 13.0, 110: 12.0}, res_train={20: 8.0, 56: 10.0, 110: 4.0}))
+    assert by["no-degradation"]["status"] == "partly"
+    assert "Training error rises beyond noise at ResNet-20 → ResNet-56 (+2.00)" in by["no-degradation"]["why"]
+    # all within noise: inconclusive, never reproduced
+    by = _by(_sweep({20: 10.6, 56: 10.9}, {20: 13.5, 56: 13.3}, res_train={20: 8.0, 56: 7.8}))
+    assert by["degradation"]["status"] == "inconclusive here"
+    assert by["no-degradation"]["status"] == "inconclusive here" and by["table6"]["status"] == "inconclusive here"
+
+
+def test_seed_spread_widens_the_noise():
+    """With extra seeds stored, the seed-to-seed spread joins the noise and can turn a call into "within noise"."""
+    runs = _sweep({20: 10.6, 56: 30.2}, {20: 13.5, 56: 12.3})
+    assert _by(runs)["table6"]["why"].count("lower (noise") == 1  # -1.2 beyond the test-set noise alone
+    extra = tuple({**r, "seed": s, "test_error": [0.9, r["test_error"][-1] + dv], "train_error": r["train_error"]}
+                  for r in runs if r["arch"] == "residual" for s, dv in ((1, 0.012), (2, -0.012)))
+    by = _by(runs, extra)
+    assert "ResNet-56 -1.20 points, within noise" in by["table6"]["why"]
+    assert "mean of 3 seeds" in by["table6"]["why"] and by["table6"]["status"] == "inconclusive here"

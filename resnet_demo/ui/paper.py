@@ -6,14 +6,16 @@ from typing import Any
 
 import gradio as gr
 
-from .. import claims, svg_charts
+from .. import claims, noise, svg_charts
 from ..paper import PAPER_URL
 from ..runs import stored_runs
 
 TAB_NAMES = {"depth": "Depth", "gradflow": "Gradient flow", "anatomy": "Anatomy", "inside": "Inside trained nets",
              "classify": "Classify"}
-STATUS_TEXT = {"reproduced": "✔ reproduced", "partly": "◐ partly reproduced", "not reproduced": "✘ not reproduced",
-               "quoted": "“” quoted, not reproducible here"}
+STATUS_TEXT = {"reproduced": "✔ reproduced", "partly": "◐ partly reproduced",
+               "inconclusive here": "? inconclusive here", "not reproduced": "✘ not reproduced",
+               "quoted": "“” quoted, not reproducible here",
+               "counted": "Σ counted"}
 
 INTRO = (
     "**What the paper found:** very deep plain networks train *worse* than shallower ones, and adding identity "
@@ -43,11 +45,32 @@ def _value(v: Any, unit: str | None) -> str:
     return f"{v}" + (f" ({unit})" if unit else "")
 
 
+def _ours(c: dict[str, Any]) -> str:
+    """The "Ours" line: says in the line itself when it measures something else than the paper's."""
+    if c["ours"] == "—":
+        return "- Ours: none (not reproducible here)"
+    other = c.get("paper_unit") and c.get("unit") and c["paper_unit"] != c["unit"]
+    return f"- Ours{', a different measure' if other else ''}: {_value(c['ours'], c.get('unit'))}"
+
+
 def section(n: int, c: dict[str, Any]) -> str:
     paper_unit = c.get("paper_unit") or (None if isinstance(c["paper"], str) else c.get("unit"))
     return (f"#### {n}. {c['claim']}\n\n**{STATUS_TEXT[c['status']]}** · {c['section']}\n\n"
-            f"- The paper: {_value(c['paper'], paper_unit)}\n"
-            f"- Ours: {_value(c['ours'], c.get('unit'))}\n\n{c['why']}")
+            f"- The paper: {_value(c['paper'], paper_unit)}\n{_ours(c)}\n\n{c['why']}")
+
+
+def how_to_read() -> str:
+    """What each status means and the noise rule, in one short paragraph and a list."""
+    return ("**How to read a status.** " + noise.RULE + " A status claims no more than the paper's own words "
+            "and this noise allow; our CIFAR-10 numbers come from a JPEG re-encoded copy of CIFAR-10 and a schedule "
+            "a quarter of the paper's, so they sit above the paper's.\n\n"
+            + "\n".join(f"- **{STATUS_TEXT[s]}**: {claims.MEANING[s]}." for s in claims.STATUSES))
+
+
+def tally(found: list[dict[str, Any]]) -> str:
+    """"The paper's experiments (14): 1 reproduced, …" for every group."""
+    return "  \n".join(f"{claims.GROUPS[g]} ({sum(n.values())}): " + ", ".join(f"{k} {s}" for s, k in n.items()) + "."
+                       for g, n in claims.counts(found).items())
 
 
 def paper_json() -> list[dict[str, Any]]:
@@ -58,9 +81,12 @@ def build(tabs: gr.Tabs) -> None:
     """The tab; its buttons switch ``tabs`` to the tab that explores each claim."""
     gr.Markdown("### The paper, claim by claim\n" + INTRO)
     found = claims.claims()  # the stored files, read when the app is built (they do not change while it runs)
-    counts = {s: sum(c["status"] == s for c in found) for s in claims.STATUSES}
-    gr.Markdown(f"{len(found)} claims: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".")
-    for n, c in enumerate(found, 1):
+    gr.Markdown(f"{len(found)} claims.  \n" + tally(found))
+    gr.Markdown(how_to_read())
+    grouped = [c for g in claims.GROUPS for c in found if c["group"] == g]
+    for n, c in enumerate(grouped, 1):
+        if n == 1 or c["group"] != grouped[n - 2]["group"]:
+            gr.Markdown(f"### {claims.GROUPS[c['group']]}")
         with gr.Group():
             figure = FIGURES.get(c["id"])
             if figure is not None and stored_runs():
