@@ -3,12 +3,14 @@ sentences computed from their errors, and the stored runs beside the paper's Tab
 tab for the stored runs and for live runs alike."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from . import anatomy
 from .cifar import checkpoint_stem, cifar_net, count_params
+from .noise import Diff, Noise, binomial_sigma, diff, predictions_file, spread
 from .paper import CIFAR10_TEST_ERROR, net_label
 from .runs import and_list, final, milestones_text, of_kind, warmup_text
 
@@ -27,52 +29,78 @@ def gaps(runs: list[dict[str, Any]]) -> dict[str, float]:
     return {"plain_gap": pd - ps, "residual_gap": rd - rs, "residual_advantage": pd - rd}
 
 
+JPEG_DATA = ("a JPEG re-encoded copy of CIFAR-10's 50,000 training and 10,000 test images, not the original the paper "
+             "used (a ResNet-20 trained on the original, 8.3% error there, scores about 19% on this copy)")
 CHANCE = 0.9          # training error of guessing among CIFAR-10's 10 classes
 LEARNED_BELOW = 0.8   # a net has learned something once its training error is this far below chance
+FAR_FROM_TRAINED = 0.5  # above this training error a net is early in training: the verdict says so
+
+
+def _measured_on(run: dict[str, Any]) -> int:
+    """How many images the final training error was measured on: the fixed training sample at the end, else the
+    last ``smoothing`` batches."""
+    rec = run.get("recipe", {})
+    if final(run.get("train_error_measured") or []) is not None:
+        return rec.get("train_eval_images") or 1000
+    return rec.get("smoothing", 50) * run.get("batch_size", 128)
+
+
+def _gap(deep: dict[str, Any], shallow: dict[str, Any], seed_sd: float | None) -> Diff:
+    """The final training-error gap in points with its noise: the sampling of both errors, and the seed-to-seed
+    s.d. of this gap where it was measured for the setting."""
+    a, b = final_train_error(shallow), final_train_error(deep)
+    sampling = math.hypot(binomial_sigma(a, _measured_on(shallow)), binomial_sigma(b, _measured_on(deep)))
+    return diff(100 * (b - a), ("sampling", sampling), ("seeds", seed_sd))
 
 
 def verdict(runs: list[dict[str, Any]], noise: dict[str, float] | None = None) -> str:
-    """A sentence computed from the four runs' final training errors (never a canned conclusion). None before
-    the shallow nets have learned something; a difference within twice ``noise`` (the seed-to-seed standard
-    deviation of that gap, in points, for the setting the runs used) is "too close to call"."""
+    """A sentence computed from the four runs' final training errors (never a canned conclusion), by the app's
+    noise rule (``noise``): a gap is called only beyond twice its noise, the sampling of the two errors and, where
+    measured for this setting, ``noise`` (the seed-to-seed s.d. of that gap, points). None before the shallow nets
+    have learned something; it says when the nets are still far from trained, and when the paper's residual
+    result did not appear."""
     ps, pd, rs, rd = runs
     if any(final_train_error(r) is None for r in runs):
         return "Too early for a verdict: no training error has been measured yet."
+    errors = ", ".join(f"{_short(r)} {100 * final_train_error(r):.0f}%" for r in runs)
     if min(final_train_error(ps), final_train_error(rs)) > LEARNED_BELOW:
         its = max(r["iterations"][-1] for r in runs)
-        errors = ", ".join(f"{_short(r)} {100 * final_train_error(r):.0f}%" for r in runs)
         return (f"Too early for a verdict: after {its:,} iterations the nets have not learned yet ({errors} "
                 f"training error; guessing is {100 * CHANCE:.0f}%).")
-    g = gaps(runs)
     noise = noise or {}
+    plain = _gap(pd, ps, noise.get("plain_gap"))
+    res = _gap(rd, rs, noise.get("residual_gap"))
+    adv = _gap(pd, rd, noise.get("residual_advantage"))  # plain-deep minus residual-deep
 
-    def close(key: str) -> float:
-        return max(0.5, 2 * noise.get(key, 0.0))
+    def said(d: Diff, deep: dict, shallow: dict) -> str:
+        if not d.called:
+            return f"{_short(deep)} and {_short(shallow)} are within noise of each other ({d.text()})"
+        return (f"{_short(deep)} ended {abs(d.value):.1f} points {'above' if d.value > 0 else 'below'} "
+                f"{_short(shallow)} (noise ±{d.margin:.1f})")
 
-    def compare(deep: dict, shallow: dict, key: str) -> tuple[str, bool]:
-        gap = g[key]
-        if abs(gap) < close(key):
-            why = f"within the ±{close(key):.1f}-point spread between seeds" if key in noise else "level"
-            return f"{_short(deep)} and {_short(shallow)} are too close to call ({gap:+.1f} points, {why})", False
-        side = "above" if gap > 0 else "below"
-        return f"{_short(deep)} ended {abs(gap):.1f} points {side} {_short(shallow)}", True
-
-    plain, plain_clear = compare(pd, ps, "plain_gap")
-    residual, _ = compare(rd, rs, "residual_gap")
-    if plain_clear:
-        plain += (": degradation, the deeper plain net trains worse" if g["plain_gap"] > 0
-                  else ": no degradation in this run")
-    adv = g["residual_advantage"]
-    if abs(adv) < close("residual_advantage"):
-        tail = f"At the same depth, {_short(rd)} and {_short(pd)} are too close to call ({adv:+.1f} points)."
+    text = said(plain, pd, ps)
+    if plain.called:
+        text += (": degradation, the deeper plain net trains worse" if plain.value > 0
+                 else ": no degradation in this run")
+    text += "; " + said(res, rd, rs)
+    if res.sign > 0:
+        text += (": the paper's residual result, the deeper net training at least as well, did not appear in this "
+                 "run")
+    elif res.sign < 0:
+        text += ": the deeper residual net trains better, as in the paper"
+    if adv.called:
+        tail = (f"{_short(rd)} is {abs(adv.value):.1f} points {'below' if adv.value > 0 else 'above'} {_short(pd)}"
+                f" at the same depth and iteration (noise ±{adv.margin:.1f}).")
     else:
-        tail = (f"{_short(rd)} is {abs(adv):.1f} points {'below' if adv > 0 else 'above'} {_short(pd)}"
-                " at the same depth and iteration.")
+        tail = f"At the same depth, {_short(rd)} and {_short(pd)} are within noise ({adv.text()})."
+    if max(final_train_error(r) for r in runs) > FAR_FROM_TRAINED:
+        tail += (f" The nets are still early in training ({errors} training error; guessing is "
+                 f"{100 * CHANCE:.0f}%): the paper's curves end after 64,000 iterations.")
     measured = all(final(r.get("train_error_measured") or []) is not None for r in runs)  # none if stopped early
-    images = runs[0].get("recipe", {}).get("train_eval_images") or 1000
-    how = (f" (measured on {images:,} training images at the end: the markers)" if measured
+    how = (f" (measured on {_measured_on(runs[0]):,} training images at the end: the markers)" if measured
            else " (mean of the last batches)")
-    return f"Training error{how}: {plain}; {residual}. {tail}"
+    seeds = "" if noise else " The seed-to-seed spread is not measured for this setting: the noise is sampling only."
+    return f"Training error{how}: {text}. {tail}{seeds}"
 
 
 def _short(run: dict[str, Any]) -> str:
@@ -91,34 +119,51 @@ def params(run: dict[str, Any]) -> int:
     return count_params(net)
 
 
-def results_table(runs: list[dict[str, Any]]) -> str:
-    """Our runs beside the paper's Table 6: every number read from the runs, the modules or paper.py."""
+def results_table(runs: list[dict[str, Any]], noise: Noise | None = None) -> str:
+    """Our runs beside the paper's Table 6: every number read from the runs, the modules or paper.py; each error
+    with ± twice its noise (``noise``), and the seed spread where extra seeds are stored."""
+    noise = noise or Noise(runs)
     paper = CIFAR10_TEST_ERROR["resnet"]
     tested = sorted({r["test_images"] for r in runs if "test_images" in r})
-    on = f" ({tested[0]:,} test images)" if len(tested) == 1 else ""
-    lines = [f"| run | params | our iterations | final training error | final test error{on} | the paper's test "
-             "error (64k iterations) |", "|---|---|---|---|---|---|"]
+    on = f", {tested[0]:,} JPEG test images" if len(tested) == 1 else ""
+    seeded = any(noise.seeds(_short(r)) > 1 for r in runs)
+    lines = [f"| run | params | our iterations | final training error | final test error{on} "
+             + ("| test error over seeds " if seeded else "")
+             + "| the paper's test error (64k iterations, original CIFAR-10) |",
+             "|---|---|---|---|---|" + ("---|" if seeded else "") + "---|"]
     for r in runs:
-        tr, te = final(r["train_error"]), final(r["test_error"])
+        label = _short(r)
+        cells = []
+        for key in ("train_error", "test_error"):
+            if final(r[key]) is None:
+                cells.append("—")
+                continue
+            one = noise.single(label, key)  # seed 0's, the run the curves show
+            cells.append(f"{one.value:.2f}% ± {one.margin:.2f}")
+        if seeded:
+            sp = spread(noise.groups[label], "test_error")
+            cells.append(f"{sp['mean']:.2f}% ± {sp['sd']:.2f} s.d., {len(sp['values'])} seeds" if sp["sd"] is not None
+                         else "one seed")
         theirs = (
             f"{paper[r['depth']]}%" if r["arch"] == "residual" and r["depth"] in paper else "— (plotted in Fig. 6 only)"
         )
-        lines.append(
-            f"| {r['name']} | {params(r) / 1e6:.2f} M | {r['iterations'][-1]:,} "
-            f"| {'—' if tr is None else f'{100 * tr:.2f}%'} | {'—' if te is None else f'{100 * te:.2f}%'} "
-            f"| {theirs} |"
-        )
-    return "\n".join(lines)
+        lines.append(f"| {r['name']} | {params(r) / 1e6:.2f} M | {r['iterations'][-1]:,} | " + " | ".join(cells)
+                     + f" | {theirs} |")
+    return ("\n".join(lines) + "\n\n± is twice the standard error (the noise rule: the Paper tab says how it is "
+            "measured). Our test set is the JPEG re-encoded copy of CIFAR-10, not the paper's: the columns differ "
+            "in data, schedule and seeds, and how the gap splits between them is not measured.")
 
 
-def results_provenance(runs: list[dict[str, Any]]) -> str:
-    """How the stored runs were made (recipe, data, machine, wall time) and where the paper's column is from."""
+def results_provenance(runs: list[dict[str, Any]], noise: Noise | None = None) -> str:
+    """How the stored runs were made (recipe, data, machine, wall time), how their noise was measured, and where
+    the paper's column is from."""
+    noise = noise or Noise(runs)
     notes = sorted({r.get("note", "") for r in runs} - {""})
     datasets = sorted({r["dataset"] for r in runs})
     recipe = runs[0].get("recipe", {}) if runs else {}
     text = (
         f"Trained by this project with `python -m resnet_demo.train` (commands in each run's JSON, "
-        f"`assets/runs/`) on {', '.join(datasets)}; SGD lr {recipe.get('lr')}, momentum "
+        f"`assets/runs/`) on {', '.join(datasets)}: {JPEG_DATA}; SGD lr {recipe.get('lr')}, momentum "
         f"{recipe.get('momentum')}, weight decay {recipe.get('weight_decay')}, batch "
         f"{runs[0]['batch_size'] if runs else '?'}, lr /10 at "
         f"{milestones_text(recipe) or 'no milestone'}. "
@@ -131,18 +176,30 @@ def results_provenance(runs: list[dict[str, Any]]) -> str:
     text += (
         f"The paper's column: {CIFAR10_TEST_ERROR['source']} (the full recipe, 64k iterations, the original "
         f"CIFAR-10 images); our training error is the mean over the last {recipe.get('smoothing', 50)} "
-        "training batches (augmented, training mode); the paper does not say how it smoothed its curves."
+        "training batches (augmented, training mode); the paper does not say how it smoothed its curves. "
     )
+    text += noise.sources_text()
+    meta = predictions_file().get("meta")
+    if meta:
+        text += (f" The paired test-set noise uses each kept checkpoint's answers on the 10,000 test images, "
+                 f"`{meta['command']}` on {meta['device']}, {meta['date']}, {meta['wall_seconds']:.0f} s.")
     rows = ["| run | device | wall time |", "|---|---|---|"]
     rows += [f"| {r['name']} | {r['device']} | {r['wall_seconds'] / 60:.0f} min |" for r in runs]
     return (text + "\n\n" + "\n".join(rows) + "\n\nWall time is as each run recorded it, including time its machine "
             "shared with other work, so it does not compare the nets' speed (the machines: docs/methods.md).")
 
 
-def stored_summary(runs: list[dict[str, Any]]) -> str:
+def _stored_noise(noise: Noise) -> dict[str, float]:
+    """The seed-to-seed s.d. of a training-error gap between two stored runs, where the seed runs measure it."""
+    sd = noise.seed_sd["train_error"]
+    return {} if sd is None else dict.fromkeys(("plain_gap", "residual_gap", "residual_advantage"), math.sqrt(2) * sd)
+
+
+def stored_summary(runs: list[dict[str, Any]], noise: Noise | None = None) -> str:
     """What the stored runs show, computed from their final training errors (same wording as live): the
     shallowest and the deepest depth stored for both kinds (20 and 56; ResNet-110 has no plain twin, and the
     verdict compares nets "at the same depth"); the sweep sentence covers the other depths."""
+    noise = noise or Noise(runs)
     by_depth = {arch: {r["depth"]: r for r in of_kind(runs, arch)} for arch in ("plain", "residual")}
     common = sorted(set(by_depth["plain"]) & set(by_depth["residual"]))
     if len(common) < 2:
@@ -150,76 +207,62 @@ def stored_summary(runs: list[dict[str, Any]]) -> str:
     pick = [by_depth[arch][d] for arch in ("plain", "residual") for d in (common[0], common[-1])]
     ends = {r["iterations"][-1] for r in pick}
     when = f"after {ends.pop():,} iterations" if len(ends) == 1 else "runs of different lengths"
-    return f"**What these runs show** ({when}): " + verdict(pick) + " " + test_sentence(pick)
+    return (f"**What these runs show** ({when}): " + verdict(pick, _stored_noise(noise)) + " "
+            + test_sentence(pick, noise))
 
 
-def sweep_summary(runs: list[dict[str, Any]]) -> str:
-    """What the whole depth sweep shows (Fig. 6 and Table 6 for every depth stored), computed: whether plain
-    training error rises at every step in depth, and how each deeper residual net ends against the shallowest
-    one, in points (a deeper net that ends above it is named, beside the paper's numbers); "" when fewer than
-    three depths of a kind are stored."""
+def sweep_summary(runs: list[dict[str, Any]], noise: Noise | None = None) -> str:
+    """What the whole depth sweep shows (Fig. 6 and Table 6 for every depth stored), by the noise rule: each step
+    in depth of the plain nets' training error, and each deeper residual net against the shallowest in test and
+    training error; "" when fewer than three depths of a kind are stored."""
+    noise = noise or Noise(runs)
     plain, res = of_kind(runs, "plain"), of_kind(runs, "residual")
     parts = []
     if len(plain) >= 3:
-        errs = [final(r["train_error"]) for r in plain]
-        steps = " → ".join(f"{_short(r)} {100 * e:.2f}%" for r, e in zip(plain, errs))
-        rises = all(b > a for a, b in zip(errs, errs[1:]))
-        parts.append(f"Plain nets, final training error: {steps} — "
-                     + ("it rises at every step in depth, as in the paper's Fig. 6." if rises else
-                        "it does not rise at every step here."))
+        names = [_short(r) for r in plain]
+        steps = [(a, b, noise.compare(a, b, "train_error")) for a, b in zip(names, names[1:])]
+        flat = [f"{a} → {b}" for a, b, d in steps if d.sign <= 0]
+        parts.append("Plain nets, final training error step by step: "
+                     + "; ".join(f"{a} → {b} {d.text()}" for a, b, d in steps) + " — "
+                     + ("higher at every step beyond noise, as in the paper's Fig. 6." if not flat else
+                        f"higher beyond noise except at {and_list(flat)}."))
     if len(res) >= 3:
-        base = res[0]
-        te0, tr0 = final(base["test_error"]), final(base["train_error"])
-        deeper = [(r, final(r["test_error"]) - te0, final(r["train_error"]) - tr0) for r in res[1:]]
-        rows = "; ".join(f"{_short(r)} {100 * (te0 + dte):.2f}% ({100 * dte:+.2f} / {100 * dtr:+.2f})"
-                         for r, dte, dtr in deeper)
-        parts.append(f"Residual nets, final test error, and in brackets the difference from {_short(base)} "
-                     f"({100 * te0:.2f}% test, {100 * tr0:.2f}% training) in points of test / training error: "
-                     f"{rows}.")
-        worse_train = [_short(r) for r, _, dtr in deeper if dtr > 0]
-        parts.append(f"Every deeper residual net ends with a lower training error than {_short(base)}."
-                     if not worse_train else
-                     f"{and_list(worse_train)} {'ends' if len(worse_train) == 1 else 'end'} with a higher "
-                     f"training error than {_short(base)}: degradation.")
-        above = [(r, dte) for r, dte, _ in deeper if dte > 0]
-        paper = CIFAR10_TEST_ERROR["resnet"]
-        if not above:
-            parts.append(f"In test error every one also ends below {_short(base)}.")
-        for r, dte in above:
-            cite = (f" (the paper: {paper[r['depth']]}% against {paper[base['depth']]}%, Table 6)"
-                    if r["depth"] in paper and base["depth"] in paper else "")
-            parts.append(f"In test error {_short(r)} ends {100 * dte:.2f} points above {_short(base)}{cite}.")
-        if res[-1]["depth"] > res[-2]["depth"]:
-            deep, prev = res[-1], res[-2]
-            gap = final(deep["test_error"]) - final(prev["test_error"])
-            parts.append(f"At this schedule {_short(deep)} ends {abs(100 * gap):.2f} points "
-                         f"{'below' if gap < 0 else 'above'} {_short(prev)} in test error.")
+        base = _short(res[0])
+        rows = []
+        for r in res[1:]:
+            te, tr = noise.compare(base, _short(r), "test_error"), noise.compare(base, _short(r), "train_error")
+            rows.append(f"| {_short(r)} | {te.text()} | {tr.text()} |")
+        parts.append(f"\n\nEach deeper residual net against {base}:\n\n| net | test error | training error |\n"
+                     "|---|---|---|\n" + "\n".join(rows))
+        worse = [_short(r) for r in res[1:] if noise.compare(base, _short(r), "test_error").sign > 0]
+        better = [_short(r) for r in res[1:] if noise.compare(base, _short(r), "test_error").sign < 0]
+        parts.append("\n\nIn test error " + (f"{and_list(better)} {'is' if len(better) == 1 else 'are'} below "
+                                               f"{base} beyond noise" if better else f"no deeper net is below {base} "
+                                               "beyond noise")
+                     + (f"; {and_list(worse)} above it" if worse else "")
+                     + "; the others are within noise of it. The paper's Table 6 has every deeper net below "
+                       "ResNet-20, with a longer schedule on the original images.")
     return " ".join(parts)
 
 
-def test_sentence(pick: list[dict[str, Any]]) -> str:
-    """The same comparison in test error (last evaluation on the test set), beside the paper's Table 6."""
+def test_sentence(pick: list[dict[str, Any]], noise: Noise) -> str:
+    """The same comparison in test error (last evaluation on the test set) by the noise rule, beside the paper's
+    Table 6."""
     plain_a, plain_b, res_a, res_b = pick
-    te = {r["name"]: final(r["test_error"]) for r in pick}
-    if any(v is None for v in te.values()):
+    if any(final(r["test_error"]) is None for r in pick):
         return ""
 
     def pct(r: dict[str, Any]) -> str:
-        return f"{r['name']} {100 * te[r['name']]:.2f}%"
+        return f"{_short(r)} {100 * final(r['test_error']):.2f}%"
 
-    gap = te[res_b["name"]] - te[res_a["name"]]
-    text = (f"Test error ({res_a['test_images']:,} test images): {pct(plain_b)} against {pct(plain_a)}; "
-            f"{pct(res_b)} against {pct(res_a)}")
-    if gap < 0:
-        text += f" — the deeper residual net also generalises better ({100 * gap:+.2f} points)."
-    elif gap == 0:
-        text += " — the deeper residual net generalises as well (the same test error)."
-    else:
-        text += f" — at this length the deeper residual net does not yet generalise better ({100 * gap:+.2f} points)."
+    text = (f"Test error ({res_a['test_images']:,} test images of the JPEG copy): {pct(plain_b)} against "
+            f"{pct(plain_a)}, {noise.compare(_short(plain_a), _short(plain_b), 'test_error').text()}; "
+            f"{pct(res_b)} against {pct(res_a)}, "
+            f"{noise.compare(_short(res_a), _short(res_b), 'test_error').text()}.")
     paper = CIFAR10_TEST_ERROR["resnet"]
     if res_a["depth"] in paper and res_b["depth"] in paper:
         text += (
-            f" The paper, after 64k iterations: ResNet-{res_b['depth']} {paper[res_b['depth']]}% against "
-            f"ResNet-{res_a['depth']} {paper[res_a['depth']]}% (Table 6)."
+            f" The paper, after 64k iterations on the original images: ResNet-{res_b['depth']} "
+            f"{paper[res_b['depth']]}% against ResNet-{res_a['depth']} {paper[res_a['depth']]}% (Table 6)."
         )
     return text

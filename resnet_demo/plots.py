@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from .noise import Noise
 from .paper import net_label
 from .runs import final, of_kind
 
@@ -127,28 +128,50 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
     return fig
 
 
+def error_points(runs: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[float | None, float | None]]:
+    """{(net label, "train_error" or "test_error"): (final error in %, the mean over the net's stored seeds; ± twice
+    its noise σ)} for every run: what the error-against-depth figures draw."""
+    noise = Noise(runs)
+    out = {}
+    for r in runs:
+        label = net_label(r["arch"], r["depth"])
+        for key in ("train_error", "test_error"):
+            if final(r[key]) is None:
+                out[label, key] = (None, None)
+            else:
+                one = noise.one(label, key)
+                out[label, key] = (one.value, one.margin)
+    return out
+
+
 @_styled
 def error_vs_depth(runs: list[dict[str, Any]]) -> go.Figure:
     """Final training and test error of each stored net against its depth, plain and residual: degradation in one
-    picture (dashed = training, solid = test, as in the curves; square = plain, circle = residual)."""
+    picture (dashed = training, solid = test, as in the curves; square = plain, circle = residual), each point with
+    a bar of ±2 standard errors (``noise``): a step shorter than its bars is within noise."""
     fig = go.Figure()
+    points = error_points(runs)
     for arch, symbol in KIND_SYMBOL.items():
         mine = of_kind(runs, arch)
         if not mine:
             continue
         depths = [r["depth"] for r in mine]
         for key, dash, what in (("train_error", "dash", "training"), ("test_error", "solid", "test")):
-            values = [final(r[key]) for r in mine]
+            got = [points[net_label(arch, r["depth"]), key] for r in mine]
             fig.add_trace(go.Scatter(
-                x=depths, y=[None if v is None else 100 * v for v in values], mode="lines+markers",
+                x=depths, y=[g[0] for g in got], mode="lines+markers",
+                error_y={"type": "data", "array": [g[1] for g in got], "thickness": 1.5, "width": 5},
+                customdata=[g[1] for g in got],
                 name=f"{'ResNet' if arch == 'residual' else 'plain'}, {what} error",
                 line={"color": net_colour(arch), "dash": dash, "width": 2.5},
                 marker={"size": 10, "symbol": symbol if what == "test" else f"{symbol}-open"},
-                hovertemplate=f"{arch} depth %{{x}}<br>final {what} error %{{y:.2f}}%<extra></extra>"))
+                hovertemplate=f"{arch} depth %{{x}}<br>final {what} error %{{y:.2f}}% "
+                              "± %{customdata:.2f}<extra></extra>"))
     all_depths = sorted({r["depth"] for r in runs})
     fig.update_xaxes(title_text="depth (weight layers)", tickvals=all_depths, type="log")
     fig.update_yaxes(title_text="final error (%)", rangemode="tozero")
-    fig.update_layout(title="Error against depth<br><sup>each stored run's final errors</sup>", height=420,
+    fig.update_layout(title="Error against depth<br><sup>each stored net's final errors; bars: ±2 standard errors "
+                            "(sampling, and seeds where stored)</sup>", height=420,
                       margin={"l": 50, "r": 10, "t": 70, "b": 40}, hovermode="closest")
     return fig
 

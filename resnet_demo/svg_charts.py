@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .paper import net_label
-from .plots import KIND_SYMBOL, error_top, net_colour
-from .runs import final, of_kind
+from .plots import KIND_SYMBOL, error_points, error_top, net_colour
+from .runs import of_kind
 
 FONT = 14
 _IDS = itertools.count()  # clip-path ids, unique on the page
@@ -31,6 +31,7 @@ class Series:
     colour: str
     dash: bool = False
     marker: str | None = None  # "square", "circle" (filled) or "square-open", "circle-open"
+    bars: list[float | None] | None = None  # ± half-lengths of error bars (same units as ys), or None
 
 
 def _ticks(top: float) -> list[float]:
@@ -89,6 +90,11 @@ def panel(series: list[Series], *, x_ticks: list[tuple[float, str]], x_log: bool
             d = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
             dash = ' stroke-dasharray="6 4"' if s.dash else ""
             out.append(f'<polyline points="{d}" fill="none" stroke="{s.colour}" stroke-width="2.5"{dash}/>')
+        for x, y, b in zip(s.xs, s.ys, s.bars or []):
+            if y is not None and b:
+                cx, y0, y1 = px(x), py(y - b), py(y + b)
+                out.append(f'<path d="M{cx - 4:.1f},{y0:.1f}H{cx + 4:.1f}M{cx:.1f},{y0:.1f}V{y1:.1f}M{cx - 4:.1f},'
+                           f'{y1:.1f}H{cx + 4:.1f}" stroke="{s.colour}" stroke-width="1.5" fill="none"/>')
         if s.marker:
             out += [_marker(s.marker, x, y, s.colour) for x, y in points]
     out.append("</g>")
@@ -116,21 +122,24 @@ def _svg(parts: list[str], width: int, height: int, label: str) -> str:
 
 
 def error_vs_depth(runs: list[dict[str, Any]], label: str, width: int = 340) -> str:
-    """Final training (dashed, open markers) and test error (solid, filled) against depth, plain and residual."""
+    """Final training (dashed, open markers) and test error (solid, filled) against depth, plain and residual, each
+    with its noise as a bar of ±2 standard errors (``noise.Noise.one``: sampling, and seeds where stored)."""
     series = []
+    points = error_points(runs)
     for arch in ("plain", "residual"):
         mine = of_kind(runs, arch)
         if not mine:
             continue
         name = "ResNet" if arch == "residual" else "plain"
         for key, dash, what in (("train_error", True, "training"), ("test_error", False, "test")):
-            series.append(Series(f"{name}, {what}", [r["depth"] for r in mine],
-                                 [None if final(r[key]) is None else 100 * final(r[key]) for r in mine],
-                                 net_colour(arch), dash, KIND_SYMBOL[arch] + ("-open" if dash else "")))
+            got = [points[(net_label(arch, r["depth"]), key)] for r in mine]
+            series.append(Series(f"{name}, {what}", [r["depth"] for r in mine], [g[0] for g in got],
+                                 net_colour(arch), dash, KIND_SYMBOL[arch] + ("-open" if dash else ""),
+                                 bars=[g[1] for g in got]))
     depths = sorted({r["depth"] for r in runs})
-    top = max((y for s in series for y in s.ys if y is not None), default=10) * 1.15
+    top = max((y + (b or 0) for s in series for y, b in zip(s.ys, s.bars or []) if y is not None), default=10) * 1.1
     body, h = panel(series, x_ticks=[(d, str(d)) for d in depths], x_log=True, y_top=top,
-                    y_title="final error (%)", x_title="depth (weight layers)", title="Error against depth",
+                    y_title="final error (%)", x_title="depth (weight layers)", title="Error against depth (±2 s.e.)",
                     width=width, height=240)
     legend, lh = _legend(series, width, h)
     return _svg([body, legend], width, h + lh, label)

@@ -1,4 +1,5 @@
 import dataclasses
+import math
 import os
 import time
 
@@ -61,16 +62,27 @@ def _run(arch, depth, final_train):
             "test_error": [None, 0.5]}
 
 
+def _margin(a, b, n=3200, seed_sd=0.0):
+    """Twice the noise of a gap between two training errors, each the mean over n images (50 batches of 64 here),
+    written out: binomial sampling of both, and the seed spread of the gap."""
+    return 2 * math.sqrt(100 ** 2 * (a * (1 - a) / n + b * (1 - b) / n) + seed_sd ** 2)
+
+
 def test_verdict_follows_the_numbers():
+    """Sampling noise: the mean of the last 50 batches of 64 images, binomial (no seed spread passed)."""
     text = degradation.verdict([_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25),
-                         _run("residual", 56, 0.239)])
-    assert "plain-56 ended 12.3 points above plain-20: degradation" in text and "last batches" in text
-    assert "ResNet-56 ended 1.1 points below ResNet-20" in text
-    assert "ResNet-56 is 18.4 points below plain-56" in text
+                         _run("residual", 56, 0.15)])
+    assert f"plain-56 ended 12.3 points above plain-20 (noise ±{_margin(0.30, 0.423):.1f}): degradation" in text
+    assert "last batches" in text
+    assert (f"ResNet-56 ended 10.0 points below ResNet-20 (noise ±{_margin(0.25, 0.15):.1f}): the deeper residual "
+            "net trains better") in text
+    assert "ResNet-56 is 27.3 points below plain-56" in text
+    assert "seed-to-seed spread is not measured for this setting" in text
     flipped = degradation.verdict([_run("plain", 20, 0.40), _run("plain", 56, 0.35), _run("residual", 20, 0.30),
                             _run("residual", 56, 0.302)])
-    assert "plain-56 ended 5.0 points below plain-20: no degradation" in flipped
-    assert "ResNet-56 and ResNet-20 are too close to call (+0.2 points, level)" in flipped
+    assert f"plain-56 ended 5.0 points below plain-20 (noise ±{_margin(0.40, 0.35):.1f}): no degradation" in flipped
+    assert ("ResNet-56 and ResNet-20 are within noise of each other (+0.20 points, within noise "
+            f"(±{_margin(0.30, 0.302):.2f}))") in flipped
     gaps = degradation.gaps([_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25),
                       _run("residual", 56, 0.239)])
     assert gaps == pytest.approx({"plain_gap": 12.3, "residual_gap": -1.1, "residual_advantage": 18.4})
@@ -82,10 +94,23 @@ def test_no_verdict_before_the_nets_learn_or_within_the_seed_spread():
     assert text.startswith("Too early for a verdict") and "degradation" not in text and "plain-20 88%" in text
     runs = [_run("plain", 20, 0.30), _run("plain", 56, 0.423), _run("residual", 20, 0.25), _run("residual", 56, 0.27)]
     noisy = degradation.verdict(runs, noise={"plain_gap": 3.0, "residual_gap": 1.5, "residual_advantage": 2.0})
-    assert "plain-56 ended 12.3 points above plain-20: degradation" in noisy  # 12.3 > 2 x 3.0
-    assert "ResNet-56 and ResNet-20 are too close to call (+2.0 points, within the ±3.0-point spread" in noisy
+    margin = _margin(0.30, 0.423, seed_sd=3.0)
+    assert f"plain-56 ended 12.3 points above plain-20 (noise ±{margin:.1f}): degradation" in noisy  # 12.3 > 2σ
+    assert ("ResNet-56 and ResNet-20 are within noise of each other (+2.00 points, within noise "
+            f"(±{_margin(0.25, 0.27, seed_sd=1.5):.2f}))") in noisy
+    assert "not measured" not in noisy
     wide = degradation.verdict(runs, noise={"plain_gap": 7.0})
-    assert "plain-56 and plain-20 are too close to call" in wide and "degradation" not in wide
+    assert "plain-56 and plain-20 are within noise of each other" in wide and "degradation" not in wide
+
+
+def test_verdict_says_when_the_residual_result_did_not_appear_and_the_nets_are_early():
+    """The case seen (#39): all four at 55-88% training error, ResNet-56 4.5 points above ResNet-20."""
+    runs = [_run("plain", 20, 0.55), _run("plain", 56, 0.80), _run("residual", 20, 0.56), _run("residual", 56, 0.62)]
+    text = degradation.verdict(runs, noise={"plain_gap": 3.7, "residual_gap": 2.2, "residual_advantage": 3.6})
+    assert "degradation, the deeper plain net trains worse" in text
+    assert "ResNet-56 ended 6.0 points above ResNet-20" in text
+    assert "the paper's residual result, the deeper net training at least as well, did not appear in this run" in text
+    assert "still early in training (plain-20 55%, plain-56 80%, ResNet-20 56%, ResNet-56 62% training error" in text
 
 
 def test_stored_figure_has_a_trace_per_curve():
