@@ -184,20 +184,28 @@ def summary(stored: dict[str, Any]) -> tuple[str, str]:
 
 
 def slice_summary(results: dict[str, dict[str, Any]], depth: int) -> str:
-    """A sentence per net of a 1-D slice (``loss_slice`` for "plain" and "residual")."""
-    parts = []
+    """Sentences for a 1-D slice (``loss_slice`` for "plain" and "residual"): each net's rise from its trained
+    weights to the steeper end, absolute and relative to its centre, and whether the two measures agree. One
+    direction gives no noise to judge a difference by, so neither net is called flatter."""
+    parts, rise, rel = [], {}, {}
     for arch in ("plain", "residual"):
         loss = results[arch]["loss"]
-        mid = len(loss) // 2
-        parts.append(f"{net_label(arch, depth)}: loss **{loss[mid]:.3f}** at the trained weights, **{loss[0]:.3g}** "
-                     f"and **{loss[-1]:.3g}** at α = −1 and +1 ({max(loss[0], loss[-1]) / loss[mid]:.1f}× the centre "
-                     "at the steeper end)")
-    rise = {}
-    for arch in ("plain", "residual"):
-        loss = results[arch]["loss"]
-        rise[arch] = max(loss[0], loss[-1]) / loss[len(loss) // 2]
-    flatter = "residual" if rise["residual"] < rise["plain"] else "plain"
-    reading = (f" Read: along this direction {net_label(flatter, depth)}'s loss rises less from its trained "
-               "weights, so it sits in the wider valley — a step of the same size in weight space costs it less "
-               "(one random direction: the 2-D surfaces above sample two).")
+        mid = loss[len(loss) // 2]
+        top = max(loss[0], loss[-1])
+        rise[arch], rel[arch] = top - mid, top / mid
+        parts.append(f"{net_label(arch, depth)}: loss **{mid:.3f}** at the trained weights, **{loss[0]:.3g}** "
+                     f"and **{loss[-1]:.3g}** at α = −1 and +1: it rises **{top - mid:.3g}** at the steeper end, "
+                     f"{top / mid:.1f}× its centre")
+    p, r = net_label("plain", depth), net_label("residual", depth)
+    less_abs = r if rise["residual"] < rise["plain"] else p
+    less_rel = r if rel["residual"] < rel["plain"] else p
+    if less_abs == less_rel:
+        reading = (f" Along this direction {less_abs}'s loss rises less, both in absolute terms and relative to its "
+                   "centre.")
+    else:
+        reading = (f" The two measures disagree: {less_abs}'s loss rises less in absolute terms, {less_rel}'s less "
+                   "relative to its own centre (their centre losses differ).")
+    reading += (" This is one random direction, and how much the rise changes from direction to direction is not "
+                "measured here, so neither net is called flatter (the app calls a difference only beyond twice its "
+                "noise); the stored 2-D surfaces above sample two directions.")
     return "; ".join(parts) + "." + reading

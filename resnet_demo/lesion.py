@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import statistics
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cifar import BasicBlock
+from .noise import Diff, binomial_sigma, diff
 from .paper import net_label
 from .settings import INSIDE_DIR
 from .threads import flush_denormals
@@ -202,20 +204,32 @@ def available() -> dict[int, tuple[str, ...]]:
     return dict(sorted(out.items()))
 
 
+def rise(result: dict[str, Any]) -> Diff:
+    """The median rise in points (``median_rise``) with its noise: both errors on the same ``images``, taken
+    unpaired (the study stores rates, not answers), at the larger of the two errors' binomial σ."""
+    e = result["baseline"]
+    sigma = math.sqrt(2) * binomial_sigma(max(e, 0.5 - abs(0.5 - e)), result["images"])
+    return diff(100 * median_rise(result), ("test images", sigma))
+
+
+TEST_SET = ("bundled test images — a sample of the 10,000 the Depth tab uses, so an intact error here can differ "
+            "from the Depth tab's by sampling alone")
+
+
 def summary(pair: dict[str, Any], depth: int) -> str:
-    """What a lesion study of a plain/residual pair (or of a residual net alone) shows, computed from it, beside
-    Veit et al.'s finding."""
-    parts, rise = [], {}
+    """What a lesion study of a plain/residual pair (or of a residual net alone) shows, computed from it by the noise
+    rule, beside Veit et al.'s finding."""
+    parts, rises = [], {}
     for arch in (a for a in ("residual", "plain") if a in pair):
         label = net_label(arch, depth)
         r = pair[arch]
         same_shape = same_shape_errors(r)
         down = [s["error"] for s in r["single"] if s["error"] is not None and s["downsampling"]]
         median = statistics.median(same_shape)
-        rise[arch] = median_rise(r)
+        rises[arch] = rise(r)
         k_last = r["k_removed"][-1] if r["k_removed"] else None
         text = (
-            f"**{label}** (intact {100 * r['baseline']:.1f}% on {r['images']:,} bundled test images): one block "
+            f"**{label}** (intact {100 * r['baseline']:.1f}% on {r['images']:,} {TEST_SET}): one block "
             f"deleted, median **{100 * median:.1f}%** over the {len(same_shape)} blocks that keep the shape"
         )
         if down:
@@ -226,40 +240,39 @@ def summary(pair: dict[str, Any], depth: int) -> str:
             text += (f"; {k_last['k']} random blocks deleted: **{100 * k_last['error']:.1f}%** "
                      f"(mean of {len(k_last['errors'])} draws)")
         parts.append(text + ".")
-    if "plain" not in rise:
-        verdict = (f"Deleting one block costs {net_label('residual', depth)} a median "
-                   f"**{100 * rise['residual']:.1f} points**")
-        if rise["residual"] < 0.05:
-            verdict += " — close to its intact error, as Veit et al. found for ResNet-110."
-        else:
-            verdict += " — more than the near-intact error Veit et al. found for ResNet-110."
+    res = rises["residual"]
+    verdict = f"One block deleted, median rise: {net_label('residual', depth)} **{res.text()}**"
+    if "plain" not in rises:
+        verdict += (" — within noise of its intact error, as Veit et al. found for ResNet-110." if not res.called
+                    else " — more than the near-intact error Veit et al. found for ResNet-110.")
         verdict += f" No plain-{depth} was trained to set beside it."
         return "\n\n".join([*parts, verdict])
-    verdict = (
-        f"Deleting one block costs the residual net a median **{100 * rise['residual']:.1f} points** and the "
-        f"plain net **{100 * rise['plain']:.1f} points**"
-    )
-    if rise["residual"] < 0.05 and rise["plain"] > 0.2:
-        verdict += " — the residual net barely notices, the plain net breaks, as Veit et al. found."
-    elif rise["residual"] < 0.5 * rise["plain"]:
-        verdict += (
-            " — the residual net suffers far less than the plain net, though it is not unharmed (Veit et al. "
-            "deleted blocks from ResNet-110, with more blocks to share the work)."
-        )
+    plain = rises["plain"]
+    gap = diff(plain.value - res.value, ("both", math.hypot(plain.sigma, res.sigma)))
+    verdict += f"; {net_label('plain', depth)} **{plain.text()}**"
+    if not res.called and plain.sign > 0:
+        verdict += " — the residual net stays within noise of intact, the plain net breaks, as Veit et al. found."
+    elif gap.sign > 0:
+        verdict += (" — the residual net suffers less than the plain net beyond noise, but it is not unharmed "
+                    "(Veit et al. deleted blocks from ResNet-110, with more blocks to share the work).")
     else:
-        verdict += " — not the clear gap Veit et al. found."
+        verdict += " — not the gap Veit et al. found."
+    verdict += " Veit et al.'s plain baseline was a VGG-style net; ours is the ResNet's plain twin."
     return "\n\n".join([*parts, verdict])
 
 
 def depth_trend(pairs: dict[str, dict[str, Any]]) -> str:
-    """One sentence over the residual nets of a stored study: the median rise at each depth, and whether it falls
-    with every step in depth; "" with fewer than two depths."""
-    rises = {int(d): median_rise(p["residual"]) for d, p in pairs.items() if "residual" in p}
+    """One sentence over the residual nets of a stored study: the median rise at each depth, and each step in depth
+    by the noise rule; "" with fewer than two depths."""
+    rises = {int(d): rise(p["residual"]) for d, p in pairs.items() if "residual" in p}
     if len(rises) < 2:
         return ""
     depths = sorted(rises)
-    falls = all(rises[a] > rises[b] for a, b in zip(depths, depths[1:]))
-    listed = ", ".join(f"{net_label('residual', d)} {100 * rises[d]:.1f}" for d in depths)
-    return (f"One block deleted, median rise by depth: {listed} points — "
+    listed = ", ".join(f"{net_label('residual', d)} {rises[d].value:+.1f}" for d in depths)
+    steps = [(a, b, diff(rises[b].value - rises[a].value, ("both", math.hypot(rises[a].sigma, rises[b].sigma))))
+             for a, b in zip(depths, depths[1:])]
+    said = "; ".join(f"{net_label('residual', a)} → {b}: {d.text()}" for a, b, d in steps)
+    falls = all(d.sign < 0 for *_, d in steps)
+    return (f"One block deleted, median rise by depth: {listed} points. Step by step: {said} — "
             + ("the deeper the net, the less any one block matters." if falls
-               else "not falling at every step in depth."))
+               else "not falling beyond noise at every step in depth."))

@@ -18,6 +18,7 @@ from . import cifar
 from .cifar import load_checkpoint, weight_layers
 from .data import bundled, normalize
 from .gradflow import norm_after, run_hooked
+from .noise import Z
 from .paper import net_label
 from .settings import INSIDE_DIR
 from .threads import flush_denormals
@@ -96,28 +97,44 @@ def measure_responses() -> dict[str, list[float]]:
     return series
 
 
-def mean_responses(series: dict[str, list[float]]) -> dict[int, tuple[float, float]]:
-    """{depth: (plain net's mean response std, residual net's)} for each depth with both nets in ``series``."""
+def rank_comparison(series: dict[str, list[float]]) -> dict[int, dict[str, Any]]:
+    """The paper's own comparison in Fig. 7 (bottom): each net's layer stds sorted, compared rank by rank, for each
+    depth with both nets: {depth: {"smaller", "ranks", "called", "margin", "median_residual", "median_plain"}}.
+    Were the nets alike, the count of ranks where the ResNet's is smaller would be binomial(n, 1/2): it is
+    called beyond Z of that s.d. (the app's noise rule)."""
     out = {}
     for d in (20, 56):
-        plain, res = net_label("plain", d), net_label("residual", d)
-        if plain in series and res in series:
-            out[d] = (statistics.mean(series[plain]), statistics.mean(series[res]))
+        p, r = series.get(net_label("plain", d)), series.get(net_label("residual", d))
+        if not p or not r or len(p) != len(r):
+            continue
+        n = len(r)
+        k = sum(a < b for a, b in zip(sorted(r), sorted(p)))
+        margin = Z * math.sqrt(n) / 2
+        out[d] = {"smaller": k, "ranks": n, "called": abs(k - n / 2) > margin, "margin": margin,
+                  "median_residual": statistics.median(r), "median_plain": statistics.median(p)}
     return out
 
 
+def rank_text(d: int, c: dict[str, Any]) -> str:
+    return (f"depth {d}: ResNet's is smaller at {c['smaller']} of {c['ranks']} ranks ("
+            + ("beyond noise" if c["called"] else "within noise")
+            + f": ±{c['margin']:.1f} around {c['ranks'] / 2:g} if the nets did not differ); medians "
+              f"{c['median_residual']:.3f} against {c['median_plain']:.3f}")
+
+
 def responses_sentence(series: dict[str, list[float]]) -> str:
-    means = mean_responses(series)
-    if not means:
+    ranks = rank_comparison(series)
+    if not ranks:
         have = ", ".join(series) or "none"
         return (f"Fig. 7 compares trained plain and residual nets of one depth; the checkpoints in "
                 f"assets/checkpoints/ hold {have} so far.")
-    parts = [f"{net_label('residual', d)}'s responses average **{mr:.2f}** against {net_label('plain', d)}'s "
-             f"**{mp:.2f}** ({mr / mp:.2f}×)" for d, (mp, mr) in means.items()]
-    verdict = ("smaller in the residual nets, as the paper found (“ResNets have generally smaller responses "
-               "than their plain counterparts”)" if all(mr < mp for mp, mr in means.values())
-               else "not smaller in every residual net here, unlike the paper's Fig. 7")
-    return "Trained nets, evaluation mode, 500 test images: " + "; ".join(parts) + f" — {verdict}."
+    smaller = all(c["called"] and c["smaller"] > c["ranks"] / 2 for c in ranks.values())
+    verdict = ("smaller in the residual nets beyond noise, as the paper found (“ResNets have generally smaller "
+               "responses than their plain counterparts”)" if smaller
+               else "not smaller beyond noise at every depth here, unlike the paper's Fig. 7")
+    return ("Trained nets, evaluation mode, 500 bundled test images, each net's stds sorted and compared rank by rank "
+            "as in the paper's Fig. 7 (bottom): " + "; ".join(rank_text(d, c) for d, c in ranks.items())
+            + f" — {verdict}.")
 
 
 @torch.inference_mode()
@@ -166,17 +183,16 @@ def ratios_sentence(series: dict[str, list[float]]) -> str:
     parts = [f"{name}: median **{medians[name]:.2f}**, {sum(v < 1 for v in values)} of {len(values)} blocks below 1"
              for name, values in series.items()]
     verdict = ""
-    if "ResNet-56 trained" in medians:
+    if "ResNet-56 trained" in medians and "ResNet-56 at init" in medians:
         trained, init = medians["ResNet-56 trained"], medians["ResNet-56 at init"]
-        verdict = (" The residual branches of the trained net add " +
-                   ("less than the signal they are added to in most blocks" if trained < 1 else
-                    "as much as or more than the signal they are added to in most blocks") +
-                   f": F(x) is {'small' if trained < 0.5 else 'not small'} next to x "
-                   f"(median {trained:.2f}) — each block makes a correction to its input rather than "
-                   "replacing it, the paper's Fig. 7 finding (“residual functions might be generally closer to zero "
-                   "than the non-residual functions”) seen from the ratio.")
-        change = trained / init
-        verdict += (f" At initialisation the median is {init:.2f}: training left the branches "
-                    + ("about as small as BN made them at the start" if 0.9 <= change <= 1.1 else
-                       f"{'smaller' if change < 1 else 'larger'} than at the start ({change:.2f}×)") + ".")
+        verdict = (f" In the trained ResNet-56 most branches add less than the signal they are added to (median "
+                   f"{trained:.2f}): each block corrects its input rather than replacing it. But at initialisation "
+                   f"the median is already {init:.2f}, so this ratio does not show that training makes F small; "
+                   "and the paper's words (“the residual functions might be generally closer to zero than the "
+                   "non-residual functions”) compare with plain nets, which this ratio cannot (Fig. 7, in the "
+                   "Gradient flow tab, does).")
+    if "ResNet-20 trained" in medians:
+        above = sum(v > 1 for v in series["ResNet-20 trained"])
+        verdict += (f" In the trained ResNet-20 the median is {medians['ResNet-20 trained']:.2f}, with {above} of "
+                    f"{len(series['ResNet-20 trained'])} blocks above 1.")
     return "; ".join(parts) + "." + verdict

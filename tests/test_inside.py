@@ -195,21 +195,26 @@ def test_a_residual_net_alone_is_studied_plotted_and_described(monkeypatch, test
     assert [t.name for t in k_plot.data] == ["ResNet-20"]
     assert "No plain-20 was trained" in text and "plain net" not in text
     rise = 100 * lesion.median_rise(result["residual"])
-    assert f"a median **{rise:.1f} points**" in text
-    assert ("close to its intact error" in text) == (rise < 5)
+    assert f"ResNet-20 **{rise:+.2f} points" in text
+    called = lesion.rise(result["residual"]).called
+    assert ("within noise of its intact error" in text) == (not called)
 
 
 def test_depth_trend_reads_the_residual_nets_only():
     def study(baseline: float, errors: list[float]) -> dict:
-        return {"baseline": baseline, "single": [{"block": i, "error": e, "downsampling": False}
-                                                 for i, e in enumerate(errors)]}
+        return {"baseline": baseline, "images": 1000, "single": [{"block": i, "error": e, "downsampling": False}
+                                                                 for i, e in enumerate(errors)]}
 
-    pairs = {"20": {"residual": study(0.1, [0.2, 0.3, 0.4]), "plain": study(0.1, [0.9, 0.9, 0.9])},
-             "56": {"residual": study(0.1, [0.12, 0.15, 0.3])}, "110": {"residual": study(0.1, [0.11, 0.12, 0.2])}}
-    assert lesion.depth_trend(pairs) == ("One block deleted, median rise by depth: ResNet-20 20.0, ResNet-56 5.0, "
-                                         "ResNet-110 2.0 points — the deeper the net, the less any one block matters.")
-    pairs["110"] = {"residual": study(0.1, [0.2, 0.3, 0.4])}
-    assert lesion.depth_trend(pairs).endswith("ResNet-110 20.0 points — not falling at every step in depth.")
+    pairs = {"20": {"residual": study(0.1, [0.3, 0.4, 0.5]), "plain": study(0.1, [0.9, 0.9, 0.9])},
+             "56": {"residual": study(0.1, [0.12, 0.2, 0.3])}, "110": {"residual": study(0.1, [0.1, 0.11, 0.2])}}
+    text = lesion.depth_trend(pairs)  # 1,000 images: each rise ±~2.7 points, each step ±~3.8
+    assert text.startswith("One block deleted, median rise by depth: ResNet-20 +30.0, ResNet-56 +10.0, "
+                           "ResNet-110 +1.0 points.")
+    assert "ResNet-20 → 56: -20.00 points, lower" in text and "ResNet-56 → 110: -9.00 points, lower" in text
+    assert text.endswith("the deeper the net, the less any one block matters.")
+    pairs["110"] = {"residual": study(0.1, [0.12, 0.19, 0.3])}
+    assert "ResNet-56 → 110: -1.00 points, within noise" in lesion.depth_trend(pairs)
+    assert lesion.depth_trend(pairs).endswith("not falling beyond noise at every step in depth.")
     assert lesion.depth_trend({"20": pairs["20"]}) == ""
 
 

@@ -43,14 +43,19 @@ def test_stop_without_a_run_does_not_stop_the_next_one(tiny_preset):
 
 
 def test_fig7_sentence_is_computed_from_the_responses():
+    """The paper's own comparison (Fig. 7 bottom): sorted stds rank by rank; a count of smaller ranks is called
+    only beyond twice its s.d. under no difference (binomial(n, 1/2): sqrt(n)/2)."""
     from resnet_demo import responses
 
-    smaller = responses.responses_sentence({"plain-20": [1.0, 2.0], "ResNet-20": [0.5, 0.5],
-                                            "plain-56": [2.0, 2.0], "ResNet-56": [1.0, 1.0]})
-    assert "ResNet-20's responses average **0.50** against plain-20's **1.50** (0.33×)" in smaller
-    assert "as the paper found" in smaller
-    larger = responses.responses_sentence({"plain-20": [0.5], "ResNet-20": [1.0]})
-    assert "not smaller in every residual net here" in larger and "as the paper found" not in larger
+    n = 30
+    many = {"plain-20": [1.0 + i for i in range(n)], "ResNet-20": [0.5 + i for i in range(n)],
+            "plain-56": [2.0] * n, "ResNet-56": [1.0] * n}
+    smaller = responses.responses_sentence(many)
+    assert f"depth 20: ResNet's is smaller at {n} of {n} ranks (beyond noise: ±{2 * n ** 0.5 / 2:.1f}" in smaller
+    assert "medians 15.000 against 15.500" in smaller and "as the paper found" in smaller
+    few = responses.responses_sentence({"plain-20": [1.0, 2.0], "ResNet-20": [0.5, 0.5]})
+    assert "smaller at 2 of 2 ranks (within noise" in few  # 2 of 2 could be chance
+    assert "not smaller beyond noise at every depth here" in few and "as the paper found" not in few
     assert "hold ResNet-20 so far" in responses.responses_sentence({"ResNet-20": [1.0]})
 
 

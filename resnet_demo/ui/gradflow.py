@@ -179,7 +179,9 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
 def build() -> tuple[list[gr.components.Component], list[gr.components.Component]]:
     """The tab; returns the components ``first_view`` and ``fig7`` fill when the page loads (see build_demo)."""
     gr.Markdown(
-        "### Do gradients vanish in deep plain nets?\nFor a plain and a residual net of the same depth, "
+        "### What happens to the gradient in a deep plain net?\nThe paper (§4.1) says deep plain nets with BN "
+        "do *not* fail because their gradients vanish: BN keeps them at non-zero norms, so the degradation has "
+        "another cause. Here you can watch them. For a plain and a residual net of the same depth, "
         "built from the same seed, the loss gradient at every weight layer's output, as RMS per value so "
         "that layers of different sizes compare (read with backward hooks, one batch of 64 real CIFAR-10 "
         "images), at initialisation and as training goes on."
