@@ -256,7 +256,8 @@ def _load_cifar(key: str) -> Classifier:
         "model": f"{meta['run_name']} (CIFAR-10, trained by this project)",
         "weights file": path.name,
         "params": count_params(model),
-        "test error (this project's run)": None if err is None else f"{100 * err:.2f}% on the 10,000 test images",
+        "test error (this project's run)": None if err is None else (
+            f"{100 * err:.2f}% on the 10,000 test images of a JPEG re-encoded copy of CIFAR-10 (not the original)"),
         "trained on": meta["dataset"],
         "schedule": _schedule(meta),
         "preprocessing": f"whole image resized to {size}x{size}",

@@ -91,7 +91,7 @@ def test_cifar_models_state_their_measured_error_schedule_and_what_they_see(clie
     _, meta = load_checkpoint(cifar.checkpoints()["cifar-resnet20"])
     (run,) = [r for r in runs.stored_runs() if r["name"] == meta["run_name"]]
     _, heat, details = client.predict(handle_file(str(photo())), "", "cifar-resnet20", api_name="/classify")
-    assert f"{100 * meta['test_error']:.2f}% on the 10,000 test images" in details
+    assert f"{100 * meta['test_error']:.2f}% on the 10,000 test images of a JPEG re-encoded copy" in details
     assert f"{run['recipe']['iterations']:,} iterations of batch 128" in details
     assert "sees the whole image" in details and "centre crop" not in details
     _, _, details = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/classify")

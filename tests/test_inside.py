@@ -242,3 +242,18 @@ def test_stored_responses_and_ratios_are_reproduced():
             assert stored[key][name] == pytest.approx(values, rel=1e-4), (key, name)
     assert responses.trained_responses()[0] == stored["fig7"]  # what the tabs show is the file
     assert {"command", "device", "wall_seconds"} <= set(stored["meta"])
+
+
+def test_one_direction_calls_no_net_flatter():
+    """#39: the 1-D slice gives the absolute and the relative rise, says when they disagree, and calls neither net
+    flatter (one direction: no measured noise); the stored 2-D surfaces likewise call no difference."""
+    results = {"plain": {"loss": [16.7, 0.9, 12.0]}, "residual": {"loss": [7.01, 0.11, 5.0]}}
+    text = landscape.slice_summary(results, 56)
+    assert "it rises **15.8** at the steeper end, 18.6× its centre" in text  # plain: 16.7 - 0.9, 16.7 / 0.9
+    assert "it rises **6.9** at the steeper end, 63.7× its centre" in text
+    assert "The two measures disagree: ResNet-56's loss rises less in absolute terms, plain-56's less relative" in text
+    assert "neither net is called flatter" in text and "wider valley" not in text
+    agree = landscape.slice_summary({"plain": {"loss": [9.0, 1.0, 2.0]}, "residual": {"loss": [3.0, 1.0, 2.0]}}, 20)
+    assert "ResNet-20's loss rises less, both in absolute terms and relative to its centre" in agree
+    verdict, _ = landscape.summary(landscape.stored())
+    assert "none is called" in verdict and "as Li et al. found" not in verdict
