@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import urllib.error
@@ -24,6 +25,7 @@ import torch
 from .settings import IMAGENET_CATALOG, settings
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+LOG = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total) during a download
 
 
@@ -108,11 +110,15 @@ def ensure_weights(weights: Any, progress: ProgressFn | None = None, timeout: fl
     path = weights_path(weights)
     if path.is_file():
         return path
-    unavailable = (f"The weights file {path.name} is not cached and could not be downloaded. Put it in "
-                   f"{path.parent}/ (from {weights.url}) or set TORCH_HOME to a folder whose "
-                   "hub/checkpoints/ holds it.")
+    size = weights.meta.get("_file_size")
+    unavailable = (f"The weights of this model ({path.name}{f', {size:.0f} MB' if size else ''}) are not on this "
+                   "server and could not be downloaded")
+    # A visitor reads why in words; where the file goes and what failed (paths, exceptions) is for the log.
+    fix = (f"put {path.name} in {path.parent}/ (from {weights.url}) or set TORCH_HOME to a folder whose "
+           "hub/checkpoints/ holds it")
     if settings().offline:
-        raise WeightsUnavailable(unavailable + " (RESNET_DEMO_OFFLINE=1 forbids downloads.)")
+        LOG.warning("weights %s not cached and RESNET_DEMO_OFFLINE=1: %s", path.name, fix)
+        raise WeightsUnavailable(f"{unavailable}: downloads are turned off on this server. Pick another model.")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
     # most torchvision file names end in "-" + the first hex digits of the file's sha256 (torch.hub's
@@ -134,7 +140,9 @@ def ensure_weights(weights: Any, progress: ProgressFn | None = None, timeout: fl
                                      f"{hash_prefix}); try again")
         os.replace(tmp, path)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
-        raise WeightsUnavailable(f"{unavailable} ({type(e).__name__}: {getattr(e, 'reason', e)})") from e
+        LOG.warning("download of %s failed (%s: %s); %s", weights.url, type(e).__name__, getattr(e, "reason", e), fix)
+        raise WeightsUnavailable(f"{unavailable}: the download server could not be reached. Try again later, or "
+                                 "pick another model.") from e
     finally:
         tmp.unlink(missing_ok=True)
     return path

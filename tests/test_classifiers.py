@@ -85,11 +85,14 @@ def test_extreme_aspect_ratios_do_not_blow_up_memory(torch_home):
     assert classifiers.limit_aspect(img) is img  # ordinary photos are untouched
 
 
-def test_missing_weights_offline_name_the_file_and_folder(torch_home, monkeypatch):
+def test_missing_weights_offline_name_the_file_and_log_the_folder(torch_home, monkeypatch, caplog):
+    """The visitor reads which file and why, in words; the folder it belongs in goes to the log, not the page."""
     monkeypatch.setenv("RESNET_DEMO_OFFLINE", "1")
     with pytest.raises(weights.WeightsUnavailable) as e:
         classifiers.predict(Image.open(photo()), "resnet34")
-    assert "resnet34-b627a593.pth" in str(e.value) and str(torch_home / "hub" / "checkpoints") in str(e.value)
+    assert "resnet34-b627a593.pth" in str(e.value) and "downloads are turned off" in str(e.value)
+    assert str(torch_home) not in str(e.value)
+    assert str(torch_home / "hub" / "checkpoints") in caplog.text
     assert len(classifiers.predict(Image.open(photo()), "resnet18")) == 5  # the others keep working
 
 
