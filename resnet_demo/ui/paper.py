@@ -81,7 +81,7 @@ def build(tabs: gr.Tabs) -> None:
     """The tab; its buttons switch ``tabs`` to the tab that explores each claim."""
     gr.Markdown("### The paper, claim by claim\n" + INTRO)
     found = claims.claims()  # the stored files, read when the app is built (they do not change while it runs)
-    gr.Markdown(f"{len(found)} claims.  \n" + tally(found))
+    gr.Markdown(f"{len(found)} claims:  \n" + tally(found))
     gr.Markdown(how_to_read())
     grouped = [c for g in claims.GROUPS for c in found if c["group"] == g]
     for n, c in enumerate(grouped, 1):

@@ -220,7 +220,7 @@ def test_gradient_flow_stored_at_once_step_control_and_live(page):
                            ".includes('110, step 0')", timeout=10_000)
     page.get_by_label("Depth", exact=True).first.click()
     page.get_by_role("option", name="20 · stored", exact=True).click()
-    page.get_by_label("Seed").first.fill("5")  # not stored: trained live when asked
+    page.get_by_label("Seed (0 is stored; others train live)").fill("5")  # not stored: trained live when asked
     _text(page, "not stored").first.wait_for(timeout=10_000)
     assert page.get_by_role("button", name="Train live (about").count() == 1  # its estimate, before it starts
     page.get_by_label("Training steps").first.click()
