@@ -5,25 +5,29 @@ import gradio as gr
 
 from ..plots import LEGEND
 from ..threads import flush_denormals
-from . import anatomy, classify, depth, gradflow, inside, paper
+from . import anatomy, classify, depth, gradflow, inside, links, paper
 
 TITLE = "ResNet Lab — why deep residual learning works"
 
 # The few rules Gradio's layout does not give: a wide table scrolls inside its own box (never the page), its
-# cells keep whole words, long commands wrap, and a radio button or checkbox reached by the keyboard shows where
-# the focus is (Gradio's theme removes their outline).
+# cells keep whole words, long commands wrap, a radio button or checkbox reached by the keyboard shows where
+# the focus is (Gradio's theme removes their outline), and the tour bar stays at the top of the window.
 CSS = """
 input[type=radio]:focus-visible, input[type=checkbox]:focus-visible { outline: 3px solid #1D4ED8; outline-offset: 2px; }
 .prose table { display: block; max-width: 100%; overflow-x: auto; }
 .prose th, .prose td { word-break: normal; overflow-wrap: normal; min-width: 4.5em; }
 .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
+#tour { position: sticky; top: 0; z-index: 20; }
+.gradio-container { overflow: clip !important; }  /* hidden would make it a scroll box, and the bar not stick */
 """
 
 
 def theme() -> gr.themes.Base:
     """Gradio's default theme with WCAG 2.1 AA contrast: white text on the primary and Stop buttons at >= 4.5:1
-    (the default orange is 2.8:1, its red 3.8:1), and the subdued text (slider ends, the footer) at 7:1."""
-    return gr.themes.Default().set(
+    (the default orange is 2.8:1, its red 3.8:1), and the subdued text (slider ends, the footer) at 7:1. Text in
+    the system's sans-serif: the bundled Source Sans Pro's bold drew capital A and B as small capitals in headings
+    ("CIFᴀR")."""
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]).set(
         button_primary_background_fill="#C2410C", button_primary_background_fill_hover="#9A3412",
         button_primary_border_color="#C2410C", button_primary_text_color="#FFFFFF",
         button_cancel_background_fill="#B91C1C", button_cancel_background_fill_hover="#991B1B",
@@ -41,11 +45,18 @@ def build_demo() -> gr.Blocks:
         gr.Markdown(f"# {TITLE}\nAn interactive companion to He, Zhang, Ren, Sun, "
                     "[Deep Residual Learning for Image Recognition](https://arxiv.org/abs/1512.03385) (2015).\n\n"
                     f"<small>{LEGEND}</small>")
+        with gr.Group(elem_id="tour"):  # the guided tour: one question a stop, each a deep link (links.TOUR)
+            with gr.Row(equal_height=True):
+                tour = gr.Markdown(f"**Guided tour** ({len(links.TOUR)} stops, one question each): from the "
+                                   "degradation problem to the lesion study.", padding=True)
+                back = gr.Button("← Back", size="sm", interactive=False, min_width=90, scale=0)
+                ahead = gr.Button("Start the tour →", size="sm", variant="primary", min_width=140, scale=0)
+        stop = gr.State(-1)
         with gr.Tabs() as tabs:
             with gr.Tab("Paper", id="paper"):
-                paper.build(tabs)
+                explore = paper.build()
             with gr.Tab("Classify", id="classify"):
-                classified = classify.build()
+                classified, stream = classify.build()
             with gr.Tab("Depth", id="depth"):
                 depth.build()
             with gr.Tab("Gradient flow", id="gradflow"):
@@ -54,9 +65,23 @@ def build_demo() -> gr.Blocks:
                 network, outputs = anatomy.build()
             with gr.Tab("Inside trained nets", id="inside"):
                 inside_view = inside.build()
-        # computed when the first page loads (then cached), not while the app starts
+        # Deep links: the page's URL, the Paper tab's buttons and the tour open a view the same way (links.view),
+        # then NAVIGATE_JS puts its URL in the address bar and scrolls to its section.
+        url = gr.Textbox(visible=False)
+        opened = [tabs, network, stream, url]
+        for button, link in explore:
+            button.click(lambda link=link: links.view(link), None, opened, api_name=False, queue=False).then(
+                None, url, None, js=links.NAVIGATE_JS, api_name=False, queue=False)
+        for button, step in ((back, -1), (ahead, 1)):
+            button.click(lambda i, step=step: links.tour_step(i, step), stop, [stop, tour, back, ahead, *opened],
+                         api_name=False, queue=False).then(None, url, None, js=links.NAVIGATE_JS, api_name=False,
+                                                           queue=False)
+        # computed when the first page loads (then cached), not while the app starts; Anatomy after the route,
+        # which may choose its network
         demo.load(classify.first_view, None, classified, api_name=False, concurrency_id="classify_first")
-        demo.load(anatomy.architecture, network, outputs, api_name=False, concurrency_id="anatomy")
+        demo.load(links.route, None, opened, api_name=False, queue=False).then(
+            None, url, None, js=links.NAVIGATE_JS, api_name=False, queue=False).then(
+            anatomy.architecture, network, outputs, api_name=False, concurrency_id="anatomy")
         demo.load(gradflow.first_view, None, first_view, api_name=False, concurrency_id="gradflow_stored")
         demo.load(gradflow.fig7, None, fig7, api_name=False, concurrency_id="fig7")
         demo.load(inside.first_view, None, inside_view, api_name=False, concurrency_id="inside_stored")

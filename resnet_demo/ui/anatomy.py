@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 
 from .. import anatomy, paper
+from . import links
 
 BOX = "border:1px solid #bbb;border-radius:6px;padding:4px 8px;margin:3px;font-size:13px;background:#fafafa;"
 # the app's colour language (plots.LEGEND): blue = residual (identity), orange-red = plain (no shortcut); the two
@@ -255,7 +256,8 @@ def build() -> tuple[gr.Dropdown, list[gr.components.Component]]:
         "### What a ResNet is\nA residual block computes y = F(x) + x (the paper's Fig. 2): its layers "
         "learn only the change F to their input, and the shortcut carries x unchanged. Pick a network to "
         "see its stages, blocks and shortcuts, and the paper's Table 1 computed from the very modules the "
-        "other tabs run."
+        "other tabs run.",
+        elem_id=links.elem_id("anatomy", "network"),
     )
     choice = gr.Dropdown([(anatomy.label(n), n) for n in anatomy.network_names()], value="resnet50", label="Network")
     table = gr.Markdown()

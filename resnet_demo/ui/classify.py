@@ -18,6 +18,7 @@ from .. import classifiers, gradcam, plots_classify, residual_stream, weights
 from ..images import InputError, load_input
 from ..settings import EXAMPLES_DIR, FIRST_VIEW_DIR
 from ..threads import on_inference_thread
+from . import links
 from .common import TempSlots, how_computed, upload_path
 
 EXAMPLES = EXAMPLES_DIR
@@ -157,9 +158,11 @@ def first_view():
         return gr.skip(), gr.skip(), gr.skip()
 
 
-def build() -> list:
+def build() -> tuple[list, gr.Accordion]:
+    """The tab; returns the outputs ``first_view`` fills, and the "Block by block" accordion (a deep link opens it)."""
     gr.Markdown("Upload a photo or paste an image URL, pick a ResNet, and see its top-5 ImageNet labels and "
-                "where it looked. The CIFAR-10 models were trained by this project and work with no network.")
+                "where it looked. The CIFAR-10 models were trained by this project and work with no network.",
+                elem_id=links.elem_id("classify", "classify"))
     with gr.Row():
         with gr.Column():
             first = EXAMPLES / FIRST_PHOTO
@@ -184,7 +187,7 @@ def build() -> list:
         code = gr.Code(classifiers.code_snippet(model.value), language="python", label="Python",
                        interactive=False)
     model.change(classifiers.code_snippet, model, code, api_name=False, queue=False)
-    _build_stream(image, url, model)
+    stream = _build_stream(image, url, model)
     outputs = [labels, heat, details]
     # The page's Classify: an empty input gets one message (a warning), not an "Error" badge on every output.
     gr.on([button.click, url.submit], _classify_or_warn, inputs=[image, url, model], outputs=outputs,
@@ -202,7 +205,7 @@ def build() -> list:
     url.change(_clear_image_for_url, url, image, api_name=False, queue=False)
     article.click(article_example, None, [image, url, model], api_name=False, queue=False).then(
         _classify_or_warn, [image, url, model], outputs, api_name=False, preprocess=False, concurrency_id="classify")
-    return outputs
+    return outputs, stream
 
 
 def article_example():
@@ -337,8 +340,9 @@ def _inside(key: str | None, name: str | None):
     return plots_classify.inside_block(stream, name), residual_stream.block_sentence(stream, name)
 
 
-def _build_stream(image, url, model) -> None:
-    with gr.Accordion("Block by block: the residual stream of this photo", open=False):
+def _build_stream(image, url, model) -> gr.Accordion:
+    with gr.Accordion("Block by block: the residual stream of this photo", open=False,
+                      elem_id=links.elem_id("classify", "stream")) as accordion:
         gr.Markdown(STREAM_INTRO)
         button = gr.Button("Delete each block in turn", variant="primary")
         figure = gr.Plot(label="Each block: its change to the input, and the answer with it deleted")
@@ -357,3 +361,4 @@ def _build_stream(image, url, model) -> None:
     api.click(residual_stream_api, [image, url, model], [figure, text, data], api_name="residual_stream",
               preprocess=False, concurrency_id="residual_stream", concurrency_limit=1, time_limit=60)
     block.change(_inside, [stream_key, block], [maps, maps_text], api_name=False, queue=False)
+    return accordion

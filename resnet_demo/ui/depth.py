@@ -11,6 +11,7 @@ from .. import degradation, live, plots, workers
 from ..cifar import is_6n_plus_2
 from ..runs import stored_runs, to_csv
 from ..settings import settings
+from . import links
 from .common import TempSlots, how_computed
 
 UPDATE_S = 2.5  # a new figure at most this often: each redraw costs a browser on the same cores CPU the run needs
@@ -145,18 +146,19 @@ def build() -> None:
         "### The degradation problem\nIn the paper a deeper *plain* net has **higher training error** than a "
         "shallower one: not overfitting, but an optimisation difficulty; residual nets of the same depth and "
         "the same parameters do not degrade (Fig. 6). The curves below come from this project's own "
-        "training runs, and the sentence under them says what they show."
+        "training runs, and the sentence under them says what they show.",
+        elem_id=links.elem_id("depth", "stored"),
     )
     selected = gr.CheckboxGroup(names, value=names, label="Runs to show")
     stored_plot = gr.Plot(stored_figure(names), label="Stored runs")
     gr.Markdown(degradation.stored_summary(runs))
     sweep = degradation.sweep_summary(runs)
     if sweep:
-        gr.Markdown(sweep)
+        gr.Markdown(sweep, elem_id=links.elem_id("depth", "sweep"))
     if len({r["depth"] for r in runs}) >= 2:
         gr.Plot(plots.error_vs_depth(runs), label="Error against depth")
     gr.Markdown(degradation.results_table(runs) + how_computed(degradation.results_provenance(runs)) if runs
-                else "No stored runs found in assets/runs/.")
+                else "No stored runs found in assets/runs/.", elem_id=links.elem_id("depth", "table6"))
     selected.change(stored_figure, selected, stored_plot, api_name=False, queue=False)
 
     gr.Markdown(
@@ -166,7 +168,8 @@ def build() -> None:
         "residual net does **not** reliably beat its shallow twin yet: the paper's full result needs long "
         "training — see the stored runs above. The live runs are drawn on axes of their own: their iterations, "
         "width, input size, augmentation and data differ from the stored runs'."
-        + how_computed(_preset_provenance())
+        + how_computed(_preset_provenance()),
+        elem_id=links.elem_id("depth", "live"),
     )
     with gr.Row():
         preset = gr.Dropdown([(p.label, k) for k, p in live.PRESETS.items()], value=live.DEFAULT_PRESET, label="Preset")

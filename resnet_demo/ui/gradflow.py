@@ -12,6 +12,7 @@ from ..data import bundled
 from ..images import InputError, load_input
 from ..settings import settings
 from ..threads import on_inference_thread
+from . import links
 from .common import how_computed, upload_path
 
 LIVE = threading.Semaphore(1)  # one live run at a time: stored answers never wait behind one
@@ -184,7 +185,8 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
         "another cause. Here you can watch them. For a plain and a residual net of the same depth, "
         "built from the same seed, the loss gradient at every weight layer's output, as RMS per value so "
         "that layers of different sizes compare (read with backward hooks, one batch of 64 real CIFAR-10 "
-        "images), at initialisation and as training goes on."
+        "images), at initialisation and as training goes on.",
+        elem_id=links.elem_id("gradflow", "gradients"),
     )
     with gr.Row():
         stored = gradflow.stored_depths()
@@ -249,7 +251,8 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
     gr.Markdown(
         "### Fig. 7: layer responses of the trained nets\nThe std of each 3×3 layer's response (after BN, "
         "before the ReLU or the addition), as the paper measures it. Only trained nets say something here: "
-        "at initialisation BN makes every response ~1 by construction."
+        "at initialisation BN makes every response ~1 by construction.",
+        elem_id=links.elem_id("gradflow", "fig7"),
     )
     sentence = gr.Markdown()
     figure = gr.Plot(label="Fig. 7")

@@ -10,6 +10,7 @@ import gradio as gr
 from .. import cifar, landscape, lesion, paper, plots, responses
 from ..data import bundled, normalize
 from ..settings import settings
+from . import links
 from .common import how_computed
 
 MAX_LESION_IMAGES = 500  # live; the stored study uses all 1,000 bundled test images
@@ -189,7 +190,8 @@ def build() -> list[gr.components.Component]:
         "nets train, run on this project's trained CIFAR-10 checkpoints (plain and residual, "
         "`assets/checkpoints/`). Stored results show at once; each can be recomputed live."
     )
-    with gr.Accordion("1. Lesion study: delete blocks from a trained net", open=True):
+    with gr.Accordion("1. Lesion study: delete blocks from a trained net", open=True,
+                      elem_id=links.elem_id("inside", "lesion")):
         gr.Markdown(paper.VEIT)
         with gr.Row():
             depth = gr.Dropdown(_lesion_choices(), value=56, label="Nets (plain and ResNet of this depth)",
@@ -203,7 +205,8 @@ def build() -> list[gr.components.Component]:
             with gr.Column(min_width=340):
                 k_plot = gr.Plot(label="k random blocks deleted")
         lesion_json = gr.JSON(visible=False)
-    with gr.Accordion("2. Loss landscape around the trained weights", open=True):
+    with gr.Accordion("2. Loss landscape around the trained weights", open=True,
+                      elem_id=links.elem_id("inside", "landscape")):
         gr.Markdown(paper.LI)
         land_text = gr.Markdown()
         with gr.Row(equal_height=True):  # side by side where there is room, stacked on a phone
@@ -230,7 +233,7 @@ def build() -> list[gr.components.Component]:
             slice_text = gr.Markdown()
             slice_plot = gr.Plot(label="1-D slice")
         slice_json = gr.JSON(visible=False)
-    with gr.Accordion("3. How small is F(x)?", open=True):
+    with gr.Accordion("3. How small is F(x)?", open=True, elem_id=links.elem_id("inside", "ratios")):
         gr.Markdown(
             "The paper's reason for residual learning: “if an identity mapping were optimal, it would be "
             "easier to push the residual to zero”. Measured: per residual block, RMS(F(x)) ÷ RMS(x), F(x) "

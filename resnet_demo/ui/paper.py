@@ -1,5 +1,6 @@
-"""The Paper tab: the paper's claims in its order, each with the paper's number, ours (computed from the stored
-files when the page loads: ``resnet_demo.claims``), a status, and a button into the tab that explores it."""
+"""The Paper tab: why F(x) + x helps, then the paper's claims grouped, each with the paper's number, ours
+(computed from the stored files when the page loads: ``resnet_demo.claims``), a status, and a button into the
+view that explores it (a deep link: ``links``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,6 +10,7 @@ import gradio as gr
 from .. import claims, noise, svg_charts
 from ..paper import PAPER_URL
 from ..runs import stored_runs
+from . import links
 
 TAB_NAMES = {"depth": "Depth", "gradflow": "Gradient flow", "anatomy": "Anatomy", "inside": "Inside trained nets",
              "classify": "Classify"}
@@ -77,13 +79,44 @@ def paper_json() -> list[dict[str, Any]]:
     return claims.claims()
 
 
-def build(tabs: gr.Tabs) -> None:
-    """The tab; its buttons switch ``tabs`` to the tab that explores each claim."""
+WHY = (
+    "### Why F(x) + x helps\n"
+    "Stack more layers on a good shallow net and the deeper net *could* be at least as good: the extra layers "
+    "would only have to copy their input (the identity). Yet a deep **plain** net trains to a *higher* training "
+    "error: in practice the solver does not find that copy. A **residual block** computes y = F(x) + x: its "
+    "layers learn only the change F(x), and the shortcut carries x unchanged. To copy its input, a block now "
+    "only has to push F(x) towards zero — which is easy (small weights do it) — instead of building the "
+    "identity out of convolutions, BN and ReLUs. So extra blocks cost little when they are not needed, and "
+    "depth can pay off again. Every claim below checks a piece of this against measurements.\n\n"
+    "<details><summary>Words used in this app</summary>\n\n"
+    "- **Plain net**: the same layers as the ResNet, without the shortcuts.\n"
+    "- **F(x)**: the residual branch, the layers of a block (conv, BN, ReLU, conv, BN); the block outputs "
+    "ReLU(F(x) + x).\n"
+    "- **Options A/B/C**: where a block changes the shape, A pads the shortcut with zeros (no parameters), B uses "
+    "a 1×1 convolution there only, C everywhere.\n"
+    "- **Training / test error**: the share of wrong answers on the images a net learns from / has never seen.\n"
+    "- **RMS**: root mean square, the typical size of a tensor's values.\n"
+    "- **Noise, ±x**: how much a number would move with another test sample or another seed; ± is twice the "
+    "standard error, and a difference inside it is not called.\n"
+    "- **10-crop**: the paper's testing averages the answers on 10 crops of each image; torchvision's published "
+    "accuracies use one centre crop.\n"
+    "- **Filter-normalised direction**: a random direction in weight space, scaled filter by filter to the "
+    "trained weights' size, so that the loss landscapes of two nets compare (Li et al.).\n"
+    "- **Grad-CAM**: a heat map of where in the photo the network's answer came from.\n"
+    "- **Lesion study**: deleting blocks from a trained net and measuring its error again (Veit et al.).\n\n"
+    "</details>")
+
+
+def build() -> list[tuple[gr.Button, links.Link]]:
+    """The tab; returns each "Explore in …" button with the view it opens (wired in ``build_demo``, once every
+    tab's controls exist)."""
     gr.Markdown("### The paper, claim by claim\n" + INTRO)
+    gr.Markdown(WHY, elem_id=links.elem_id("paper", "why"))
     found = claims.claims()  # the stored files, read when the app is built (they do not change while it runs)
-    gr.Markdown(f"{len(found)} claims:  \n" + tally(found))
+    gr.Markdown(f"{len(found)} claims:  \n" + tally(found), elem_id=links.elem_id("paper", "claims"))
     gr.Markdown(how_to_read())
     grouped = [c for g in claims.GROUPS for c in found if c["group"] == g]
+    buttons = []
     for n, c in enumerate(grouped, 1):
         if n == 1 or c["group"] != grouped[n - 2]["group"]:
             gr.Markdown(f"### {claims.GROUPS[c['group']]}")
@@ -97,8 +130,10 @@ def build(tabs: gr.Tabs) -> None:
                         gr.HTML(figure(stored_runs(), label=c["why"]), padding=True)
             else:
                 gr.Markdown(section(n, c), padding=True)
-            button = gr.Button(f"Explore in {TAB_NAMES[c['tab']]} →", size="sm", variant="secondary")
-            button.click(lambda tab=c["tab"]: gr.Tabs(selected=tab), None, tabs, api_name=False, queue=False)
+            link = links.CLAIMS.get(c["id"], links.Link(c["tab"]))
+            buttons.append((gr.Button(f"Explore in {TAB_NAMES[link.tab]} →", size="sm", variant="secondary",
+                                      elem_classes="explore"), link))
     api = gr.Button(visible=False)
     result = gr.JSON(visible=False)
     api.click(paper_json, None, result, api_name="paper", queue=False)
+    return buttons

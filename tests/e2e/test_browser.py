@@ -448,3 +448,81 @@ def test_paper_opens_first_and_a_claims_button_opens_its_tab(page):
     page.get_by_role("button", name="Explore in Depth →").first.click()
     _text(page, "The degradation problem").first.wait_for(timeout=30_000)
     assert page.get_by_role("tab", name="Depth").get_attribute("aria-selected") == "true"
+
+
+def _landed(page, link) -> None:
+    """The view of ``link`` is open: the address bar has its URL and its section's block is at the top of the
+    window, just under the tour bar (sticky), visible."""
+    from resnet_demo.ui import links
+
+    page.wait_for_function(f"() => window.location.search === {link.url()!r}", timeout=10_000)
+    sid = links.elem_id(link.tab, link.section)
+    page.wait_for_function(f"() => {{ const e = document.getElementById({sid!r}); return e && e.offsetParent !== "
+                           "null && Math.abs(e.getBoundingClientRect().top - document.getElementById('tour')"
+                           ".offsetHeight - 8) < 8; }", timeout=10_000)
+
+
+def test_every_claims_button_lands_on_its_section_and_the_url_names_it(page):
+    """#41: each "Explore in …" button opens its tab scrolled to the section the claim points to (its heading at
+    the top of the window), with the network chosen; the address bar then holds a link to that view."""
+    from resnet_demo import claims
+    from resnet_demo.ui import links
+
+    page.get_by_role("tab", name="Paper").click()
+    buttons = page.locator("button.explore")
+    found = [c for g in claims.GROUPS for c in claims.claims() if c["group"] == g]  # the tab's order
+    assert buttons.count() == len(found)
+    for i, c in enumerate(found):
+        page.get_by_role("tab", name="Paper").click()
+        buttons.nth(i).click()
+        link = links.CLAIMS[c["id"]]
+        _landed(page, link)
+        if link.net:  # the Anatomy tab shows the claim's network, not the default ResNet-50
+            page.wait_for_function("(n) => [...document.querySelectorAll('input')].some(i => i.offsetParent "
+                                   "!== null && i.value.startsWith(n))", arg=link.net.replace("resnet", "ResNet-")
+                                   .split("-A")[0], timeout=15_000)
+
+
+def test_a_link_opens_its_view_and_the_tour_walks_the_stops(browser, app):
+    """A teacher's link opens the tab, scrolled to the section, with the network chosen; the guided tour's Next
+    and Back walk its stops through the same links. (Its own page: leaving a page mid-load aborts its streams,
+    which the console reports; only errors on the last page count.)"""
+    from resnet_demo.ui import links
+
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.goto(app + "?tab=anatomy&section=network&net=resnet152")
+    _landed(page, links.Link("anatomy", "network", "resnet152"))
+    assert page.get_by_label("Network").input_value().startswith("ResNet-152")
+    page.wait_for_timeout(3000)
+    page.goto(app + "?tab=nonsense&section=<script>")  # odd links open the Paper tab, never an error
+    _text(page, "The paper, claim by claim").wait_for(timeout=30_000)
+    page.wait_for_timeout(3000)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.get_by_role("button", name="Start the tour →").click()
+    _landed(page, links.TOUR[0].link)
+    _text(page, "Guided tour, stop 1 of").wait_for(timeout=10_000)
+    for stop in links.TOUR[1:3]:
+        page.get_by_role("button", name="Next →").click()
+        _landed(page, stop.link)
+    page.get_by_role("button", name="← Back").click()
+    _landed(page, links.TOUR[1].link)
+    _text(page, f"Guided tour, stop 2 of {len(links.TOUR)}").wait_for(timeout=10_000)
+    assert page.get_by_role("button", name="Next →").is_visible()  # the tour bar stays on screen
+    page.screenshot(path=str(SHOTS / "tour.png"))
+    page.close()
+    assert problems == []
+
+
+def test_headings_draw_capital_letters_as_capitals(page):
+    """#41: the bold face drew "A" and "B" as small glyphs ("ᴀ deeper", "CIFᴀR"). In a heading, "AB" must be
+    wider than "ab", as in any font whose bold face has the capitals."""
+    page.get_by_role("tab", name="Paper").click()
+    widths = page.evaluate("""() => {
+      const h = [...document.querySelectorAll('h3, h4')].find(e => e.offsetParent !== null);
+      const m = (t) => { const s = document.createElement('span'); s.textContent = t; h.appendChild(s);
+                         const w = s.getBoundingClientRect().width; s.remove(); return w; };
+      return [m('AB'), m('ab'), getComputedStyle(h).fontWeight];
+    }""")
+    upper, lower, weight = widths
+    assert int(weight) >= 600 and upper > 1.05 * lower, widths  # the bundled bold: 18.5 px against 22.3
