@@ -19,13 +19,13 @@ def main() -> None:
                    help="requests waiting beyond this are turned away with a 'queue full' message")
     args = p.parse_args()
 
-    from resnet_demo.ui import CSS, build_demo, theme  # gradio and torch load here, after --help
+    from resnet_demo.ui import CSS, PAGE_JS, build_demo, theme  # gradio and torch load here, after --help
 
     demo = build_demo()
     demo.queue(max_size=args.queue_size, default_concurrency_limit=1)
     # Offline, --share prints "Could not create share link" and keeps serving locally (Gradio's behaviour).
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=env.max_bytes, css=CSS,
-                theme=theme(), prevent_thread_lock=True)
+                theme=theme(), js=PAGE_JS, prevent_thread_lock=True)
     # The server is up. torchvision (~1 s: it imports torch._dynamo) was kept out of the start; import it now,
     # before the first page load needs it (the Anatomy tab builds torchvision's nets).
     importlib.import_module("torchvision")

@@ -18,7 +18,19 @@ input[type=radio]:focus-visible, input[type=checkbox]:focus-visible { outline: 3
 .prose th, .prose td { word-break: normal; overflow-wrap: normal; min-width: 4.5em; }
 .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
 #tour { position: sticky; top: 0; z-index: 20; }
+button[role=tab][aria-selected=true] { color: #C2410C !important; }  /* Gradio's orange is 2.8:1 on white */
 .gradio-container { overflow: clip !important; }  /* hidden would make it a scroll box, and the bar not stick */
+"""
+
+# Run once when the page loads (launch(js=...)): Gradio 6.31's image input is a <button> with no accessible name;
+# name every one, now and whenever Gradio draws one again, so a screen reader says what it does.
+PAGE_JS = """
+() => {
+  const name = () => document.querySelectorAll('.image-container button:not([aria-label])').forEach(b =>
+    b.setAttribute('aria-label', 'Upload an image: click to choose a file, drop one here, or paste'));
+  name();
+  new MutationObserver(name).observe(document.body, {childList: true, subtree: true});
+}
 """
 
 
