@@ -35,6 +35,7 @@ from .weights import (
     catalog_entry,
     ensure_weights,
     weights_of,
+    weights_path,
 )
 
 
@@ -82,15 +83,27 @@ SNIPPET_NOTE = ("Older tutorials write `resnet50(pretrained=True)` and a hand-ma
                 "preprocessing those weights were trained with, so it cannot drift from them).")
 
 
+def _absent(key: str) -> str:
+    """" · download on first use, ~98 MB" while a model's weights are not on this server ("" once they are)."""
+    w = weights_of(key)
+    if weights_path(w).is_file():
+        return ""
+    size = w.meta.get("_file_size")
+    if settings().offline:
+        return " · weights not on this server"
+    return f" · download on first use{f', ~{size:.0f} MB' if size else ''}"
+
+
 def describe_key(key: str) -> str:
     """A dropdown label, e.g. 'ResNet-50 · IMAGENET1K_V2 (default) · 80.9% top-1'."""
     kind, entry = catalog_entry(key) or ("", {})
     if kind == "fp32":
         default = " (default)" if entry["default"] else ""
-        return f"ResNet-{key.split('.')[0][6:]} · {entry['weights']}{default} · {entry['acc@1']:.1f}% top-1 ImageNet"
+        return (f"ResNet-{key.split('.')[0][6:]} · {entry['weights']}{default} · {entry['acc@1']:.1f}% top-1 ImageNet"
+                + _absent(key))
     if kind == "int8":
         return (f"ResNet-{key[6:-5]} · int8 {entry['weights']} (faster) · {entry['acc@1']:.1f}% top-1 ImageNet "
-                f"(fp32 {entry['fp32 acc@1']:.1f}%)")
+                f"(fp32 {entry['fp32 acc@1']:.1f}%)" + _absent(key))
     if key in checkpoints():
         return f"CIFAR-10 {key[6:]} (offline, 10 classes)"
     raise UnknownModel(f"unknown model {key!r}; choose one of {', '.join(model_names())}")

@@ -230,3 +230,13 @@ def test_readme_and_methods_name_every_offline_model():
     for key in (k for k in classifiers.model_names() if k.startswith("cifar-")):
         assert key in readme, f"README's /classify model names lack {key}"
         assert f"`{key}`" in methods, f"docs/methods.md's Classify paragraph lacks {key}"
+
+
+def test_the_model_list_marks_models_whose_weights_are_absent(torch_home, monkeypatch):
+    """#41: a model whose weights are not on the server does not look as available as the rest."""
+    assert classifiers.describe_key("resnet18").endswith("top-1 ImageNet")  # seeded: nothing to say
+    assert classifiers.describe_key("resnet152").endswith(" · weights not on this server")  # offline (tests)
+    monkeypatch.delenv("RESNET_DEMO_OFFLINE")
+    size = weights.weights_of("resnet152").meta["_file_size"]
+    assert classifiers.describe_key("resnet152").endswith(f" · download on first use, ~{size:.0f} MB")
+    assert "download" not in classifiers.describe_key("cifar-resnet56")

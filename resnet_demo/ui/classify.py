@@ -213,14 +213,32 @@ def article_example():
     return None, ARTICLE_URL, ARTICLE_MODEL
 
 
+def refused(message: str, what: str = "Not classified") -> str:
+    """The one way the page shows a refusal: a notice, and this sentence where the result would be (the caller
+    clears the stale result beside it)."""
+    gr.Warning(message)
+    return f"**{what}.** {message}"
+
+
 def _classify_or_warn(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):
-    """``classify`` for the page: a refusal (no image, a bad file or URL, missing weights) becomes one message
-    where the result would be, and a notice, instead of an "Error" badge on every output."""
+    """``classify`` for the page (the button, a URL, an upload, an example): a refusal (no image, a bad file or
+    URL, missing weights) clears the previous result and says why where the result would be, instead of an
+    "Error" badge on every output. The article's example falls back to the same photo bundled with the app
+    when its URL cannot be fetched, and says so."""
     try:
         return classify(upload, url, model_name, progress)  # no image: load_input's message
     except gr.Error as e:
-        gr.Warning(e.message)
-        return None, None, f"**Not classified.** {e.message}"
+        if not upload and (url or "").strip() == ARTICLE_URL:
+            try:
+                label, heat, details = classify(str(EXAMPLES / FIRST_PHOTO), None, model_name, progress)
+            except gr.Error as bundled:
+                return None, None, refused(f"{e.message} The same photo, bundled with the app, could not be "
+                                           f"classified either: {bundled.message}")
+            else:
+                gr.Info("The article's photo could not be fetched: the same photo, bundled with the app, was used.")
+                return label, heat, (f"*The article's URL could not be fetched ({e.message}), so the same photo "
+                                     f"bundled with the app ({FIRST_PHOTO}) was classified instead.*\n\n{details}")
+        return None, None, refused(e.message)
 
 
 def _clear_image_for_url(text: str):
@@ -228,7 +246,7 @@ def _clear_image_for_url(text: str):
 
 
 def _classify_image(upload: Any, model_name: str, progress=gr.Progress()):
-    return classify(upload, None, model_name, progress)
+    return _classify_or_warn(upload, None, model_name, progress)
 
 
 # -- the residual stream: block by block, on the image and model above ---------------------------------------------
@@ -318,8 +336,7 @@ def _stream_page(upload: Any, url: str | None, model_name: str):
     try:
         streams, elapsed, source = _stream(upload, url, model_name)
     except gr.Error as e:
-        gr.Warning(e.message)
-        return None, f"**Not computed.** {e.message}", None, "", gr.update(choices=[], value=None), None, ""
+        return None, refused(e.message, "Not computed"), None, "", gr.update(choices=[], value=None), None, ""
     first = streams[0]
     name = first.blocks[0]["name"]
     picker = gr.update(choices=[(_block_choice(b), b["name"]) for b in first.blocks], value=name, interactive=True)

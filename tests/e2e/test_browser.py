@@ -124,16 +124,51 @@ def test_classify_block_by_block_on_the_bundled_cat(page):
 
 
 def test_the_articles_example_is_one_click(page):
-    """#25: the article's example fills in its URL (the image box cleared) and the V1 weights, then classifies; this
-    app allows port 80 only, so the fetch is refused before any network traffic, with the reason on screen."""
+    """#25, #41: the article's example fills in its URL (the image box cleared) and the V1 weights, then
+    classifies; this app allows port 80 only, so the fetch is refused before any network traffic, and the same
+    photo, bundled with the app, is classified instead, with a sentence saying so."""
     from resnet_demo.ui.classify import ARTICLE_LABEL, ARTICLE_URL
 
     _text(page, "The example photo chelsea.png through").wait_for(timeout=60_000)
     page.get_by_role("button", name=ARTICLE_LABEL).click()
-    _text(page, "Refused: port 443").first.wait_for(timeout=30_000)
+    _text(page, "so the same photo bundled with the app (chelsea.png) was classified instead").first.wait_for(
+        timeout=60_000)
+    assert "Refused: port 443" in _text(page, "could not be fetched").first.inner_text()
     assert page.get_by_label("…or an image URL").first.input_value() == ARTICLE_URL
     assert page.get_by_label("Model").first.input_value().startswith("ResNet-50 · IMAGENET1K_V1")
-    assert page.locator("[data-testid='image']").first.locator("img").count() == 0  # the URL is what is classified
+
+
+def test_refusals_look_the_same_and_clear_the_old_result(page):
+    """#41: three refusal paths (an upload with a model whose weights are absent, the Classify button with no
+    image, a refused URL) show one sentence where the result was, clear that result, and put no "Error" badge on
+    any output; the model list marks the models whose weights are absent, and no server path reaches the page."""
+    _text(page, "The example photo chelsea.png through").wait_for(timeout=60_000)
+    model = page.get_by_label("Model").first
+    model.click()
+    absent = page.get_by_role("option").filter(has_text="ResNet-152 · IMAGENET1K_V2")
+    assert "weights not on this server" in absent.inner_text()  # offline here; a Space says "download on first use"
+    absent.click()
+    page.locator("input[type=file]").first.set_input_files(str(photo("coffee.png")))
+    details = page.locator("p").filter(has_text="Not classified.").filter(visible=True).first
+    details.wait_for(timeout=60_000)
+    assert "resnet152" in details.inner_text() and "/tmp" not in details.inner_text()
+
+    def cleared_and_no_badge():
+        assert _text(page, "Error", exact=True).count() == 0, "an Error badge on an output"
+        assert "The example photo chelsea.png" not in page.locator("body").inner_text()  # the stale result is gone
+
+    cleared_and_no_badge()
+    image_box = page.locator("[data-testid='image']").first
+    image_box.get_by_label("Clear").or_(image_box.get_by_role("button", name="Remove Image")).first.click()
+    page.get_by_role("button", name="Classify", exact=True).click()
+    _text(page, "Not classified. Upload an image or paste an image URL first.").first.wait_for(timeout=10_000)
+    cleared_and_no_badge()
+    page.get_by_label("…or an image URL").first.fill("http://10.0.0.1/cat.jpg")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    refusal = page.locator("p").filter(has_text="Only public internet addresses can be fetched").filter(visible=True)
+    refusal.first.wait_for(timeout=30_000)
+    assert refusal.first.inner_text().startswith("Not classified.")
+    cleared_and_no_badge()
 
 
 def test_classify_refused_url_shows_the_reason(page):
