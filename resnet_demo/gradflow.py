@@ -360,19 +360,6 @@ def stored(depth: int, batch_norm: bool, steps: int, seed: int) -> dict[str, Any
     return out
 
 
-def estimate_s(depth: int, steps: int) -> float:
-    """Seconds a live run of ``steps`` steps at ``depth`` should take, from the stored runs' wall times on the
-    machine that made them: both nets' step costs about the same per layer, so the median over the stored BN
-    runs of wall time / (depth x steps), times depth x steps (depth 32 x 100 steps: 21 s estimated this way,
-    21.4 s measured; depth 20 x 400: 52 s, 49.3 s measured; 2 vCPU Zen 4)."""
-    per = [r["wall_seconds"] / (r["depth"] * r["steps"][-1]) for r in stored_trajectories()["runs"].values()
-           if r["batch_norm"] and r.get("wall_seconds") and r["steps"][-1] > 0]
-    if not per or steps == 0:
-        return 0.0
-    per.sort()
-    return per[len(per) // 2] * depth * steps
-
-
 def stored_footer(record: dict[str, Any]) -> str:
     """Where a stored record came from: command, machine, wall time."""
     meta = stored_trajectories()["meta"]

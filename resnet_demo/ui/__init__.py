@@ -63,7 +63,7 @@ def build_demo() -> gr.Blocks:
                                    "degradation problem to the lesion study.", padding=True)
                 back = gr.Button("← Back", size="sm", interactive=False, min_width=90, scale=0)
                 ahead = gr.Button("Start the tour →", size="sm", variant="primary", min_width=140, scale=0)
-        stop = gr.State(-1)
+        stop = gr.Number(-1, visible=False, precision=0)  # the tour's stop (not a gr.State: no heartbeat)
         with gr.Tabs() as tabs:
             with gr.Tab("Paper", id="paper"):
                 explore = paper.build()

@@ -64,22 +64,29 @@ def show_stored(depth: Any, batch_norm: bool, steps: Any, seed: Any):
     depth, steps, seed = _check(depth, steps, seed)
     record = gradflow.stored(depth, bool(batch_norm), steps, seed)
     if record is None:
-        est = gradflow.estimate_s(depth, steps)
-        device = gradflow.stored_trajectories()["meta"].get("device", "the machine that made the stored runs")
+        label = _live_label(depth, steps)
         text = (f"*Depth {depth}, BN {'on' if batch_norm else 'off'}, seed {seed} is not stored (stored: depths "
-                f"{', '.join(map(str, gradflow.stored_depths()))} with seed 0, instant). Press **{_live_label(est)}** "
-                f"to train it here.*" + how_computed(
-                    f"The estimate scales the stored runs' wall time on {device} by depth × steps; this server may be "
-                    "slower or faster. Once the first steps are measured, the page gives its own estimate."))
-        return None, text, None, gr.update(value=_live_label(est))
+                f"{', '.join(map(str, gradflow.stored_depths()))} with seed 0, instant). Press **{label}** to train "
+                "it here.*" + how_computed(
+                    "The time is measured on this server: from the last live run's cost per layer and step once one "
+                    "has run, and during a run from its own first steps."))
+        return None, text, None, gr.update(value=label)
     return (*_out(record, _stored_footer(record)), gr.update(value=STORED_LABEL))
 
 
 STORED_LABEL = "Show gradient flow"
 
 
-def _live_label(estimate_s: float) -> str:
-    return f"Train live (about {max(5, round(estimate_s / 5) * 5):.0f} s)"
+# Seconds per layer and training step of the plain/residual pair, measured by the last live run on this server
+# (none before the first): what the button's estimate uses. Never the stored runs' machine: it may be 2x off.
+MEASURED: dict[str, float] = {}
+
+
+def _live_label(depth: int, steps: int) -> str:
+    rate = MEASURED.get("s_per_layer_step")
+    if rate is None:
+        return "Train live (timed after its first steps)"
+    return f"Train live (about {max(5, round(rate * depth * steps / 5) * 5):.0f} s here)"
 
 
 def first_view():
@@ -120,6 +127,7 @@ def _live(depth: int, batch_norm: bool, steps: int, seed: int):
     t1 = time.perf_counter()
     race.advance(2)
     step_s = time.perf_counter() - t1
+    MEASURED["s_per_layer_step"] = step_s / depth  # the next estimate on this server starts from this one
     profile_s = step_s  # a profile is one forward and backward pass of each net on a batch of the same size
     target, estimate = gradflow.plan(steps, step_s, profile_s, limit_s - (time.perf_counter() - t0))
     record["estimate_s"] = round(time.perf_counter() - t0 + estimate, 1)

@@ -144,9 +144,9 @@ def route(request: gr.Request | None = None) -> tuple:
     return view(parse(params))
 
 
-def tour_step(i: int, step: int) -> tuple:
+def tour_step(i: float | None, step: int) -> tuple:
     """Back (-1) or Next (+1) from stop ``i`` (-1: not started): the new stop, its text, the buttons' states, and
     the view it opens."""
-    j = max(0, min(len(TOUR) - 1, i + step))
+    j = max(0, min(len(TOUR) - 1, int(i if i is not None else -1) + step))
     return (j, tour_text(j), gr.update(interactive=j > 0), gr.update(interactive=j < len(TOUR) - 1,
                                                                       value="Next →"), *view(TOUR[j].link))
