@@ -154,6 +154,23 @@ def results_table(runs: list[dict[str, Any]], noise: Noise | None = None) -> str
             "in data, schedule and seeds, and how the gap splits between them is not measured.")
 
 
+def results_csv(runs: list[dict[str, Any]], noise: Noise | None = None) -> str:
+    """The table beside the paper's as CSV: errors in %, each with ± twice its noise (``results_table``)."""
+    noise = noise or Noise(runs)
+    paper = CIFAR10_TEST_ERROR["resnet"]
+    lines = ["run,params,iterations,train_error_pct,train_error_pm,test_error_pct,test_error_pm,test_images,"
+             "paper_test_error_pct"]
+    for r in runs:
+        label, cells = _short(r), []
+        for key in ("train_error", "test_error"):
+            one = noise.single(label, key) if final(r[key]) is not None else None
+            cells += ["", ""] if one is None else [f"{one.value:.2f}", f"{one.margin:.2f}"]
+        theirs = paper.get(r["depth"], "") if r["arch"] == "residual" else ""
+        lines.append(f"{r['name']},{params(r)},{r['iterations'][-1]},{','.join(cells)},{r.get('test_images', '')},"
+                     f"{theirs}")
+    return "\n".join(lines) + "\n"
+
+
 def results_provenance(runs: list[dict[str, Any]], noise: Noise | None = None) -> str:
     """How the stored runs were made (recipe, data, machine, wall time), how their noise was measured, and where
     the paper's column is from."""

@@ -44,8 +44,8 @@ SHADES = {"plain": ("#E0610A", "#6B2000"), "residual": ("#3D8FC9", "#06305E")}  
 SYMBOLS = {8: "triangle-down", 14: "star", 20: "circle", 32: "square", 44: "diamond", 56: "triangle-up", 110: "x"}
 KIND_DASH = {"plain": "dash", "residual": "solid"}  # where only the kind varies: told apart without colour too
 KIND_SYMBOL = {"plain": "square", "residual": "circle"}
-LEGEND = ("Colours in every figure: orange-red = plain net, blue = residual net (ResNet); darker = deeper; "
-          "dashed = training error, solid = test error.")
+LEGEND = ("Colours in every figure: orange-red = plain net, blue = residual net (ResNet); darker = deeper. What "
+          "dashed and solid lines mean is said in each figure.")
 
 
 def net_colour(arch: str, depth: int | None = None) -> str:
@@ -70,7 +70,7 @@ def measured_on(runs: list[dict[str, Any]]) -> str:
     smooth = sorted({r.get("recipe", {}).get("smoothing", 50) for r in runs})
     test = f"solid: test error ({tests[0]:,} test images)" if len(tests) == 1 else "solid: test error"
     train = f"dashed: training error (last {smooth[0]} batches)" if len(smooth) == 1 else "dashed: training error"
-    return f"{train}<br>{test}"
+    return f"{train}<br>{test} · ▲ at the top: above the axis"
 
 
 def error_top(runs: list[dict[str, Any]]) -> float:
@@ -83,6 +83,13 @@ def error_top(runs: list[dict[str, Any]]) -> float:
     return min(100.0, 5 * math.ceil(max(later or [100]) * 1.1 / 5))
 
 
+def _above(its: list[int], values: list[float | None], top: float, every: int = 10) -> list[tuple[int, float]]:
+    """(iteration, error %) where a curve runs above ``top``: every ``every``-th such point of a dense curve, so the
+    markers mark the stretch without covering it."""
+    out = [(i, 100 * v) for i, v in zip(its, values) if v is not None and 100 * v > top]
+    return out[::every] if len(out) > 3 * every else out
+
+
 @_styled
 def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.Figure:
     """The paper's Fig. 1 / Fig. 6 panels: plain (top) and residual (below), shared y axis in %,
@@ -90,6 +97,7 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
     # stacked, not side by side: two panels keep their width on a phone, and x (iterations) is shared
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=("plain", "ResNet (residual)"))
+    top = error_top(runs)
     for run in runs:
         row = 1 if run["arch"] == "plain" else 2
         name = run["name"]
@@ -108,6 +116,14 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
                 legendgroup=name, marker={"size": 7, "symbol": _symbol(run["depth"])},
                 line={"color": net_colour(run["arch"], run["depth"]), "width": 2.5},
                 hovertemplate=f"{name}<br>iteration %{{x}}<br>test error %{{y:.2f}}%<extra></extra>"), row=row, col=1)
+        above = _above(its, run["train_error"], top) + _above([i for i, _ in test], [v / 100 for _, v in test], top)
+        if above:  # never a hidden curve: where it runs above the axis, a ▲ at the top edge says so, and its value
+            fig.add_trace(go.Scatter(
+                x=[i for i, _ in above], y=[0.985 * top] * len(above), mode="markers", name=f"{name} above the axis",
+                legendgroup=name, showlegend=False, customdata=[v for _, v in above], cliponaxis=False,
+                marker={"size": 8, "symbol": "triangle-up-open", "color": net_colour(run["arch"], run["depth"])},
+                hovertemplate=f"{name}<br>iteration %{{x}}<br>error %{{customdata:.1f}}%, above the axis"
+                              "<extra></extra>"), row=row, col=1)
         measured = [(i, 100 * v) for i, v in zip(its, run.get("train_error_measured") or []) if v is not None]
         if measured:  # what the live verdict quotes: the error on a fixed sample of training images
             n = run.get("recipe", {}).get("train_eval_images") or 1000
@@ -118,7 +134,7 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
                         "color": net_colour(run["arch"], run["depth"])},
                 hovertemplate=f"{name}<br>iteration %{{x}}<br>training error on {n:,} training images "
                               f"%{{y:.2f}}%<extra></extra>"), row=row, col=1)
-    fig.update_yaxes(title_text="error (%)", range=[0, error_top(runs)])
+    fig.update_yaxes(title_text="error (%)", range=[0, top])
     fig.update_xaxes(title_text="iterations", row=2, col=1)
     # taller with more runs: the legend under the plot grows a row per two nets on a phone, and the panels
     # keep >= 150 px there (the nine-run sweep: 740 px)

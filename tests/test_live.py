@@ -115,7 +115,15 @@ def test_verdict_says_when_the_residual_result_did_not_appear_and_the_nets_are_e
 
 def test_stored_figure_has_a_trace_per_curve():
     rs = [_run("plain", 20, 0.3), _run("residual", 56, 0.2)]
+    full = plots.error_curves(rs)
+    # where a curve runs above the axis (both start at 90%, the axis ends at 60%), a ▲ at the top edge marks it
+    above = [t for t in full.data if t.name.endswith("above the axis")]
+    assert [(t.name, list(t.customdata), t.marker.symbol) for t in above] == [
+        ("plain-20 above the axis", [90.0], "triangle-up-open"),
+        ("residual-56 above the axis", [90.0], "triangle-up-open")]
+    assert full.layout.yaxis.range[1] == plots.error_top(rs) < 90 and all(t.showlegend is False for t in above)
     fig = plots.error_curves(rs)
+    fig.data = [t for t in fig.data if t not in above]
     assert [(t.name, t.line.dash) for t in fig.data] == [("plain-20", "dash"), ("plain-20", None),
                                                          ("residual-56", "dash"), ("residual-56", None)]
     assert [t.xaxis for t in fig.data] == ["x", "x", "x2", "x2"]  # plain on top, residual below
@@ -123,7 +131,7 @@ def test_stored_figure_has_a_trace_per_curve():
     assert [t.showlegend for t in fig.data] == [False, None, False, None]
     assert [t.legendgroup for t in fig.data] == ["plain-20", "plain-20", "residual-56", "residual-56"]
     no_test = plots.error_curves([{**rs[0], "test_error": [None] * len(rs[0]["test_error"])}])
-    assert [(t.name, t.showlegend) for t in no_test.data] == [("plain-20", True)]  # then the training line
+    assert [(t.name, t.showlegend) for t in no_test.data if "above" not in t.name] == [("plain-20", True)]  # the line
 
 
 def test_measured_training_error_is_preferred_for_the_verdict():

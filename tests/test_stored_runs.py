@@ -263,3 +263,20 @@ def test_fig6_axis_shows_the_final_differences():
     assert top % 5 == 0
     first = [100 * next(v for v in r["test_error"] if v is not None) for r in STORED.values()]
     assert max(first) > top  # the near-chance start runs off the axis, as in the paper's figure
+
+
+def test_the_stored_table_downloads_as_csv_with_its_noise():
+    """#41: the table beside the paper's, as CSV: the same numbers as the runs, each error with twice its noise."""
+    import csv
+    import io
+
+    from resnet_demo.degradation import results_csv
+
+    runs_ = list(STORED.values())
+    noise = Noise(runs_)
+    rows = {r["run"]: r for r in csv.DictReader(io.StringIO(results_csv(runs_, noise)))}
+    assert set(rows) == set(STORED)
+    for name, run in STORED.items():
+        assert float(rows[name]["test_error_pct"]) == round(100 * runs.final(run["test_error"]), 2)
+        assert float(rows[name]["test_error_pm"]) == round(noise.single(name, "test_error").margin, 2)
+    assert rows["ResNet-56"]["paper_test_error_pct"] == "6.97" and rows["plain-56"]["paper_test_error_pct"] == ""

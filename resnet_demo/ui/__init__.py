@@ -16,6 +16,9 @@ CSS = """
 input[type=radio]:focus-visible, input[type=checkbox]:focus-visible { outline: 3px solid #1D4ED8; outline-offset: 2px; }
 .prose table { display: block; max-width: 100%; overflow-x: auto; }
 .prose th, .prose td { word-break: normal; overflow-wrap: normal; min-width: 4.5em; }
+/* a table wider than a phone scrolls sideways with its first column (the row's name) pinned */
+.prose th:first-child, .prose td:first-child { position: sticky; left: 0; z-index: 1;
+  background: var(--background-fill-primary); }
 .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
 #tour { position: sticky; top: 0; z-index: 20; }
 button[role=tab][aria-selected=true] { color: #C2410C !important; }  /* Gradio's orange is 2.8:1 on white */

@@ -46,6 +46,28 @@ def _status(snap: dict[str, Any]) -> str:
 DOWNLOADS = TempSlots("resnet-lab-live", slots=16)  # live runs are one at a time: 16 is many minutes' worth
 
 
+STORED_DOWNLOADS = TempSlots("resnet-lab-stored", slots=1)  # written once, when the app is built
+
+
+def stored_downloads(runs: list[dict[str, Any]]) -> list[str]:
+    """The stored runs as served files: every run (RUN JSON, as in assets/runs/), their curves in one CSV, and the
+    table beside the paper's (CSV, with each error's noise)."""
+    folder = STORED_DOWNLOADS.next()
+    paths = []
+    for r in runs:
+        path = folder / f"{r['name']}.json"
+        path.write_text(json.dumps(r, indent=1))
+        paths.append(str(path))
+    curves = folder / "stored-runs-curves.csv"
+    rows = ["run," + to_csv(runs[0]).splitlines()[0]] if runs else []
+    for r in runs:
+        rows += [f"{r['name']},{line}" for line in to_csv(r).splitlines()[1:]]
+    curves.write_text("\n".join(rows) + "\n")
+    table = folder / "stored-runs-table.csv"
+    table.write_text(degradation.results_csv(runs))
+    return [str(curves), str(table), *paths]
+
+
 def _write_downloads(runs: list[dict[str, Any]], seed: int) -> list[str]:
     folder = DOWNLOADS.next()
     jpath = folder / f"live-runs-seed{seed}.json"
@@ -164,6 +186,9 @@ def build() -> None:
         gr.Plot(plots.error_vs_depth(runs), label="Error against depth")
     gr.Markdown(degradation.results_table(runs) + how_computed(degradation.results_provenance(runs)) if runs
                 else "No stored runs found in assets/runs/.", elem_id=links.elem_id("depth", "table6"))
+    if runs:
+        gr.File(stored_downloads(runs), label="Download the stored runs: curves and table (CSV), each run (RUN JSON)",
+                file_count="multiple", interactive=False)
     selected.change(stored_figure, selected, stored_plot, api_name=False, queue=False)
 
     gr.Markdown(

@@ -3,6 +3,7 @@
 view that explores it (a deep link: ``links``)."""
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import gradio as gr
@@ -127,7 +128,10 @@ def build() -> list[tuple[gr.Button, links.Link]]:
                     with gr.Column(scale=3, min_width=300):
                         gr.Markdown(section(n, c), padding=True)
                     with gr.Column(scale=2, min_width=300):
-                        gr.HTML(figure(stored_runs(), label=c["why"]), padding=True)
+                        svg = figure(stored_runs(), label=c["why"])
+                        data = base64.b64encode(svg.encode()).decode()
+                        gr.HTML(f'{svg}<p><a download="{c["id"]}.svg" href="data:image/svg+xml;base64,{data}">'
+                                "Download this figure (SVG)</a> · the runs behind it: Depth tab</p>", padding=True)
             else:
                 gr.Markdown(section(n, c), padding=True)
             link = links.CLAIMS.get(c["id"], links.Link(c["tab"]))

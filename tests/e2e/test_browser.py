@@ -560,3 +560,25 @@ def test_headings_draw_capital_letters_as_capitals(page):
     }""")
     upper, lower, weight = widths
     assert int(weight) >= 600 and upper > 1.05 * lower, widths  # the bundled bold: 18.5 px against 22.3
+
+
+def test_on_a_phone_a_wide_table_keeps_its_first_column_and_shows_the_papers(browser, app):
+    """#41: at 390 px the Depth tab's table scrolls sideways inside its box with the run's name pinned, so the
+    paper's column can be brought on screen beside it; the stored runs can be downloaded."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(app + "?tab=depth&section=table6")
+    table = page.locator("#sec-depth-table6 table").first
+    table.wait_for(timeout=60_000)
+    table.evaluate("t => { t.scrollLeft = t.scrollWidth; }")
+    page.wait_for_timeout(300)
+    shown = table.evaluate("""t => {
+      const box = t.getBoundingClientRect();
+      const inside = (e) => { const r = e.getBoundingClientRect();
+                              return r.left >= box.left - 1 && r.right <= box.right + 1; };
+      const head = [...t.querySelectorAll('th')];
+      return [inside(head[0]), inside(head[head.length - 1]), head[head.length - 1].textContent, t.scrollLeft > 0];
+    }""")
+    first_visible, paper_visible, paper_header, scrolled = shown
+    assert scrolled and first_visible and paper_visible and "the paper's test error" in paper_header, shown
+    _text(page, "stored-runs-table").first.wait_for(timeout=10_000)  # the downloads, under the table
+    page.close()
