@@ -32,10 +32,10 @@ from .weights import (
     INT8_KEYS,
     ProgressFn,
     UnknownModel,
+    cached,
     catalog_entry,
     ensure_weights,
     weights_of,
-    weights_path,
 )
 
 
@@ -85,10 +85,9 @@ SNIPPET_NOTE = ("Older tutorials write `resnet50(pretrained=True)` and a hand-ma
 
 def _absent(key: str) -> str:
     """" · download on first use, ~98 MB" while a model's weights are not on this server ("" once they are)."""
-    w = weights_of(key)
-    if weights_path(w).is_file():
+    if cached(key):
         return ""
-    size = w.meta.get("_file_size")
+    size = catalog_entry(key)[1].get("file_mb")
     if settings().offline:
         return " · weights not on this server"
     return f" · download on first use{f', ~{size:.0f} MB' if size else ''}"

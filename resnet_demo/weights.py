@@ -52,14 +52,18 @@ def catalog_from_torchvision() -> dict[str, dict[str, dict[str, Any]]]:
     def top1(w: Any) -> float:
         return w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
 
+    def file(w: Any) -> dict[str, Any]:  # the weights file's name and size: the model list says when it is absent
+        return {"file": os.path.basename(w.url), "file_mb": w.meta["_file_size"]}
+
     fp32: dict[str, dict[str, Any]] = {}
     for arch in ARCHS:
         enum = get_model_weights(arch)
-        fp32[arch] = {"weights": enum.DEFAULT.name, "default": True, "acc@1": top1(enum.DEFAULT)}
+        fp32[arch] = {"weights": enum.DEFAULT.name, "default": True, "acc@1": top1(enum.DEFAULT), **file(enum.DEFAULT)}
         for w in enum:
             if w is not enum.DEFAULT:
-                fp32[f"{arch}.{w.name}"] = {"weights": w.name, "default": False, "acc@1": top1(w)}
-    int8 = {f"{arch}.int8": {"weights": w.name, "acc@1": top1(w), "fp32 acc@1": top1(w.meta["unquantized"])}
+                fp32[f"{arch}.{w.name}"] = {"weights": w.name, "default": False, "acc@1": top1(w), **file(w)}
+    int8 = {f"{arch}.int8": {"weights": w.name, "acc@1": top1(w), "fp32 acc@1": top1(w.meta["unquantized"]),
+                             **file(w)}
             for arch in ARCHS if f"quantized_{arch}" in list_models(quantization)
             for w in [get_model_weights(f"quantized_{arch}").DEFAULT]}
     return {"fp32": fp32, "int8": int8}
@@ -103,6 +107,11 @@ def float_twin(int8_key: str) -> str:
 
 def weights_path(weights: Any) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+
+
+def cached(key: str) -> bool:
+    """Whether an ImageNet key's weights file is on this server (from the catalog: no torchvision import)."""
+    return (Path(torch.hub.get_dir()) / "checkpoints" / catalog_entry(key)[1]["file"]).is_file()
 
 
 def ensure_weights(weights: Any, progress: ProgressFn | None = None, timeout: float = 30.0) -> Path:

@@ -211,6 +211,7 @@ def build() -> None:
     with gr.Row():
         start = gr.Button("Train live", variant="primary")
         stop_button = gr.Button("Stop", variant="stop")
+        clear = gr.Button("Clear the live run (back to the stored runs)", variant="secondary")
     with gr.Column(visible=False, elem_id="live-run") as live_box:  # shown, and scrolled to, when a run starts
         status = gr.Markdown()
         live_plot = gr.Plot(label="Live training (its own axes)")
@@ -232,3 +233,6 @@ def build() -> None:
     # No `cancels`: a cancelled job shows "Error" on every output. The flag ends the run between two
     # steps instead, and the generator yields its last snapshot (with the verdict so far) as usual.
     stop_button.click(stop, None, None, api_name=False, queue=False)
+    clear.click(lambda: gr.update(visible=False), None, live_box, api_name=False, queue=False).then(
+        None, None, None, js="() => document.getElementById('sec-depth-stored')?.scrollIntoView({block: 'start'})",
+        api_name=False, queue=False)

@@ -232,6 +232,10 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
             concurrency_limit=8,
         )
 
+    # for a teacher after live runs: the stored default again (its settings, so the controls agree with it)
+    reset = gr.Button("Back to the stored result", size="sm", variant="secondary")
+    reset.click(lambda: (56, True, gradflow.STEPS[-1], 0, *first_view(), gr.update(value=STORED_LABEL)), None,
+                [depth, batch_norm, steps, seed, *outputs, button], api_name=False, queue=False)
     result.change(_step_choices, result, shown, api_name=False, queue=False)
     shown.input(_show_step, [result, shown], plot, api_name=False, queue=False)
 

@@ -198,6 +198,7 @@ def build() -> list[gr.components.Component]:
                                 min_width=160)
             images = gr.Slider(50, MAX_LESION_IMAGES, value=200, step=50, label="Test images (live)", min_width=200)
             go_lesion = gr.Button("Recompute live", min_width=140)
+            back_lesion = gr.Button("Back to the stored study", min_width=140, variant="secondary")
         lesion_text = gr.Markdown()
         with gr.Row(equal_height=True):
             with gr.Column(min_width=340):
@@ -255,6 +256,8 @@ def build() -> list[gr.components.Component]:
         time_limit=int(settings().inside_limit_s) + 30,
     )
     depth.change(lesion_stored, depth, lesion_out, api_name=False, concurrency_id="inside_stored", concurrency_limit=8)
+    back_lesion.click(lesion_stored, depth, lesion_out, api_name=False, concurrency_id="inside_stored",
+                      concurrency_limit=8)
     go_slice.click(lambda: gr.update(visible=True), None, slice_box, api_name=False, queue=False).then(
         loss_slice,
         [slice_depth, slice_images, points],

@@ -130,8 +130,9 @@ def build() -> list[tuple[gr.Button, links.Link]]:
                     with gr.Column(scale=2, min_width=300):
                         svg = figure(stored_runs(), label=c["why"])
                         data = base64.b64encode(svg.encode()).decode()
-                        gr.HTML(f'{svg}<p><a download="{c["id"]}.svg" href="data:image/svg+xml;base64,{data}">'
-                                "Download this figure (SVG)</a> · the runs behind it: Depth tab</p>", padding=True)
+                        gr.HTML(f'{svg}<p><a download="{c["id"]}.svg" href="data:image/svg+xml;base64,{data}" '
+                                'style="color:#1D4ED8">Download this figure (SVG)</a> · the runs behind it: Depth '
+                                "tab</p>", padding=True)
             else:
                 gr.Markdown(section(n, c), padding=True)
             link = links.CLAIMS.get(c["id"], links.Link(c["tab"]))

@@ -4,6 +4,7 @@ Screenshots go to artifacts/screenshots/ (not committed)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,7 +36,19 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 
 
 @pytest.fixture(scope="module")
-def app(torch_home):
+def app(torch_home, tmp_path_factory):
+    """The app as a user starts it, on its own $TORCH_HOME: the seeded one (hard links), plus ResNet-50's V1
+    stand-in weights, which the article's example loads."""
+    from resnet_demo.testing.standin import seed_cache
+
+    home = tmp_path_factory.mktemp("e2e_torch_home")
+    shutil.copytree(torch_home, home, copy_function=os.link, dirs_exist_ok=True)
+    os.environ["TORCH_HOME"] = str(home)
+    try:
+        seed_cache(("resnet50.IMAGENET1K_V1",))
+    finally:
+        os.environ["TORCH_HOME"] = str(torch_home)
+    torch_home = home
     port = free_port()
     # port 80 only: a URL on 443 (the article's example) is refused before any lookup, so no test leaves loopback
     env = dict(os.environ, TORCH_HOME=str(torch_home), RESNET_DEMO_OFFLINE="1", RESNET_DEMO_URL_PORTS="80")
@@ -269,6 +282,9 @@ def test_gradient_flow_stored_at_once_step_control_and_live(page):
     page.get_by_label("Training steps").first.click()
     page.get_by_role("option", name="25", exact=True).click()  # now the estimate is this server's own
     page.get_by_role("button", name="s here)").wait_for(timeout=10_000)
+    page.get_by_role("button", name="Back to the stored result").click()  # a teacher's reset after live runs
+    _text(page, "After 400 SGD steps, in plain-56").first.wait_for(timeout=30_000)
+    assert page.get_by_label("Seed (0 is stored; others train live)").input_value() == "0"
 
 
 def test_anatomy_shows_table_and_diagram(page):
