@@ -78,9 +78,15 @@ def code_snippet(key: str) -> str:
             "print(meta[\"classes\"][probs.argmax()], f\"{probs.max():.1%}\")\n")
 
 
-SNIPPET_NOTE = ("Older tutorials write `resnet50(pretrained=True)` and a hand-made `transforms.Compose`: torchvision "
+def snippet_note(key: str) -> str:
+    """What the code beside it is, for the model it is for: torchvision's weights API, or this project's loader."""
+    if catalog_entry(key):
+        return ("Older tutorials write `resnet50(pretrained=True)` and a hand-made `transforms.Compose`: torchvision "
                 "replaced both with weights enums (which weights, exactly) and `weights.transforms()` (the "
                 "preprocessing those weights were trained with, so it cannot drift from them).")
+    return ("This project's CIFAR-10 nets are not in torchvision: the code loads the checkpoint with this project's "
+            "`load_checkpoint`, which rebuilds the net and keeps the normalisation it was trained with. Pick a "
+            "ResNet-18…152 above for torchvision's own code.")
 
 
 def _absent(key: str) -> str:

@@ -240,3 +240,12 @@ def test_the_model_list_marks_models_whose_weights_are_absent(torch_home, monkey
     size = weights.weights_of("resnet152").meta["_file_size"]
     assert classifiers.describe_key("resnet152").endswith(f" · download on first use, ~{size:.0f} MB")
     assert "download" not in classifiers.describe_key("cifar-resnet56")
+
+
+def test_the_code_note_speaks_of_the_code_beside_it():
+    """#41: the default CIFAR model's code is this project's loader; its note must not explain torchvision's enums."""
+    assert "load_checkpoint" in classifiers.code_snippet("cifar-resnet56")
+    assert "load_checkpoint" in classifiers.snippet_note("cifar-resnet56")
+    assert "weights enums" not in classifiers.snippet_note("cifar-resnet56")
+    assert "weights enums" in classifiers.snippet_note("resnet50") and "ResNet50_Weights" in \
+        classifiers.code_snippet("resnet50")

@@ -183,10 +183,11 @@ def build() -> tuple[list, gr.Accordion]:
             heat = gr.Image(label="Grad-CAM", type="filepath", interactive=False, height=320)
             details = gr.Markdown()
     with gr.Accordion("Use it in your own code", open=False):
-        gr.Markdown(classifiers.SNIPPET_NOTE)
+        note = gr.Markdown(classifiers.snippet_note(model.value))
         code = gr.Code(classifiers.code_snippet(model.value), language="python", label="Python",
                        interactive=False)
-    model.change(classifiers.code_snippet, model, code, api_name=False, queue=False)
+    model.change(lambda k: (classifiers.code_snippet(k), classifiers.snippet_note(k)), model, [code, note],
+                 api_name=False, queue=False)
     stream = _build_stream(image, url, model)
     outputs = [labels, heat, details]
     # The page's Classify: an empty input gets one message (a warning), not an "Error" badge on every output.
