@@ -32,10 +32,10 @@ def _shape(shape: list[int]) -> str:
 ARROW = "<div aria-hidden='true' style='margin-left:12px;color:#555'>↓</div>"  # between blocks, in reading order
 
 
-def _plain_name(stage_index: int, stage: anatomy.Stage, block_index: int) -> str:
-    """A block's name as a reader says it: "stage 2, block 1" (the stem is stage 0), with the paper's name."""
-    paper_name = f" of {stage.name}" if stage.name.startswith("conv") and stage.name != "conv1" else ""
-    return f"stage {stage_index}, block {block_index + 1}{paper_name}"
+def _plain_name(stage: anatomy.Stage, index: int, count: int) -> str:
+    """A block's name as Table 1 counts it: "conv2_x, block 1 of 3" (the CIFAR nets: "stage 1, block 1 of 3"),
+    counting the stage's blocks only (not the max pool that opens conv2_x)."""
+    return f"{stage.name}, block {index + 1} of {count}"
 
 
 def block_figure(a: anatomy.Anatomy) -> str:
@@ -92,14 +92,15 @@ def block_figure(a: anatomy.Anatomy) -> str:
 
 def diagram(a: anatomy.Anatomy) -> str:
     """The stack as HTML, drawn from the module tree, input at the top and output at the bottom: one box per
-    block, named as a reader says it ("stage 2, block 1") beside its code name; a box lists its layers and its
+    block, named as Table 1 counts it ("conv2_x, block 1 of 3") beside its code name; a box lists its layers and its
     shortcut; clicking it shows each layer's output shape, params and MACs."""
     rows = []
-    for si, stage in enumerate(a.stages):
+    for stage in a.stages:
         boxes = []
-        for bi, block in enumerate(stage.blocks):
+        counted = [b for b in stage.blocks if b.shortcut != "—"]  # the blocks Table 1's "× n" counts
+        for block in stage.blocks:
             main = [layer for layer in block.layers if layer.what != "BN"
-                    and ".downsample" not in layer.name and ".shortcut" not in layer.name]
+                    and ".downsample" not in layer.name and ".shortcut" not in layer.name] or block.layers
             summary = " → ".join(html.escape(layer.what) for layer in main)
             kind = block.shortcut.split(" ")[0]
             colour = SHORTCUT_COLOURS.get(kind, "#555")
@@ -108,17 +109,15 @@ def diagram(a: anatomy.Anatomy) -> str:
                             f"<td style='text-align:right'>{layer.macs:,}</td></tr>" for layer in block.layers)
             shortcut = "" if block.shortcut == "—" else (
                 f"<div style='color:{colour};font-size:13px'>shortcut: {html.escape(block.shortcut)}</div>")
-            name = (f"{_plain_name(si, stage, bi)} · <code>{html.escape(block.name)}</code>"
-                    if stage.name not in ("conv1", "head") else f"<code>{html.escape(block.name)}</code>")
+            name = (f"{_plain_name(stage, counted.index(block), len(counted))} · <code>{html.escape(block.name)}</code>"
+                    if block in counted else f"<code>{html.escape(block.name)}</code>")
             boxes.append(
                 f"<details style='{BOX}border-left:4px solid {colour}'>"
                 f"<summary style='cursor:pointer'><b>{name}</b>: {summary}"
                 f"<span style='color:#555'> · out {_shape(block.layers[-1].output)}</span>{shortcut}</summary>"
                 "<div style='overflow-x:auto'><table style='font-size:13px'><tr><th>layer</th><th>what</th>"
                 f"<th>output</th><th>params</th><th>MACs</th></tr>{table}</table></div></details>")
-        title = f"stage {si}" if stage.name not in ("conv1", "head") else ("the stem" if si == 0 else "the head")
-        if stage.name != title:
-            title += f" ({stage.name})"
+        title = {"conv1": "the stem (conv1)", "head": "the head"}.get(stage.name, stage.name)
         rows.append(
             f"<div style='margin:6px 0'><div style='font-size:14px'><b>{html.escape(title)}</b> · "
             f"output {stage.output_size} · {html.escape(stage.blocks_layout)} · {_m(stage.params)} params · "

@@ -232,7 +232,7 @@ def test_views_a_student_can_trust(page):
     figure.wait_for(timeout=60_000)
     label = figure.get_attribute("aria-label")
     assert "One block of ResNet-50" in label and "shortcut" in label
-    assert _text(page, "stage 2, block 1").count() >= 1  # plain names beside the code names
+    assert _text(page, "conv2_x, block 1 of 3").count() >= 1  # Table 1's names beside the code names (ResNet-50)
     page.get_by_role("tab", name="Inside trained nets").click()
     _text(page, "What the columns measure").first.wait_for(timeout=60_000)  # the roughness terms, explained
     assert page.get_by_label("Nets", exact=True).first.input_value() == "56"
