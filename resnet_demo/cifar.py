@@ -31,6 +31,13 @@ def is_6n_plus_2(depth: int) -> bool:
     return depth >= 8 and (depth - 2) % 6 == 0
 
 
+def block_label(depth: int, index: int) -> str:
+    """Block ``index`` (0-based, the code's ``blocks.index``) of a 6n+2-layer CIFAR net as the app names it in
+    every tab, the way the Anatomy tab reads Table 1: "stage 2, block 1 of 9" (three stages of n blocks)."""
+    n = (depth - 2) // 6
+    return f"stage {index // n + 1}, block {index % n + 1} of {n}"
+
+
 def _norm(channels: int, batch_norm: bool) -> nn.Module:
     # An Identity stands in for BN when it is off, so hooks on "the layer's response" work either way.
     return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from .cifar import block_label
 from .noise import Noise
 from .paper import net_label
 from .runs import final, of_kind
@@ -290,8 +291,9 @@ def lesion_single(pair: dict[str, Any], depth: int) -> go.Figure:
             x=xs, y=[None if s["error"] is None else 100 * s["error"] for s in r["single"]], mode="lines+markers",
             name=f"{label}, one block deleted", line={"color": NET_COLOURS[arch], "dash": KIND_DASH[arch]},
             marker={"size": 7, "symbol": KIND_SYMBOL[arch]},
-            text=["downsampling block" if s["downsampling"] else "" for s in r["single"]],
-            hovertemplate=f"{label}<br>block %{{x}} deleted %{{text}}<br>error %{{y:.1f}}%<extra></extra>"))
+            text=[f"{block_label(depth, s['block'])} (blocks.{s['block']})"
+                  + (", downsampling" if s["downsampling"] else "") for s in r["single"]],
+            hovertemplate=f"{label}<br>deleted: %{{text}}<br>error %{{y:.1f}}%<extra></extra>"))
         # the residual net's label goes under its line: deleting a block rarely lowers its error, so its curve lies
         # on or above the line, and a label above sat on it (and on plain-20's label: 14.7% against 12.4%)
         fig.add_hline(y=100 * r["baseline"], line={"color": NET_COLOURS[arch], "dash": "dash", "width": 1},

@@ -15,6 +15,7 @@ import gradio as gr
 from PIL import Image
 
 from .. import classifiers, gradcam, plots_classify, residual_stream, weights
+from ..cifar import block_label
 from ..images import InputError, load_input
 from ..settings import EXAMPLES_DIR, FIRST_VIEW_DIR
 from ..threads import on_inference_thread
@@ -340,15 +341,18 @@ def _stream_page(upload: Any, url: str | None, model_name: str):
         return None, refused(e.message, "Not computed"), None, "", gr.update(choices=[], value=None), None, ""
     first = streams[0]
     name = first.blocks[0]["name"]
-    picker = gr.update(choices=[(_block_choice(b), b["name"]) for b in first.blocks], value=name, interactive=True)
+    picker = gr.update(choices=[(_block_choice(b, len(first.blocks)), b["name"]) for b in first.blocks], value=name,
+                       interactive=True)
     return (*_stream_outputs(streams, elapsed, source), STREAMS.put(first), picker,
             plots_classify.inside_block(first, name), residual_stream.block_sentence(first, name))
 
 
-def _block_choice(b: dict) -> str:
+def _block_choice(b: dict, count: int) -> str:
+    """"stage 2, block 1 of 9 · blocks.9 (downsampling)": the app's one numbering, the code name beside it."""
     notes = [n for n in ("downsampling" if b["downsampling"] else "",
                          f"{b['shortcut']} shortcut" if b["shortcut"] not in ("identity", "none") else "") if n]
-    return b["name"] + (f" ({', '.join(notes)})" if notes else "")
+    index = int(b["name"].rsplit(".", 1)[1])
+    return (f"{block_label(2 * count + 2, index)} · {b['name']}" + (f" ({', '.join(notes)})" if notes else ""))
 
 
 def _inside(key: str | None, name: str | None):

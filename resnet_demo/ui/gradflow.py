@@ -10,7 +10,7 @@ import gradio as gr
 from .. import classifiers, gradflow, paper, plots, responses, weights
 from ..data import bundled
 from ..images import InputError, load_input
-from ..settings import settings
+from ..settings import GRADFLOW_FILE, settings
 from ..threads import on_inference_thread
 from . import links
 from .common import how_computed, upload_path
@@ -211,6 +211,10 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
     shown = gr.Radio([], label="Step shown", visible=False)  # keyboard: each step is a Tab stop, Space picks it
     plot = gr.Plot(label="Gradient flow, step by step", show_label=False)
     gr.Markdown(paper.SECTION_41)
+    stored_files = [str(p) for p in (GRADFLOW_FILE, responses.RESPONSES_FILE) if p.exists()]
+    if stored_files:
+        gr.File(stored_files, label="Download the stored results (JSON: the trajectories, Fig. 7)",
+                file_count="multiple", interactive=False)
     result = gr.JSON(label="Per-layer norms", visible=False)
     outputs = [plot, summary, result]
     button.click(

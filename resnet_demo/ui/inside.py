@@ -9,7 +9,7 @@ import gradio as gr
 
 from .. import cifar, landscape, lesion, paper, plots, responses
 from ..data import bundled, normalize
-from ..settings import settings
+from ..settings import INSIDE_DIR, settings
 from . import links
 from .common import how_computed
 
@@ -244,6 +244,10 @@ def build() -> list[gr.components.Component]:
         ratio_plot = gr.Plot(label="RMS(F(x)) / RMS(x)")
         ratio_json = gr.JSON(visible=False)
         go_ratio = gr.Button("Recompute", visible=False)
+    stored_files = [str(p) for p in sorted(INSIDE_DIR.glob("*.json"))]
+    if stored_files:
+        gr.File(stored_files, label="Download the stored results (JSON: lesion study, loss surfaces, F(x) ratios)",
+                file_count="multiple", interactive=False)
     lesion_out = [single, k_plot, lesion_text, lesion_json]
     go_lesion.click(
         run_lesion,
