@@ -29,6 +29,7 @@ from PIL import Image
 from torch import nn
 
 from .cifar import BasicBlock as CifarBlock
+from .cifar import block_label
 from .paper import net_label
 from .threads import flush_denormals, torch_threads
 
@@ -275,6 +276,7 @@ def block_sentence(stream: Stream, name: str) -> str:
     b = next(b for b in stream.blocks if b["name"] == name)
     m = stream.maps[name]
     shown = ", ".join(str(c) for c in m["channels"])
+    label = f"{block_label(2 * len(stream.blocks) + 2, int(name.rsplit('.', 1)[1]))} ({name})"  # the app's numbering
     if m["residual"]:
         first = f"shortcut(x) (x through its {b['shortcut']} shortcut)" if m["x_is_shortcut"] else "x"
         ratio = b["ratio"]
@@ -282,9 +284,9 @@ def block_sentence(stream: Stream, name: str) -> str:
         reading = (f"F(x) is a small correction: F(x) + {added} looks like {added}" if ratio < 0.5 else
                    "F(x) is as large as x: the sum differs visibly from x" if ratio < 1.5 else
                    "F(x) outweighs x: the block rewrites its input")
-        return (f"Block {name}, channels {shown} (the {len(m['channels'])} with the most energy in its output): "
+        return (f"Block {label}, channels {shown} (the {len(m['channels'])} with the most energy in its output): "
                 f"{first}, F(x), and F(x) + {added} before the block's ReLU, on one colour scale. "
                 f"RMS(F(x)) / RMS(x) = {ratio:.2f}: {reading}.")
     lead = "x" if m["panels"]["x"] is not None else "(x has another shape: not shown)"
-    return (f"Plain block {name}, channels {shown}: {lead}, F(x), and y = relu(F(x)) on one colour scale — a plain "
+    return (f"Plain block {label}, channels {shown}: {lead}, F(x), and y = relu(F(x)) on one colour scale — a plain "
             "block has no shortcut: its output replaces its input.")

@@ -182,3 +182,11 @@ def test_one_image_at_a_time():
     clf = classifiers.MODELS.get("cifar-resnet20")
     with pytest.raises(ValueError, match="one image at a time"):
         rs.residual_stream(clf.model, torch.zeros(2, 3, 32, 32), clf.labels)
+
+
+def test_a_block_is_named_as_every_tab_names_it():
+    """#41: one numbering across tabs ("stage 2, block 1 of 9"), the code name only beside it."""
+    from resnet_demo.cifar import block_label
+
+    assert block_label(56, 9) == "stage 2, block 1 of 9" and block_label(56, 26) == "stage 3, block 9 of 9"
+    assert block_label(20, 0) == "stage 1, block 1 of 3" and block_label(110, 18) == "stage 2, block 1 of 18"

@@ -127,7 +127,7 @@ def test_classify_block_by_block_on_the_bundled_cat(page):
     assert _text(page, "plain-56 says").count() == 1  # the plain twin beside it
     page.get_by_label("Block", exact=True).first.click()
     page.get_by_role("option", name="stage 2, block 1 of 9 · blocks.9 (downsampling, zero-padding shortcut)").click()
-    _text(page, "Block blocks.9, channels").first.wait_for(timeout=30_000)
+    _text(page, "Block stage 2, block 1 of 9 (blocks.9), channels").first.wait_for(timeout=30_000)
     maps = _plots(page).filter(has=page.locator(".heatmaplayer")).first
     for title in ("shortcut(x)", "F(x)", "F(x) +"):  # the third: "F(x) +<br>shortcut(x)"
         maps.locator("text", has_text=title).first.wait_for()
