@@ -41,8 +41,8 @@ MEANING = {
     "counted": "arithmetic on the architecture, counted from the modules: it agrees with the paper's number",
 }
 GROUPS = {"paper": "The paper's experiments", "later": "Later papers that test it", "counted": "Counted facts"}
-JPEG = ("a JPEG re-encoded copy of CIFAR-10, training and test images alike, so not the paper's test set (a ResNet-20 "
-        "trained on the original scores 8.3% there and about 19% on this copy)")
+JPEG = ("a JPEG re-encoded copy of CIFAR-10, training and test images alike, so not the paper's test set; a ResNet-20 "
+        "trained on the original scores 8.3% there and about 19% on this copy")
 CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess among CIFAR-10's 10 classes
 
 
@@ -156,11 +156,15 @@ def _table6(table: list[dict[str, Any]], noise: Noise, its: int) -> dict[str, An
     else:
         status = "inconclusive here"
     seeds = {n: noise.seeds(n) for n in names if noise.seeds(n) > 1}
-    values = ", ".join(f"{n} {v:.2f}%" + (f" (mean of {seeds[n]} seeds)" if n in seeds else "")
-                       for n, v in ours.items())
-    verdict = f"Against {base}: " + "; ".join(f"{n} {d.text()}" for n, d in vs_base.items()) + "."
+    rows = [f"| {n} | {v:.2f}%" + (f" ({seeds[n]} seeds)" if n in seeds else "") + f" | {paper[n]}% | "
+            + ("—" if n == base else vs_base[n].text()) + " |" for n, v in ours.items()]
+    table = ("\n\n| net | ours (10,000 JPEG test images) | the paper | ours against " + base + " |\n|---|---|---|---|\n"
+             + "\n".join(rows) + "\n\n")
+    verdict = ""
     if below and within:
-        verdict += f" Only {and_list(below)} {'is' if len(below) == 1 else 'are'} below {base} beyond noise."
+        verdict = f"Only {and_list(below)} {'is' if len(below) == 1 else 'are'} below {base} beyond noise. "
+    elif not below and not above:
+        verdict = f"No deeper net is below {base} beyond noise. "
     gaps = [v - paper[n] for n, v in ours.items()]
     gap = f"{min(gaps):.1f}–{max(gaps):.1f}" if round(min(gaps), 1) != round(max(gaps), 1) else f"{min(gaps):.1f}"
     causes = (f"Ours are {gap} points above the paper's, for at least three causes whose shares are not "
@@ -171,7 +175,8 @@ def _table6(table: list[dict[str, Any]], noise: Noise, its: int) -> dict[str, An
         "table6", "paper", "§4.2, Table 6",
         "Deeper residual nets are more accurate on CIFAR-10: " + ", ".join(f"{n} {v}%" for n, v in paper.items())
         + " test error.", paper, ours, status,
-        f"Ours, on the 10,000 test images of the JPEG copy: {values}. {verdict} {causes}" + _seed_caveat(noise),
+        f"Ours, on the 10,000 test images of the JPEG copy, against the paper's:{table}{verdict}{causes}"
+        + _seed_caveat(noise),
         "depth", unit="% test error")
 
 

@@ -127,7 +127,7 @@ def test_one_rule_for_every_step_in_depth():
         by["degradation"]["why"]
     # Table 6: only ResNet-110 is below ResNet-20 beyond noise; 44's +0.1 is within noise, not "above"
     assert by["table6"]["status"] == "partly"
-    assert "ResNet-44 +0.10 points, within noise" in by["table6"]["why"]
+    assert "| ResNet-44 | 13.60% | 7.17% | +0.10 points, within noise" in by["table6"]["why"]
     assert "Only ResNet-110 is below ResNet-20 beyond noise" in by["table6"]["why"]
 
     # a residual step that rises beyond noise is named, as a plain one would be
@@ -147,5 +147,6 @@ def test_seed_spread_widens_the_noise():
     extra = tuple({**r, "seed": s, "test_error": [0.9, r["test_error"][-1] + dv], "train_error": r["train_error"]}
                   for r in runs if r["arch"] == "residual" for s, dv in ((1, 0.012), (2, -0.012)))
     by = _by(runs, extra)
-    assert "ResNet-56 -1.20 points, within noise" in by["table6"]["why"]
-    assert "mean of 3 seeds" in by["table6"]["why"] and by["table6"]["status"] == "inconclusive here"
+    assert "| 6.97% | -1.20 points, within noise" in by["table6"]["why"]
+    assert "| ResNet-56 | 12.30% (3 seeds) | 6.97% |" in by["table6"]["why"]  # the mean over the seeds
+    assert by["table6"]["status"] == "inconclusive here"
