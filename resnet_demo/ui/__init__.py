@@ -21,6 +21,7 @@ input[type=radio]:focus-visible, input[type=checkbox]:focus-visible { outline: 3
   background: var(--background-fill-primary); }
 .prose code { white-space: pre-wrap; overflow-wrap: anywhere; }
 #tour { position: sticky; top: 0; z-index: 20; }
+@media (max-width: 640px) { #tour .prose { font-size: 13px; line-height: 1.35; } }
 button[role=tab][aria-selected=true] { color: #C2410C !important; }  /* Gradio's orange is 2.8:1 on white */
 .gradio-container { overflow: clip !important; }  /* hidden would make it a scroll box, and the bar not stick */
 """
@@ -61,11 +62,14 @@ def build_demo() -> gr.Blocks:
                     "[Deep Residual Learning for Image Recognition](https://arxiv.org/abs/1512.03385) (2015).\n\n"
                     f"<small>{LEGEND}</small>")
         with gr.Group(elem_id="tour"):  # the guided tour: one question a stop, each a deep link (links.TOUR)
-            with gr.Row(equal_height=True):
-                tour = gr.Markdown(f"**Guided tour** ({len(links.TOUR)} stops, one question each): from the "
-                                   "degradation problem to the lesion study.", padding=True)
-                back = gr.Button("← Back", size="sm", interactive=False, min_width=90, scale=0)
-                ahead = gr.Button("Start the tour →", size="sm", variant="primary", min_width=140, scale=0)
+            with gr.Row(equal_height=True):  # on a phone the buttons wrap under the question, full width
+                with gr.Column(scale=5, min_width=300):
+                    tour = gr.Markdown(f"**Guided tour** ({len(links.TOUR)} stops, one question each): from the "
+                                       "degradation problem to the lesion study.", padding=True)
+                with gr.Column(scale=1, min_width=240):
+                    with gr.Row():
+                        back = gr.Button("← Back", size="sm", interactive=False, min_width=90)
+                        ahead = gr.Button("Start the tour →", size="sm", variant="primary", min_width=130)
         stop = gr.Number(-1, visible=False, precision=0)  # the tour's stop (not a gr.State: no heartbeat)
         with gr.Tabs() as tabs:
             with gr.Tab("Paper", id="paper"):
