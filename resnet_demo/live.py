@@ -122,8 +122,8 @@ def _snapshot(trainers: list[Trainer], total: int, elapsed: float, images: int, 
 
 class StopFlags:
     """One stop flag per session, so that Stop reaches that session's run whether it is running or still
-    waiting in the queue: ``arm`` at the click, ``stop`` from the Stop button, ``claim`` when the run starts
-    (the flag it checks between steps) and ``release`` when it ends."""
+    waiting in the queue: ``arm`` at the click (and again when the run starts, which gets the same flag to check
+    between steps), ``stop`` from the Stop button, and ``release`` when the run ends."""
 
     def __init__(self) -> None:
         self._flags: dict[str, threading.Event] = {}
