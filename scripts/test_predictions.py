@@ -6,7 +6,8 @@ the stored nets' test errors (binomial) and for paired comparisons of two nets o
 Writes assets/noise/test_predictions.json: for every checkpoint in assets/checkpoints/ (plain-20/56,
 ResNet-20/56/110), its test error recomputed here (it must equal the error the run stored at its last
 evaluation: a test checks) and one bit per test image, 1 = correct, in the dataset's order (np.packbits, then
-base64: 1,250 bytes a net). The test set is the JPEG re-encoded copy of CIFAR-10 the stored runs were tested
+base64: 1,250 bytes a net), and a summary of what they give: each net's binomial σ, each pair's McNemar counts
+and paired σ. The test set is the JPEG re-encoded copy of CIFAR-10 the stored runs were tested
 on (../shared/data/README.md), not the original: the app never reads ../shared, it reads this file.
 """
 from __future__ import annotations
@@ -35,6 +36,25 @@ def correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int
     return np.concatenate(out)
 
 
+def summary(nets: dict[str, dict]) -> dict:
+    """What the bits give, stored beside them: each net's test error with its binomial σ, and for every pair its
+    McNemar counts (images only the first gets right / only the second) and the paired σ of their difference, in
+    points (resnet_demo.noise computes the same at run time; a test compares)."""
+    import itertools  # noqa: PLC0415
+
+    from resnet_demo.noise import binomial_sigma, paired_sigma  # noqa: PLC0415
+
+    bits = {name: np.unpackbits(np.frombuffer(base64.b64decode(r["correct"]), dtype=np.uint8))[:r["images"]]
+            .astype(bool) for name, r in nets.items()}
+    single = {name: {"test_error_pct": round(100 * (1 - b.mean()), 2),
+                     "binomial_sigma_pts": round(binomial_sigma(1 - b.mean(), len(b)), 3)} for name, b in bits.items()}
+    pairs = {f"{a} vs {b}": {"only_first_right": int(np.sum(bits[a] & ~bits[b])),
+                             "only_second_right": int(np.sum(~bits[a] & bits[b])),
+                             "paired_sigma_pts": round(paired_sigma(bits[a], bits[b]), 3)}
+             for a, b in itertools.combinations(bits, 2)}
+    return {"single": single, "pairs": pairs}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="../shared/data/cifar10-jpeg")
@@ -57,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
                       f"{len(data.x_test):,} test images (../shared/data/cifar10-jpeg), the stored runs' test set")
     PREDICTIONS_FILE.parent.mkdir(parents=True, exist_ok=True)
     import json  # noqa: PLC0415
-    PREDICTIONS_FILE.write_text(json.dumps({"meta": meta, "nets": nets}, indent=1) + "\n")
+    PREDICTIONS_FILE.write_text(json.dumps({"meta": meta, "nets": nets, "summary": summary(nets)}, indent=1) + "\n")
     print(f"wrote {PREDICTIONS_FILE}")
 
 

@@ -81,3 +81,19 @@ def test_stored_answers_give_each_kept_nets_own_test_error():
     assert "JPEG" in stored["meta"]["data"]
     for key in ("command", "device", "threads", "date", "wall_seconds"):
         assert key in stored["meta"]
+
+
+def test_the_stored_summary_is_what_the_answers_give():
+    """The summary stored beside the bits: each pair's McNemar counts and paired σ (textbook, from the counts)."""
+    stored = json.loads(noise.PREDICTIONS_FILE.read_text())
+    answers = noise.predictions()
+    for name, rec in stored["summary"]["single"].items():
+        assert rec["test_error_pct"] == round(100 * (1 - answers[name].mean()), 2)
+    assert len(stored["summary"]["pairs"]) == 10  # every pair of the five kept nets
+    for pair, rec in stored["summary"]["pairs"].items():
+        a, b = pair.split(" vs ")
+        only_a, only_b = int((answers[a] & ~answers[b]).sum()), int((~answers[a] & answers[b]).sum())
+        assert (rec["only_first_right"], rec["only_second_right"]) == (only_a, only_b)
+        n = len(answers[a])
+        textbook = 100 * math.sqrt((only_a + only_b) - (only_a - only_b) ** 2 / n) / n
+        assert math.isclose(rec["paired_sigma_pts"], textbook, abs_tol=2e-3)
