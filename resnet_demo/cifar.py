@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .settings import CHECKPOINTS_DIR
+from .variants import PREACT, VariantBlock
 
 SHORTCUTS = (
     "A",
@@ -114,8 +115,13 @@ class CifarNet(nn.Module):
         width: int = 16,
         num_classes: int = 10,
         generator: torch.Generator | None = None,
+        unit: str = "original",
+        shortcut_kind: str = "identity",
     ) -> None:
         super().__init__()
+        variant = (unit, shortcut_kind) != ("original", "identity")  # He et al. 2016's units: variants.py
+        if variant and not (residual and batch_norm and shortcut == "A"):
+            raise ValueError("unit and shortcut kinds other than the original apply to residual nets with BN")
         if not is_6n_plus_2(depth):
             raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth}")
         if shortcut not in SHORTCUTS:
@@ -131,10 +137,13 @@ class CifarNet(nn.Module):
             for i in range(n):
                 stride = 2 if stage > 0 and i == 0 else 1
                 blocks.append(
+                    VariantBlock(in_planes, p, stride=stride, shortcut=shortcut_kind, unit=unit) if variant else
                     BasicBlock(in_planes, p, stride=stride, residual=residual, shortcut=shortcut, batch_norm=batch_norm)
                 )
                 in_planes = p
         self.blocks = nn.Sequential(*blocks)
+        # pre-activation units end without an activation: the net adds one before pooling (He et al. 2016, §4.1)
+        self.post = nn.BatchNorm2d(planes[-1]) if unit in PREACT else None
         self.fc = nn.Linear(planes[-1], num_classes)
         if generator is not None:
             # The constructors above drew from torch's process-wide RNG, which concurrent requests share.
@@ -150,11 +159,16 @@ class CifarNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        for m in self.modules():  # a gate's bias starts where the unit asks (re-drawn above with the convs)
+            if isinstance(m, VariantBlock) and hasattr(m, "gate"):
+                nn.init.constant_(m.gate.bias, m.gate_bias)
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(self.conv(x)))  # (B, w, H, W)
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
+        if self.post is not None:
+            x = F.relu(self.post(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))  # (B, 4w, H/4, W/4) -> logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -169,9 +183,13 @@ def cifar_net(
     width: int = 16,
     num_classes: int = 10,
     generator: torch.Generator | None = None,
+    unit: str = "original",
+    shortcut_kind: str = "identity",
 ) -> nn.Module:
     """A plain or residual CIFAR net of depth 6n+2 (docs/architecture.md); initial weights drawn from
-    ``generator`` when given (per-request randomness), else from torch's global RNG."""
+    ``generator`` when given (per-request randomness), else from torch's global RNG. ``unit`` and
+    ``shortcut_kind`` build He et al. 2016's variants (``variants``); the defaults are the paper's nets, built
+    exactly as before."""
     return CifarNet(
         depth=depth,
         residual=residual,
@@ -180,6 +198,8 @@ def cifar_net(
         width=width,
         num_classes=num_classes,
         generator=generator,
+        unit=unit,
+        shortcut_kind=shortcut_kind,
     )
 
 
