@@ -106,3 +106,38 @@ class VariantBlock(nn.Module):
         if self.unit == "bn-after-add":
             return F.relu(self.bn2(y))
         return y  # relu-before-add and the pre-activation units: nothing after the addition
+
+
+# -- the gradient argument (He et al. 2016, §3): with identity shortcuts dL/dx_l = dL/dx_L (1 + ...), the last
+# unit's gradient reaching every unit directly; with a scaled one the direct path carries prod(λ) instead ------
+
+
+def shortcut_path_factor(kind: str, units: int, scale: float = 0.5) -> float | None:
+    """What the shortcut path alone multiplies the gradient by on its way back through ``units`` units: 1 for the
+    identity, λ^units for constant scaling (on the shortcut or on both); None where it depends on learned weights
+    (gates, 1×1 convs) or on a random mask (dropout: λ = 0.5 in expectation)."""
+    if kind == "identity":
+        return 1.0
+    if kind in ("scale", "scale-both"):
+        return scale ** units
+    return None
+
+
+def unit_input_gradients(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[float]:
+    """RMS per value of dL/dx_l at the input x_l of every unit, in forward order, and at the last unit's output
+    (one more value): what reaches each unit on the way back. The model's mode is left as it was given."""
+    inputs: list[torch.Tensor] = []
+
+    def keep(_m: nn.Module, args: tuple) -> None:
+        args[0].retain_grad()
+        inputs.append(args[0])
+
+    handles = [b.register_forward_pre_hook(keep) for b in net.blocks]
+    try:
+        out = net.blocks(net.stem(images))
+        out.retain_grad()
+        F.cross_entropy(net.head(out), labels).backward()
+    finally:
+        for h in handles:
+            h.remove()
+    return [t.grad.pow(2).mean().sqrt().item() for t in (*inputs, out)]

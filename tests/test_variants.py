@@ -122,3 +122,27 @@ def test_every_variant_net_trains(unit, kind):
             assert torch.equal(m.gate.bias, torch.zeros_like(m.gate.bias))  # the default gate bias, 0
     with pytest.raises(ValueError):
         cifar_net(8, residual=False, unit=unit, shortcut_kind=kind)  # a plain net has no unit to vary
+
+
+def test_the_gradient_argument_measured_against_its_closed_form():
+    """The paper's derivation (§3) takes f, the activation after the addition, as the identity: the full
+    pre-activation unit. With every residual branch switched off (its last conv at 0, so F(x) = 0) only the
+    shortcut path is left, and the gradient at a unit is the last one's times λ^units for constant scaling, 1 for
+    the identity, measured with autograd through the whole net."""
+    from resnet_demo.variants import shortcut_path_factor, unit_input_gradients
+
+    x, y = torch.randn(16, 3, 16, 16), torch.randint(0, 10, (16,))
+    units = 3 * 3  # depth 20: three stages of three units
+    for kind, scale in (("identity", 1.0), ("scale", 0.5), ("scale-both", 0.5)):
+        net = cifar_net(20, unit="full-preact", shortcut_kind=kind, generator=torch.Generator().manual_seed(0)).eval()
+        with torch.no_grad():
+            for b in net.blocks:
+                b.conv2.weight.zero_()
+        g = unit_input_gradients(net, x, y)
+        assert len(g) == units + 1
+        # a downsampling unit drops 3/4 of the positions and pads channels: compare across the last stage's two
+        # units that keep the shape (unit 6 downsamples): the input of unit 7 against the output of unit 8
+        ratio = g[7] / g[9]
+        assert ratio == pytest.approx(scale ** 2, rel=1e-4), kind
+        assert shortcut_path_factor(kind, 2) == pytest.approx(scale ** 2)
+    assert shortcut_path_factor("exclusive-gate", 3) is None and shortcut_path_factor("dropout", 3) is None
