@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 
+import pytest
 from conftest import ROOT
 
 from resnet_demo import claims
@@ -51,9 +52,16 @@ def test_the_left_out_claims_are_there_with_the_papers_numbers():
 def test_ours_are_the_stored_files_numbers():
     by = {c["id"]: c for c in claims.claims()}
     run = {p.stem: json.loads(p.read_text()) for p in (ASSETS / "runs").glob("*.json")}
+    seeds = [json.loads(p.read_text()) for p in (ASSETS / "runs" / "seeds").glob("*.json")]
+
+    def mean_train(r):  # a net's final training error, the mean over its stored seeds (seed 0 and assets/runs/seeds)
+        same = [r] + [x for x in seeds if (x["arch"], x["depth"]) == (r["arch"], r["depth"])]
+        return statistics.mean(_final(x["train_error"]) for x in same)
+
     for claim, arch in (("degradation", "plain"), ("no-degradation", "residual")):  # shallowest vs deepest stored
         kind = sorted((r for r in run.values() if r["arch"] == arch), key=lambda r: r["depth"])
-        assert by[claim]["ours"] == round(100 * (_final(kind[-1]["train_error"]) - _final(kind[0]["train_error"])), 2)
+        assert by[claim]["ours"] == pytest.approx(round(100 * (mean_train(kind[-1]) - mean_train(kind[0])), 2),
+                                                  abs=0.006)
     table6 = sorted((r["depth"], round(100 * _final(r["test_error"]), 2)) for r in run.values()
                     if r["arch"] == "residual" and r["depth"] in (20, 32, 44, 56, 110))  # the paper's Table 6 rows
     if not (ASSETS / "runs" / "seeds").exists():  # with seed runs, ours is the mean over seeds
