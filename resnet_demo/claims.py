@@ -63,10 +63,6 @@ def _pct(x: float) -> float:
     return round(100 * x, 2)
 
 
-def _steps(labels: list[str], noise: Noise, key: str) -> list[tuple[str, str, Diff]]:
-    return [(a, b, noise.compare(a, b, key)) for a, b in zip(labels, labels[1:])]
-
-
 def _step_text(steps: list[tuple[str, str, Diff]]) -> str:
     return "; ".join(f"{a} → {b} {d.text()}" for a, b, d in steps)
 
@@ -85,7 +81,7 @@ def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -
     caveat = _seed_caveat(noise)
     if len(plain) >= 2:
         names = [net_label("plain", r["depth"]) for r in plain]
-        steps = _steps(names, noise, "train_error")
+        steps = noise.steps(names, "train_error")
         whole = noise.compare(names[0], names[-1], "train_error")
         test = noise.compare(names[0], names[-1], "test_error")
         if whole.sign > 0 and all(d.sign > 0 for *_, d in steps):
@@ -110,7 +106,7 @@ def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -
             why, "depth", unit="points of training error"))
     if len(res) >= 2:
         names = [net_label("residual", r["depth"]) for r in res]
-        steps = _steps(names, noise, "train_error")
+        steps = noise.steps(names, "train_error")
         whole = noise.compare(names[0], names[-1], "train_error")
         up = [f"{a} → {b} ({d.value:+.2f})" for a, b, d in steps if d.sign > 0]
         if whole.sign < 0 and not up:
@@ -143,7 +139,7 @@ def _table6(table: list[dict[str, Any]], noise: Noise, its: int) -> dict[str, An
     ours = {name: round(noise.value(name, "test_error"), 2) for name in names}
     base = names[0]
     vs_base = {name: noise.compare(base, name, "test_error") for name in names[1:]}
-    steps = _steps(names, noise, "test_error")
+    steps = noise.steps(names, "test_error")
     below = [n for n, d in vs_base.items() if d.sign < 0]
     above = [n for n, d in vs_base.items() if d.sign > 0]
     within = [n for n, d in vs_base.items() if d.sign == 0]

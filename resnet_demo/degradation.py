@@ -10,7 +10,7 @@ import torch
 
 from . import anatomy
 from .cifar import checkpoint_stem, cifar_net, count_params
-from .noise import Diff, Noise, binomial_sigma, diff, predictions_file, spread
+from .noise import Diff, Noise, binomial_sigma, diff, predictions_file, spread, train_error_images
 from .paper import CIFAR10_TEST_ERROR, net_label
 from .runs import and_list, final, milestones_text, of_kind, warmup_text
 
@@ -36,20 +36,11 @@ LEARNED_BELOW = 0.8   # a net has learned something once its training error is t
 FAR_FROM_TRAINED = 0.5  # above this training error a net is early in training: the verdict says so
 
 
-def _measured_on(run: dict[str, Any]) -> int:
-    """How many images the final training error was measured on: the fixed training sample at the end, else the
-    last ``smoothing`` batches."""
-    rec = run.get("recipe", {})
-    if final(run.get("train_error_measured") or []) is not None:
-        return rec.get("train_eval_images") or 1000
-    return rec.get("smoothing", 50) * run.get("batch_size", 128)
-
-
 def _gap(deep: dict[str, Any], shallow: dict[str, Any], seed_sd: float | None) -> Diff:
     """The final training-error gap in points with its noise: the sampling of both errors, and the seed-to-seed
     s.d. of this gap where it was measured for the setting."""
     a, b = final_train_error(shallow), final_train_error(deep)
-    sampling = math.hypot(binomial_sigma(a, _measured_on(shallow)), binomial_sigma(b, _measured_on(deep)))
+    sampling = math.hypot(binomial_sigma(a, train_error_images(shallow)), binomial_sigma(b, train_error_images(deep)))
     return diff(100 * (b - a), ("sampling", sampling), ("seeds", seed_sd))
 
 
@@ -97,7 +88,7 @@ def verdict(runs: list[dict[str, Any]], noise: dict[str, float] | None = None) -
         tail += (f" The nets are still early in training ({errors} training error; guessing is "
                  f"{100 * CHANCE:.0f}%): the paper's curves end after 64,000 iterations.")
     measured = all(final(r.get("train_error_measured") or []) is not None for r in runs)  # none if stopped early
-    how = (f" (measured on {_measured_on(runs[0]):,} training images at the end: the markers)" if measured
+    how = (f" (measured on {train_error_images(runs[0]):,} training images at the end: the markers)" if measured
            else " (mean of the last batches)")
     seeds = "" if noise else " The seed-to-seed spread is not measured for this setting: the noise is sampling only."
     return f"Training error{how}: {text}. {tail}{seeds}"
@@ -236,8 +227,7 @@ def sweep_summary(runs: list[dict[str, Any]], noise: Noise | None = None) -> str
     plain, res = of_kind(runs, "plain"), of_kind(runs, "residual")
     parts = []
     if len(plain) >= 3:
-        names = [_short(r) for r in plain]
-        steps = [(a, b, noise.compare(a, b, "train_error")) for a, b in zip(names, names[1:])]
+        steps = noise.steps([_short(r) for r in plain], "train_error")
         flat = [f"{a} → {b}" for a, b, d in steps if d.sign <= 0]
         parts.append("Plain nets, final training error step by step: "
                      + "; ".join(f"{a} → {b} {d.text()}" for a, b, d in steps) + " — "
@@ -245,14 +235,12 @@ def sweep_summary(runs: list[dict[str, Any]], noise: Noise | None = None) -> str
                         f"higher beyond noise except at {and_list(flat)}."))
     if len(res) >= 3:
         base = _short(res[0])
-        rows = []
-        for r in res[1:]:
-            te, tr = noise.compare(base, _short(r), "test_error"), noise.compare(base, _short(r), "train_error")
-            rows.append(f"| {_short(r)} | {te.text()} | {tr.text()} |")
+        test = {_short(r): noise.compare(base, _short(r), "test_error") for r in res[1:]}
+        rows = [f"| {n} | {te.text()} | {noise.compare(base, n, 'train_error').text()} |" for n, te in test.items()]
         parts.append(f"\n\nEach deeper residual net against {base}:\n\n| net | test error | training error |\n"
                      "|---|---|---|\n" + "\n".join(rows))
-        worse = [_short(r) for r in res[1:] if noise.compare(base, _short(r), "test_error").sign > 0]
-        better = [_short(r) for r in res[1:] if noise.compare(base, _short(r), "test_error").sign < 0]
+        worse = [n for n, te in test.items() if te.sign > 0]
+        better = [n for n, te in test.items() if te.sign < 0]
         parts.append("\n\nIn test error " + (f"{and_list(better)} {'is' if len(better) == 1 else 'are'} below "
                                                f"{base} beyond noise" if better else f"no deeper net is below {base} "
                                                "beyond noise")

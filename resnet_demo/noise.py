@@ -34,7 +34,6 @@ from .settings import ASSETS, RUNS_DIR
 Z = 2.0  # a difference is called only beyond Z times its standard error
 PREDICTIONS_FILE = ASSETS / "noise" / "test_predictions.json"
 SEEDS_DIR = RUNS_DIR / "seeds"
-SMOOTHED_BATCHES = 50  # the stored runs' training error: the mean over the last 50 batches (TrainConfig.smoothing)
 
 RULE = ("A difference is called only when it is larger than twice its noise, the standard error of the difference; "
         "otherwise it is “within noise (±x)”, x being that twice. The noise is measured: the test-set sampling "
@@ -95,14 +94,24 @@ def predictions_file() -> dict[str, Any]:
     return json.loads(PREDICTIONS_FILE.read_text()) if PREDICTIONS_FILE.exists() else {}
 
 
+def train_error_images(run: dict[str, Any]) -> int:
+    """How many images a run's final training error was measured on: the fixed training sample at the end when it
+    was measured, else the last ``smoothing`` batches (the stored runs: 50 of 128)."""
+    rec = run.get("recipe", {})
+    if final(run.get("train_error_measured") or []) is not None:
+        return rec.get("train_eval_images") or 1000
+    return rec.get("smoothing", 50) * run.get("batch_size", 128)
+
+
+def decode_answers(rec: dict[str, Any]) -> np.ndarray:
+    """One stored net's answers (test_predictions.json): a bool per test image, True = right."""
+    return np.unpackbits(np.frombuffer(base64.b64decode(rec["correct"]), dtype=np.uint8))[:rec["images"]].astype(bool)
+
+
 @functools.lru_cache(maxsize=1)
 def predictions() -> dict[str, np.ndarray]:
     """{net label: bool array over the 10,000 test images, True = right} for every kept checkpoint."""
-    out = {}
-    for name, rec in (predictions_file().get("nets") or {}).items():
-        bits = np.unpackbits(np.frombuffer(base64.b64decode(rec["correct"]), dtype=np.uint8))[:rec["images"]]
-        out[name] = bits.astype(bool)
-    return out
+    return {name: decode_answers(rec) for name, rec in (predictions_file().get("nets") or {}).items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -168,7 +177,7 @@ class Noise:
         """σ in points of one net's error from sampling: the test images, or the last batches (training error)."""
         run = self.groups[label][0]
         p = final(run[key])
-        n = run.get("test_images", 10000) if key == "test_error" else SMOOTHED_BATCHES * run["batch_size"]
+        n = run.get("test_images", 10000) if key == "test_error" else train_error_images(run)
         return binomial_sigma(p, n)
 
     def one(self, label: str, key: str) -> Diff:
@@ -180,6 +189,10 @@ class Noise:
         """The stored (seed 0) run's own error with the noise of one run: sampling and one seed's spread."""
         return diff(100 * final(self.groups[label][0][key]), ("sampling", self.sampling(label, key)),
                     ("seeds", self.seed_sd[key]))
+
+    def steps(self, labels: list[str], key: str) -> list[tuple[str, str, Diff]]:
+        """Each step along ``labels`` (shallow to deep): (a, b, b's error minus a's with its noise)."""
+        return [(a, b, self.compare(a, b, key)) for a, b in zip(labels, labels[1:])]
 
     def compare(self, a: str, b: str, key: str) -> Diff:
         """b's error minus a's, in points, with its noise."""

@@ -42,10 +42,9 @@ def summary(nets: dict[str, dict]) -> dict:
     points (resnet_demo.noise computes the same at run time; a test compares)."""
     import itertools  # noqa: PLC0415
 
-    from resnet_demo.noise import binomial_sigma, paired_sigma  # noqa: PLC0415
+    from resnet_demo.noise import binomial_sigma, decode_answers, paired_sigma  # noqa: PLC0415
 
-    bits = {name: np.unpackbits(np.frombuffer(base64.b64decode(r["correct"]), dtype=np.uint8))[:r["images"]]
-            .astype(bool) for name, r in nets.items()}
+    bits = {name: decode_answers(r) for name, r in nets.items()}
     single = {name: {"test_error_pct": round(100 * (1 - b.mean()), 2),
                      "binomial_sigma_pts": round(binomial_sigma(1 - b.mean(), len(b)), 3)} for name, b in bits.items()}
     pairs = {f"{a} vs {b}": {"only_first_right": int(np.sum(bits[a] & ~bits[b])),
