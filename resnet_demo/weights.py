@@ -105,13 +105,18 @@ def float_twin(int8_key: str) -> str:
     return next(k for k in IMAGENET_KEYS if weights_of(k) is source)
 
 
+def _checkpoint_dir() -> Path:
+    """torchvision's weights cache, $TORCH_HOME/hub/checkpoints (read when asked: tests move TORCH_HOME)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
 def weights_path(weights: Any) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    return _checkpoint_dir() / os.path.basename(weights.url)
 
 
 def cached(key: str) -> bool:
     """Whether an ImageNet key's weights file is on this server (from the catalog: no torchvision import)."""
-    return (Path(torch.hub.get_dir()) / "checkpoints" / catalog_entry(key)[1]["file"]).is_file()
+    return (_checkpoint_dir() / catalog_entry(key)[1]["file"]).is_file()
 
 
 def ensure_weights(weights: Any, progress: ProgressFn | None = None, timeout: float = 30.0) -> Path:
