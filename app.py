@@ -5,7 +5,7 @@ import argparse
 import importlib
 import os
 
-from resnet_demo.settings import settings
+from resnet_demo.base.settings import settings
 
 
 def main() -> None:

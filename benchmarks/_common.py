@@ -19,7 +19,7 @@ def seeded_torch_home(models=("resnet18", "resnet50")) -> str:
     statistics calibrated) under torchvision's file names: timings are the same, labels meaningless."""
     import torch
 
-    from resnet_demo import weights
+    from resnet_demo.serving import weights
     from resnet_demo.testing.standin import seed_cache
 
     if all(weights.weights_path(weights.weights_of(m)).exists() for m in models):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from resnet_demo import anatomy
+from resnet_demo.experiments import anatomy
 from resnet_demo.ui import anatomy as tab
 
 

@@ -4,7 +4,7 @@
 
 Baseline: the torchvision model in eager mode with Resize(256), CenterCrop(224), ToTensor, Normalize
 on a PIL image -- the pipeline most tutorials use -- on the same weights and photos (for an int8 key:
-the fp32 weights it was quantized from). Ours: ``resnet_demo.classifiers.classify`` without Grad-CAM
+the fp32 weights it was quantized from). Ours: ``resnet_demo.serving.classifiers.classify`` without Grad-CAM
 (``predict``) and with it (what the tab runs), on the backend the app picks (ONNX Runtime for the fp32
 trunk when installed; ``RESNET_DEMO_BACKEND=torch`` for torch alone). Every figure is a median over
 repeats of all photos, and the ratio is ours / baseline in the same run. Also: achieved GFLOP/s from
@@ -19,7 +19,7 @@ import sys
 import time
 
 from benchmarks._common import seeded_torch_home
-from resnet_demo.settings import EXAMPLES_DIR
+from resnet_demo.base.settings import EXAMPLES_DIR
 
 TARGET = 0.65  # issue #7: ResNet-50 fp32, ours / tutorial
 PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
@@ -35,8 +35,8 @@ def main() -> int:
     from PIL import Image
     from torchvision import transforms as T
 
-    from resnet_demo import classifiers, weights
-    from resnet_demo.images import decode_image
+    from resnet_demo.serving import classifiers, weights
+    from resnet_demo.serving.images import decode_image
 
     def fp32_key(key: str) -> str:
         return weights.float_twin(key) if key in weights.INT8_KEYS else key

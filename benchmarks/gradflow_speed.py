@@ -18,8 +18,9 @@ import time
 
 import torch
 
-from resnet_demo import data, gradflow
-from resnet_demo.cifar import cifar_net
+from resnet_demo.experiments import gradflow
+from resnet_demo.nets import data
+from resnet_demo.nets.cifar import cifar_net
 
 
 def pair(depth: int, bn: bool, x, y) -> float:

@@ -13,7 +13,7 @@ import threading
 import time
 
 from benchmarks._common import rss_mb, seeded_torch_home, start_app
-from resnet_demo.settings import EXAMPLES_DIR
+from resnet_demo.base.settings import EXAMPLES_DIR
 
 
 def main() -> int:

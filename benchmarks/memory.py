@@ -12,7 +12,7 @@ import os
 import sys
 
 from benchmarks._common import rss_mb, seeded_torch_home
-from resnet_demo.settings import EXAMPLES_DIR
+from resnet_demo.base.settings import EXAMPLES_DIR
 
 
 def main() -> int:
@@ -20,8 +20,8 @@ def main() -> int:
     p.add_argument("--calls", type=int, default=200)
     args = p.parse_args()
     seeded_torch_home(("resnet50",))
-    from resnet_demo import classifiers
-    from resnet_demo.images import decode_image
+    from resnet_demo.serving import classifiers
+    from resnet_demo.serving.images import decode_image
 
     base = rss_mb(os.getpid())
     classifiers.MODELS.get("resnet50")

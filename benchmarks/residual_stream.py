@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from benchmarks._common import seeded_torch_home
-from resnet_demo.settings import EXAMPLES_DIR
+from resnet_demo.base.settings import EXAMPLES_DIR
 
 TARGETS = {"resnet50": 2.0, "cifar-resnet56": 0.3}
 PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg"]
@@ -46,9 +46,10 @@ def main() -> int:
     import torch
     from PIL import Image
 
-    from resnet_demo import classifiers, residual_stream
+    from resnet_demo.base.threads import torch_threads
+    from resnet_demo.experiments import residual_stream
+    from resnet_demo.serving import classifiers
     from resnet_demo.testing.lesioned import lesioned_copy
-    from resnet_demo.threads import torch_threads
 
     seeded_torch_home(tuple(k for k in args.models if not k.startswith("cifar-")))
     images = [Image.open(EXAMPLES_DIR / n).convert("RGB") for n in PHOTOS]

@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 
 from benchmarks._common import seeded_torch_home, start_app
-from resnet_demo.settings import EXAMPLES_DIR
+from resnet_demo.base.settings import EXAMPLES_DIR
 
 TARGET = 1.15
 
@@ -86,9 +86,9 @@ def main() -> int:
     import torch
     from gradio_client import Client, handle_file
 
-    from resnet_demo import classifiers
-    from resnet_demo.images import decode_image
-    from resnet_demo.train import cpu_name
+    from resnet_demo.nets.train import cpu_name
+    from resnet_demo.serving import classifiers
+    from resnet_demo.serving.images import decode_image
 
     home = seeded_torch_home(tuple(m for m in args.models if not m.startswith("cifar-")))
     photo = EXAMPLES_DIR / args.photo

@@ -1,5 +1,5 @@
 """Write assets/anatomy.json: every count the Anatomy tab shows, for every network it offers, so that a page
-load counts nothing (resnet_demo.anatomy.stored; tests/test_anatomy.py recounts them all and compares).
+load counts nothing (resnet_demo.experiments.anatomy.stored; tests/test_anatomy.py recounts them all and compares).
 
     python -m scripts.anatomy_counts
 
@@ -14,9 +14,9 @@ import time
 import torch
 import torchvision
 
-from resnet_demo import anatomy
-from resnet_demo.settings import ANATOMY_FILE
-from resnet_demo.train import cpu_name
+from resnet_demo.base.settings import ANATOMY_FILE
+from resnet_demo.experiments import anatomy
+from resnet_demo.nets.train import cpu_name
 
 if __name__ == "__main__":
     t0 = time.perf_counter()

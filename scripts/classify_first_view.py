@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from resnet_demo.settings import FIRST_VIEW_DIR
-from resnet_demo.train import cpu_name
+from resnet_demo.base.settings import FIRST_VIEW_DIR
+from resnet_demo.nets.train import cpu_name
 from resnet_demo.ui import classify
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 For each depth, BN on and off, seed 0: a plain and a residual net built from the seed and trained on the same
 batches of the bundled CIFAR-10 subset (batch 64, SGD momentum 0.9, wd 1e-4, lr 0.1 with BN / 0.01 without),
 profiled on one fixed batch of 64 test images at steps 0, 10, 25, 50, 100, 200, 400: per-layer output-gradient
-norm and RMS, weight-gradient norm, loss. Exactly what the tab computes live (resnet_demo.gradflow.trajectory),
+norm and RMS, weight-gradient norm, loss. Exactly what the tab computes live (gradflow.trajectory),
 so a live request with the same settings gives the same numbers on the same CPU. A net whose loss or gradients
 turn non-finite is recorded as diverged at that step. The command, device, torch version and wall time of each
 run are recorded in the file. Cost on the project's 2-vCPU Zen 4: see the file's "meta".
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from resnet_demo import gradflow
-from resnet_demo.data import load_bundled
-from resnet_demo.settings import GRADFLOW_FILE
-from resnet_demo.train import device_label
+from resnet_demo.base.settings import GRADFLOW_FILE
+from resnet_demo.experiments import gradflow
+from resnet_demo.nets.data import load_bundled
+from resnet_demo.nets.train import device_label
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from resnet_demo.weights import CATALOG, catalog_from_torchvision
+from resnet_demo.serving.weights import CATALOG, catalog_from_torchvision
 
 if __name__ == "__main__":
     CATALOG.write_text(json.dumps(catalog_from_torchvision(), indent=1) + "\n", encoding="utf-8")

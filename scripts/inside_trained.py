@@ -2,16 +2,16 @@
 
     python -m scripts.inside_trained [--what lesion landscape responses] [--threads 2]
 
-- assets/inside/lesion.json: the lesion study (resnet_demo.lesion.lesion_study) of every shipped checkpoint
-  (resnet_demo.lesion.available: plain-20/ResNet-20, plain-56/ResNet-56, and ResNet-110 alone, no plain-110
+- assets/inside/lesion.json: the lesion study (resnet_demo.experiments.lesion.lesion_study) of every shipped checkpoint
+  (resnet_demo.experiments.lesion.available: plain-20/ResNet-20, plain-56/ResNet-56, and ResNet-110 alone, no plain-110
   being trained) on the 1,000 bundled test images: each block deleted alone, then k = 1..10 random deletable
   blocks, 10 draws per k (seed 0).
 - assets/inside/responses.json: Fig. 7 (the std of each 3×3 response of the four trained nets) and the F(x)
-  ratios (RMS(F(x))/RMS(x) per residual block), on 500 bundled test images (resnet_demo.responses), which the
+  ratios (RMS(F(x))/RMS(x) per residual block), on 500 bundled test images (experiments.responses), which the
   Gradient-flow and Inside tabs show on page load.
-- assets/inside/landscape.json: the 2-D loss surface (resnet_demo.landscape.surface_rows) of plain-56 and
+- assets/inside/landscape.json: the 2-D loss surface (landscape.surface_rows) of plain-56 and
   ResNet-56, 21 x 21 points over [-1, 1]^2 along two filter-normalised directions (seed 0), training loss on
-  256 bundled training images (eval mode), with its roughness numbers (resnet_demo.landscape.roughness, where the
+  256 bundled training images (eval mode), with its roughness numbers (landscape.roughness, where the
   loss is below landscape.CAP).
 
 Each file records its command, CPU, thread count, torch version and wall time. Rerun it whenever the
@@ -29,11 +29,12 @@ from pathlib import Path
 
 import torch
 
-from resnet_demo import cifar, landscape, lesion, responses
-from resnet_demo.cifar import load_checkpoint
-from resnet_demo.data import load_bundled, normalize
-from resnet_demo.settings import INSIDE_DIR
-from resnet_demo.train import device_label
+from resnet_demo.base.settings import INSIDE_DIR
+from resnet_demo.experiments import landscape, lesion, responses
+from resnet_demo.nets import cifar
+from resnet_demo.nets.cifar import load_checkpoint
+from resnet_demo.nets.data import load_bundled, normalize
+from resnet_demo.nets.train import device_label
 
 OUT = INSIDE_DIR
 LESION = {"ks": list(range(1, 11)), "draws": 10, "seed": 0}

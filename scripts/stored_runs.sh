@@ -18,7 +18,7 @@
 # were made with QUEUES="plain20 plain56|resnet20 resnet56" KEEP_CHECKPOINTS="plain20 plain56 resnet20
 # resnet56" (~6 h of both cores on Zen 4 over three sittings; README gives each run's recorded wall time).
 # Seeds (#39): a name ending in -seedS trains that net with seed S (its weights, batch order and augmentation)
-# and is promoted to assets/runs/seeds/, where resnet_demo.noise reads the spread between seeds:
+# and is promoted to assets/runs/seeds/, where resnet_demo.experiments.noise reads the spread between seeds:
 #   QUEUES="resnet20-seed1 resnet56-seed1|resnet20-seed2 resnet56-seed2" KEEP_CHECKPOINTS="" bash scripts/stored_runs.sh
 # SCALE=1 is the paper's full recipe (64k iterations; wants a GPU, DEVICE=cuda, or torchrun: see README).
 # Why 16,000 iterations: measured at a constant lr 0.1 (same seed and batches, 1 thread), ResNet-56's
@@ -58,7 +58,7 @@ for name in $NAMES; do
     || { echo "QUEUES: '$name' is not plainN, resnetN, plainN-seedS or resnetN-seedS" >&2; exit 2; }
 done
 mkdir -p "$STAGE"
-python -c "from resnet_demo.data import load; load('$DATASET')"  # decode once, cached for all processes
+python -c "from resnet_demo.nets.data import load; load('$DATASET')"  # decode once, cached for all processes
 IFS='|' read -ra queues <<< "$QUEUES"
 for queue in "${queues[@]}"; do
   (
@@ -70,7 +70,7 @@ for queue in "${queues[@]}"; do
       if [[ $net == resnet* ]]; then arch=residual; else arch=plain; fi
       warmup=()
       if [ "$arch" = residual ] && [ "$depth" -ge "$WARMUP_DEPTH" ]; then warmup=(--warmup-until-error 0.8); fi
-      python -m resnet_demo.train --arch "$arch" --depth "$depth" --dataset "$DATASET" \
+      python -m resnet_demo.nets.train --arch "$arch" --depth "$depth" --dataset "$DATASET" \
         --schedule-scale "$SCALE" --eval-every "$EVAL_EVERY" --log-every "$LOG_EVERY" --device "$DEVICE" \
         --threads "$THREADS" --seed "$seed" "${warmup[@]}" --note "$NOTE" --out "$STAGE/$name.json" \
         --save "$STAGE/$name.ckpt" --state "$STAGE/$name.pt" --resume --quiet

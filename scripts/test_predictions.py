@@ -19,12 +19,12 @@ import time
 import numpy as np
 import torch
 
-from resnet_demo import cifar
-from resnet_demo.cifar import load_checkpoint
-from resnet_demo.data import load, normalize
-from resnet_demo.noise import PREDICTIONS_FILE, provenance
-from resnet_demo.paper import net_label
-from resnet_demo.threads import flush_denormals
+from resnet_demo.base.paper import net_label
+from resnet_demo.base.threads import flush_denormals
+from resnet_demo.experiments.noise import PREDICTIONS_FILE, provenance
+from resnet_demo.nets import cifar
+from resnet_demo.nets.cifar import load_checkpoint
+from resnet_demo.nets.data import load, normalize
 
 
 @torch.inference_mode()
@@ -39,10 +39,10 @@ def correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int
 def summary(nets: dict[str, dict]) -> dict:
     """What the bits give, stored beside them: each net's test error with its binomial σ, and for every pair its
     McNemar counts (images only the first gets right / only the second) and the paired σ of their difference, in
-    points (resnet_demo.noise computes the same at run time; a test compares)."""
+    points (resnet_demo.experiments.noise computes the same at run time; a test compares)."""
     import itertools  # noqa: PLC0415
 
-    from resnet_demo.noise import binomial_sigma, decode_answers, paired_sigma  # noqa: PLC0415
+    from resnet_demo.experiments.noise import binomial_sigma, decode_answers, paired_sigma  # noqa: PLC0415
 
     bits = {name: decode_answers(r) for name, r in nets.items()}
     single = {name: {"test_error_pct": round(100 * (1 - b.mean()), 2),

@@ -126,7 +126,7 @@ def server():
 def allowed_server(monkeypatch):
     """A loopback server on 127.0.0.2 (port: any) that the URL guard lets through. The app has no switch
     for this: the test replaces the guard's address check, wrapping the real one for every other address."""
-    from resnet_demo import fetch
+    from resnet_demo.serving import fetch
 
     srv = _serve("127.0.0.2")
     real = fetch.address_refusal

@@ -6,8 +6,9 @@ import pytest
 import torch
 import torchvision
 
-from resnet_demo import anatomy, paper
-from resnet_demo.cifar import cifar_net, count_params
+from resnet_demo.base import paper
+from resnet_demo.experiments import anatomy
+from resnet_demo.nets.cifar import cifar_net, count_params
 
 IMAGENET = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vgg19"]
 
@@ -106,7 +107,7 @@ def test_the_stored_counts_are_what_counting_gives_now():
     recounted from its module now, must give exactly what is stored."""
     import json
 
-    from resnet_demo.settings import ANATOMY_FILE
+    from resnet_demo.base.settings import ANATOMY_FILE
 
     stored = json.loads(ANATOMY_FILE.read_text())
     now = json.loads(json.dumps(anatomy.counts()))  # tuples -> lists, as stored

@@ -11,8 +11,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from resnet_demo import live
-from resnet_demo.settings import settings
+from resnet_demo.base.settings import settings
+from resnet_demo.serving import live
 
 pytestmark = pytest.mark.slow  # every test here talks to a launched app
 
@@ -85,8 +85,8 @@ def test_classify_refusals_are_clear_messages(client, tmp_path, upload, url, mes
 
 
 def test_cifar_models_state_their_measured_error_schedule_and_what_they_see(client):
-    from resnet_demo import cifar, runs
-    from resnet_demo.cifar import load_checkpoint
+    from resnet_demo.nets import cifar, runs
+    from resnet_demo.nets.cifar import load_checkpoint
 
     _, meta = load_checkpoint(cifar.checkpoints()["cifar-resnet20"])
     (run,) = [r for r in runs.stored_runs() if r["name"] == meta["run_name"]]
@@ -136,7 +136,7 @@ def test_inside_trained_nets_endpoints(client):
 
 
 def test_grad_flow_imagenet_profiles_fp32_models_and_refuses_the_others(client):
-    from resnet_demo import classifiers
+    from resnet_demo.serving import classifiers
 
     _, text = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/grad_flow_imagenet")
     assert "Pretrained resnet18" in text and "last of its 20 convolutions" in text  # 17 + 3 projections
@@ -173,7 +173,7 @@ def test_a_soak_of_200_requests_leaves_the_temp_folders_bounded(client):
 
 def test_paper_endpoint(client):
     """/paper: the claims as JSON, the same the tab shows (#25)."""
-    from resnet_demo import claims
+    from resnet_demo.views import claims
 
     got = client.predict(api_name="/paper")
     assert got == json.loads(json.dumps(claims.claims())) and len(got) >= 10
@@ -182,7 +182,7 @@ def test_paper_endpoint(client):
 def test_residual_stream_endpoint(client):
     """/residual_stream (#26): the figure, the summary and the JSON; a CIFAR net comes with its twin; refusals are
     clear messages and the server keeps serving."""
-    from resnet_demo import residual_stream as rs
+    from resnet_demo.experiments import residual_stream as rs
 
     fig, text, data = client.predict(handle_file(str(photo())), "", "cifar-resnet20", api_name="/residual_stream")
     want = rs.on_image(Image.open(photo()), "cifar-resnet20").json()

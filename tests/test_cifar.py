@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_demo.cifar import checkpoints, cifar_net, count_params, load_checkpoint, save_checkpoint, weight_layers
+from resnet_demo.nets.cifar import checkpoints, cifar_net, count_params, load_checkpoint, save_checkpoint, weight_layers
 
 # The paper's Table 6 parameter counts (option A shortcuts).
 PAPER_PARAMS = {20: 0.27e6, 32: 0.46e6, 44: 0.66e6, 56: 0.85e6, 110: 1.7e6}

@@ -8,8 +8,8 @@ import statistics
 import pytest
 from conftest import ROOT
 
-from resnet_demo import claims
-from resnet_demo.noise import Noise
+from resnet_demo.experiments.noise import Noise
+from resnet_demo.views import claims
 
 ASSETS = ROOT / "assets"
 

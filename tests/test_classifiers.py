@@ -4,7 +4,8 @@ import torch
 from conftest import SEEDED, photo
 from PIL import Image
 
-from resnet_demo import classifiers, gradcam, settings, weights
+from resnet_demo.base import settings
+from resnet_demo.serving import classifiers, gradcam, weights
 
 
 def test_every_resnet_and_weights_variant_is_offered():

@@ -3,7 +3,7 @@ import pytest
 import torch
 from conftest import shared
 
-from resnet_demo import data
+from resnet_demo.nets import data
 
 
 def test_bundled_subset_is_class_balanced_and_small():

@@ -12,8 +12,8 @@ import pytest
 import torch
 from conftest import ROOT, free_port
 
-from resnet_demo import runs
-from resnet_demo.cifar import cifar_net, load_checkpoint
+from resnet_demo.nets import runs
+from resnet_demo.nets.cifar import cifar_net, load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +26,13 @@ ARGS = ["--arch", "plain", "--depth", "8", "--width", "8", "--no-bn", "--dataset
 
 def torchrun(*args: str, nproc: int = 2, timeout: float = 240, **popen) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc_per_node={nproc}",
-           "--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "resnet_demo.train", *args]
+           "--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "resnet_demo.nets.train", *args]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env, **popen)
 
 
 def test_two_processes_train_the_weights_of_one(tmp_path):
-    one = subprocess.run([sys.executable, "-m", "resnet_demo.train", *ARGS, "--out", str(tmp_path / "one.json"),
+    one = subprocess.run([sys.executable, "-m", "resnet_demo.nets.train", *ARGS, "--out", str(tmp_path / "one.json"),
                           "--save", str(tmp_path / "one.pt")], cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert one.returncode == 0, one.stderr[-3000:]
     two = torchrun(*ARGS, "--out", str(tmp_path / "two.json"), "--save", str(tmp_path / "two.pt"))
@@ -54,7 +54,7 @@ def test_a_stopped_two_process_run_resumes(tmp_path):
     args = [*ARGS[:ARGS.index("--iterations")], "--iterations", "400", "--milestones", "300", "--eval-every", "5",
             "--log-every", "5", "--threads", "1", "--quiet", "--out", str(out), "--state", str(state)]
     proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-                             "--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "resnet_demo.train",
+                             "--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "resnet_demo.nets.train",
                              *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, OMP_NUM_THREADS="1"), start_new_session=True)
     deadline = time.monotonic() + 180

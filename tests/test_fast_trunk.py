@@ -7,7 +7,7 @@ import torch
 from conftest import photo
 from PIL import Image
 
-from resnet_demo import classifiers, fast_trunk, weights
+from resnet_demo.serving import classifiers, fast_trunk, weights
 
 pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (requirements.txt has it)")
 

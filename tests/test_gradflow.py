@@ -5,9 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resnet_demo import data, gradflow, responses
-from resnet_demo.cifar import cifar_net
-from resnet_demo.threads import torch_threads
+from resnet_demo.base.threads import torch_threads
+from resnet_demo.experiments import gradflow, responses
+from resnet_demo.nets import data
+from resnet_demo.nets.cifar import cifar_net
 
 
 @pytest.fixture(scope="module")

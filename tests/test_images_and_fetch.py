@@ -12,8 +12,8 @@ import pytest
 from conftest import allow_port
 from PIL import Image
 
-from resnet_demo import fetch, images
-from resnet_demo.settings import parse_ports
+from resnet_demo.base.settings import parse_ports
+from resnet_demo.serving import fetch, images
 
 PUBLIC = "93.184.216.34"
 NAMES = {

@@ -10,10 +10,12 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_demo import cifar, landscape, lesion, responses, settings
-from resnet_demo.cifar import load_checkpoint
-from resnet_demo.data import load_bundled, normalize
-from resnet_demo.threads import torch_threads
+from resnet_demo.base import settings
+from resnet_demo.base.threads import torch_threads
+from resnet_demo.experiments import landscape, lesion, responses
+from resnet_demo.nets import cifar
+from resnet_demo.nets.cifar import load_checkpoint
+from resnet_demo.nets.data import load_bundled, normalize
 from resnet_demo.ui import inside as tab
 
 
@@ -233,7 +235,7 @@ def test_roughness_of_known_surfaces():
 def test_stored_responses_and_ratios_are_reproduced():
     """A page load shows Fig. 7 and the F(x) ratios from assets/inside/responses.json
     (``python -m scripts.inside_trained --what responses``): recomputed now, the same numbers."""
-    from resnet_demo.settings import INSIDE_DIR
+    from resnet_demo.base.settings import INSIDE_DIR
 
     stored = json.loads((INSIDE_DIR / "responses.json").read_text())
     for key, now in (("fig7", responses.measure_responses()), ("ratios", responses.measure_ratios())):

@@ -1,8 +1,8 @@
 """Deep links (#41): every tab and every section a claim points to has a URL, and odd URLs open the Paper tab."""
 from __future__ import annotations
 
-from resnet_demo import claims
 from resnet_demo.ui import links
+from resnet_demo.views import claims
 
 
 def test_a_link_round_trips_through_its_url():

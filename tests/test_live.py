@@ -5,9 +5,12 @@ import time
 
 import pytest
 
-from resnet_demo import data, degradation, live, plots, runs
-from resnet_demo import workers as workers_module
-from resnet_demo.threads import torch_threads
+from resnet_demo.base.threads import torch_threads
+from resnet_demo.experiments import degradation
+from resnet_demo.nets import data, runs
+from resnet_demo.serving import live
+from resnet_demo.serving import workers as workers_module
+from resnet_demo.views import plots
 
 
 @pytest.fixture
@@ -244,7 +247,7 @@ def test_workers_end_when_the_app_is_killed(tmp_path):
     script = tmp_path / "app.py"
     script.write_text(textwrap.dedent("""
         import sys
-        from resnet_demo import live, workers
+        from resnet_demo.serving import live, workers
         snaps = workers.WORKERS.run(live.DEFAULT_PRESET, (20, 56), True, 0, every_s=0.1)
         next(snaps)
         print(*workers.WORKERS.pids(), flush=True)

@@ -9,8 +9,8 @@ import statistics
 import numpy as np
 from conftest import ROOT
 
-from resnet_demo import noise
-from resnet_demo.noise import Diff, Noise, binomial_sigma, paired_sigma
+from resnet_demo.experiments import noise
+from resnet_demo.experiments.noise import Diff, Noise, binomial_sigma, paired_sigma
 
 ASSETS = ROOT / "assets"
 

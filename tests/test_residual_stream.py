@@ -13,8 +13,8 @@ from conftest import photo
 from PIL import Image
 from torch import nn
 
-from resnet_demo import classifiers
-from resnet_demo import residual_stream as rs
+from resnet_demo.experiments import residual_stream as rs
+from resnet_demo.serving import classifiers
 from resnet_demo.testing.lesioned import lesioned_copy
 
 
@@ -186,7 +186,7 @@ def test_one_image_at_a_time():
 
 def test_a_block_is_named_as_every_tab_names_it():
     """#41: one numbering across tabs ("stage 2, block 1 of 9"), the code name only beside it."""
-    from resnet_demo.cifar import block_label
+    from resnet_demo.nets.cifar import block_label
 
     assert block_label(56, 9) == "stage 2, block 1 of 9" and block_label(56, 26) == "stage 3, block 9 of 9"
     assert block_label(20, 0) == "stage 1, block 1 of 3" and block_label(110, 18) == "stage 2, block 1 of 18"

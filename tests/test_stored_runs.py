@@ -5,10 +5,13 @@ import pytest
 from conftest import photo
 from PIL import Image
 
-from resnet_demo import cifar, classifiers, plots, runs, settings
-from resnet_demo.cifar import load_checkpoint
-from resnet_demo.data import CLASSES, load_bundled, normalize
-from resnet_demo.noise import Noise
+from resnet_demo.base import settings
+from resnet_demo.experiments.noise import Noise
+from resnet_demo.nets import cifar, runs
+from resnet_demo.nets.cifar import load_checkpoint
+from resnet_demo.nets.data import CLASSES, load_bundled, normalize
+from resnet_demo.serving import classifiers
+from resnet_demo.views import plots
 
 STORED = {r["name"]: r for r in runs.stored_runs()}
 REQUIRED = ("plain-20", "plain-56", "ResNet-20", "ResNet-56")
@@ -98,7 +101,7 @@ def test_offline_cifar_models_classify_with_no_network():
 
 
 def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
-    from resnet_demo.degradation import results_provenance, results_table
+    from resnet_demo.experiments.degradation import results_provenance, results_table
 
     noise = Noise([STORED[n] for n in REQUIRED])
     table = results_table([STORED[n] for n in REQUIRED], noise)
@@ -122,7 +125,7 @@ def test_depth_tab_table_puts_the_papers_numbers_beside_ours():
 
 
 def test_depth_tab_sentence_states_the_test_errors_it_shows():
-    from resnet_demo.degradation import stored_summary
+    from resnet_demo.experiments.degradation import stored_summary
 
     text = stored_summary([STORED[n] for n in REQUIRED])
     te = {n: 100 * runs.final(STORED[n]["test_error"]) for n in REQUIRED}
@@ -144,7 +147,7 @@ def test_depth_tab_sentence_for_each_outcome(resnet56, words):
     """The sentence follows the numbers by the noise rule (ResNet-20 at 13.00% here; unpaired test-set noise)."""
     import copy
 
-    from resnet_demo.degradation import stored_summary
+    from resnet_demo.experiments.degradation import stored_summary
 
     pick = copy.deepcopy([STORED[n] for n in REQUIRED])
     pick[2]["test_error"][-1], pick[3]["test_error"][-1] = 0.13, resnet56
@@ -173,7 +176,7 @@ def test_the_sweep_sentence_follows_every_depth():
     every step and where each deeper residual net ends against the shallowest (synthetic runs: both outcomes)."""
     import copy
 
-    from resnet_demo.degradation import sweep_summary
+    from resnet_demo.experiments.degradation import sweep_summary
 
     base = STORED["plain-20"]
 
@@ -209,7 +212,7 @@ def test_the_four_run_sentence_compares_nets_of_the_same_depth():
     it says "at the same depth", so ResNet-110 must not stand in for the deep residual net there."""
     import copy
 
-    from resnet_demo.degradation import stored_summary
+    from resnet_demo.experiments.degradation import stored_summary
 
     deep = copy.deepcopy(STORED["ResNet-56"])
     deep.update(depth=110, name="ResNet-110")
@@ -222,8 +225,8 @@ def test_the_four_run_sentence_compares_nets_of_the_same_depth():
 
 def test_table_params_agree_with_the_modules():
     """The results table reads params from assets/anatomy.json for the paper's nets and counts the others."""
-    from resnet_demo import degradation
-    from resnet_demo.cifar import cifar_net, count_params
+    from resnet_demo.experiments import degradation
+    from resnet_demo.nets.cifar import cifar_net, count_params
 
     nets = list(STORED.values()) + [{"arch": "residual", "depth": 20, "width": 8, "batch_norm": True, "shortcut": "A"},
                                   {"arch": "residual", "depth": 32, "width": 16, "batch_norm": True, "shortcut": "B"}]
@@ -236,7 +239,7 @@ def test_table_params_agree_with_the_modules():
 def test_resnet110s_warm_up_is_said_where_its_recipe_is(monkeypatch):
     """The paper's ResNet-110 warm-up (lr 0.01 until the training error is below 80%): the Depth tab's provenance
     and Classify's model line say it, from the run; runs without it say nothing of a warm-up."""
-    from resnet_demo import degradation
+    from resnet_demo.experiments import degradation
 
     base = STORED["ResNet-56"]
     warm = {**base, "name": "ResNet-110", "depth": 110, "warmup_ended_at": 62,
@@ -270,7 +273,7 @@ def test_the_stored_table_downloads_as_csv_with_its_noise():
     import csv
     import io
 
-    from resnet_demo.degradation import results_csv
+    from resnet_demo.experiments.degradation import results_csv
 
     runs_ = list(STORED.values())
     noise = Noise(runs_)

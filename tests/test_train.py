@@ -7,9 +7,9 @@ import time
 import pytest
 import torch
 
-from resnet_demo import data, runs
-from resnet_demo.cifar import cifar_net, load_checkpoint
-from resnet_demo.train import TrainConfig, Trainer, main
+from resnet_demo.nets import data, runs
+from resnet_demo.nets.cifar import cifar_net, load_checkpoint
+from resnet_demo.nets.train import TrainConfig, Trainer, main
 
 ROOT = __import__("conftest").ROOT
 
@@ -163,7 +163,7 @@ def test_cli_writes_a_valid_run_and_checkpoint(tmp_path):
     assert rc == 0
     run = runs.load_run(out)
     assert run["depth"] == 8 and run["iterations"][-1] == 30
-    assert run["command"].startswith("python -m resnet_demo.train")
+    assert run["command"].startswith("python -m resnet_demo.nets.train")
     model, meta = load_checkpoint(ckpt)
     assert meta["test_error"] == runs.final(run["test_error"])
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
@@ -173,7 +173,7 @@ def test_cli_writes_a_valid_run_and_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_cli_ctrl_c_keeps_progress_and_resumes(tmp_path):
     out = tmp_path / "run.json"
-    args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
+    args = [sys.executable, "-m", "resnet_demo.nets.train", "--depth", "8", "--width", "4", "--batch-size", "16",
             "--iterations", "2000", "--eval-every", "100", "--log-every", "10", "--device", "cpu", "--threads", "1",
             "--out", str(out), "--quiet"]
     proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True)
@@ -233,7 +233,7 @@ def test_cli_stops_cleanly_as_a_scripts_background_job(tmp_path, sig):
     """scripts/stored_runs.sh runs the CLI as background jobs, which start with SIGINT ignored: Ctrl-C
     (the terminal signals the whole group) and kill must still save the run and the resume file."""
     out = tmp_path / "run.json"
-    args = [sys.executable, "-m", "resnet_demo.train", "--depth", "8", "--width", "4", "--batch-size", "16",
+    args = [sys.executable, "-m", "resnet_demo.nets.train", "--depth", "8", "--width", "4", "--batch-size", "16",
             "--iterations", "100000", "--eval-every", "0", "--log-every", "1", "--device", "cpu", "--threads", "1",
             "--out", str(out)]
     proc = subprocess.Popen(

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from resnet_demo import live
+from resnet_demo.serving import live
 from resnet_demo.ui import depth
 
 
@@ -45,7 +45,7 @@ def test_stop_without_a_run_does_not_stop_the_next_one(tiny_preset):
 def test_fig7_sentence_is_computed_from_the_responses():
     """The paper's own comparison (Fig. 7 bottom): sorted stds rank by rank; a count of smaller ranks is called
     only beyond twice its s.d. under no difference (binomial(n, 1/2): sqrt(n)/2)."""
-    from resnet_demo import responses
+    from resnet_demo.experiments import responses
 
     n = 30
     many = {"plain-20": [1.0 + i for i in range(n)], "ResNet-20": [0.5 + i for i in range(n)],
@@ -60,7 +60,7 @@ def test_fig7_sentence_is_computed_from_the_responses():
 
 
 def test_gradflow_plan_picks_the_largest_checkpoint_that_fits():
-    from resnet_demo import gradflow
+    from resnet_demo.experiments import gradflow
 
     # after step 2: mark m costs (m - 2) steps and one profile per checkpoint in (0, m]
     assert gradflow.plan(400, 1.0, 0.5, 99.0) == (50, pytest.approx(48 + 1.5))  # 100 would need 98 + 2
@@ -69,7 +69,7 @@ def test_gradflow_plan_picks_the_largest_checkpoint_that_fits():
 
 
 def test_gradflow_stored_settings_answer_from_the_file_cut_at_the_steps(monkeypatch):
-    from resnet_demo import gradflow as core
+    from resnet_demo.experiments import gradflow as core
     from resnet_demo.ui import gradflow
 
     fig, text, record, button = gradflow.show_stored(56, True, 25, 0)
@@ -121,7 +121,7 @@ def test_the_articles_example_is_set_up_as_the_article_runs_it():
 
     from torchvision.models import ResNet50_Weights
 
-    from resnet_demo import classifiers
+    from resnet_demo.serving import classifiers
     from resnet_demo.ui import classify
 
     image, url, model = classify.article_example()
@@ -137,7 +137,7 @@ def test_the_articles_example_is_set_up_as_the_article_runs_it():
 def test_paper_tab_draws_the_stored_figures_beside_their_claims():
     import xml.etree.ElementTree as ET
 
-    from resnet_demo.runs import stored_runs
+    from resnet_demo.nets.runs import stored_runs
     from resnet_demo.ui import paper
 
     runs = stored_runs()
@@ -159,9 +159,9 @@ def test_classify_opens_with_an_example_already_classified_offline():
     import numpy as np
     from PIL import Image
 
-    from resnet_demo import classifiers
-    from resnet_demo.images import load_input
-    from resnet_demo.settings import FIRST_VIEW_DIR
+    from resnet_demo.base.settings import FIRST_VIEW_DIR
+    from resnet_demo.serving import classifiers
+    from resnet_demo.serving.images import load_input
     from resnet_demo.ui import classify
 
     labels, heat, details = classify.first_view()
@@ -187,10 +187,11 @@ def test_classify_opens_with_an_example_already_classified_offline():
 
 def test_classify_requests_run_their_torch_work_on_one_thread(monkeypatch):
     """Requests arrive on many server threads; their torch work all runs on the one inference thread (a
-    second thread with an OpenMP team of its own would slow every torch call: see resnet_demo/threads.py)."""
+    second thread with an OpenMP team of its own would slow every torch call: see resnet_demo/base/threads.py)."""
     import threading
 
-    from resnet_demo import classifiers, threads
+    from resnet_demo.base import threads
+    from resnet_demo.serving import classifiers
     from resnet_demo.ui import classify
 
     ran_on = []
@@ -220,7 +221,7 @@ def test_on_inference_thread_passes_results_errors_and_context():
     import contextvars
     import threading
 
-    from resnet_demo import threads
+    from resnet_demo.base import threads
 
     var = contextvars.ContextVar("request", default=None)
     var.set("mine")
@@ -239,7 +240,8 @@ def test_cifar_models_run_on_one_torch_thread_and_leave_the_callers_count():
     import torch
     from PIL import Image
 
-    from resnet_demo import classifiers, threads
+    from resnet_demo.base import threads
+    from resnet_demo.serving import classifiers
 
     clf = classifiers.MODELS.get("cifar-resnet20")
     seen = []

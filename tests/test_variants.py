@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resnet_demo.cifar import BasicBlock, cifar_net, load_checkpoint
-from resnet_demo.variants import SHORTCUT_KINDS, UNIT_KINDS, VariantBlock
+from resnet_demo.nets.cifar import BasicBlock, cifar_net, load_checkpoint
+from resnet_demo.nets.variants import SHORTCUT_KINDS, UNIT_KINDS, VariantBlock
 
 
 def _block(unit="original", shortcut="identity", in_planes=4, planes=4, stride=1, gate_bias=0.0):
@@ -101,7 +101,7 @@ def test_the_default_nets_are_built_exactly_as_before(tmp_path):
     assert all(isinstance(m, BasicBlock) for m in b.blocks)
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-    from resnet_demo import cifar
+    from resnet_demo.nets import cifar
 
     for path in cifar.checkpoints().values():
         load_checkpoint(path)  # strict: a changed module tree would not load
@@ -129,7 +129,7 @@ def test_the_gradient_argument_measured_against_its_closed_form():
     pre-activation unit. With every residual branch switched off (its last conv at 0, so F(x) = 0) only the
     shortcut path is left, and the gradient at a unit is the last one's times λ^units for constant scaling, 1 for
     the identity, measured with autograd through the whole net."""
-    from resnet_demo.variants import shortcut_path_factor, unit_input_gradients
+    from resnet_demo.nets.variants import shortcut_path_factor, unit_input_gradients
 
     x, y = torch.randn(16, 3, 16, 16), torch.randint(0, 10, (16,))
     units = 3 * 3  # depth 20: three stages of three units

@@ -14,7 +14,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from ..settings import EXAMPLES_DIR
+from ..base.settings import EXAMPLES_DIR
 
 
 def standin_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -64,7 +64,7 @@ def _calibration_images(arch: str) -> torch.Tensor:
 def seed_cache(keys) -> None:
     """Save stand-in weights under torchvision's file names in the current ``$TORCH_HOME``; keys as in
     ``classifiers.model_names()`` (``resnet50``, ``resnet50.IMAGENET1K_V1``, ``resnet50.int8``)."""
-    from ..weights import INT8_KEYS, weights_of, weights_path
+    from ..serving.weights import INT8_KEYS, weights_of, weights_path
 
     for key in keys:
         int8 = key in INT8_KEYS

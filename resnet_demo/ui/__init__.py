@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..plots import LEGEND
-from ..threads import flush_denormals
+from ..base.threads import flush_denormals
+from ..views.plots import LEGEND
 from . import anatomy, classify, depth, gradflow, inside, links, paper
 
 TITLE = "ResNet Lab — why deep residual learning works"
@@ -54,7 +54,7 @@ def theme() -> gr.themes.Base:
 
 def build_demo() -> gr.Blocks:
     # Before the server starts its threads: threads created later (request threads, OpenMP workers) copy this
-    # thread's floating-point settings, so denormals flush everywhere (resnet_demo/threads.py).
+    # thread's floating-point settings, so denormals flush everywhere (resnet_demo/base/threads.py).
     flush_denormals()
     # delete_cache: uploads and outputs older than an hour are removed every hour (a long-lived Space)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:

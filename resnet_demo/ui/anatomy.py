@@ -6,7 +6,8 @@ from typing import Any
 
 import gradio as gr
 
-from .. import anatomy, paper
+from ..base import paper
+from ..experiments import anatomy
 from . import links
 
 BOX = "border:1px solid #bbb;border-radius:6px;padding:4px 8px;margin:3px;font-size:13px;background:#fafafa;"

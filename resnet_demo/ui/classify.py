@@ -14,11 +14,13 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from .. import classifiers, gradcam, plots_classify, residual_stream, weights
-from ..cifar import block_label
-from ..images import InputError, load_input
-from ..settings import EXAMPLES_DIR, FIRST_VIEW_DIR
-from ..threads import on_inference_thread
+from ..base.settings import EXAMPLES_DIR, FIRST_VIEW_DIR
+from ..base.threads import on_inference_thread
+from ..experiments import residual_stream
+from ..nets.cifar import block_label
+from ..serving import classifiers, gradcam, weights
+from ..serving.images import InputError, load_input
+from ..views import plots_classify
 from . import links
 from .common import TempSlots, how_computed, upload_path
 

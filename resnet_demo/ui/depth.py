@@ -7,10 +7,12 @@ from typing import Any
 
 import gradio as gr
 
-from .. import degradation, live, plots, workers
-from ..cifar import is_6n_plus_2
-from ..runs import stored_runs, to_csv
-from ..settings import settings
+from ..base.settings import settings
+from ..experiments import degradation
+from ..nets.cifar import is_6n_plus_2
+from ..nets.runs import stored_runs, to_csv
+from ..serving import live, workers
+from ..views import plots
 from . import links
 from .common import TempSlots, how_computed
 

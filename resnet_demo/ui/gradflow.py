@@ -7,11 +7,14 @@ from typing import Any
 
 import gradio as gr
 
-from .. import classifiers, gradflow, paper, plots, responses, weights
-from ..data import bundled
-from ..images import InputError, load_input
-from ..settings import GRADFLOW_FILE, settings
-from ..threads import on_inference_thread
+from ..base import paper
+from ..base.settings import GRADFLOW_FILE, settings
+from ..base.threads import on_inference_thread
+from ..experiments import gradflow, responses
+from ..nets.data import bundled
+from ..serving import classifiers, weights
+from ..serving.images import InputError, load_input
+from ..views import plots
 from . import links
 from .common import how_computed, upload_path
 

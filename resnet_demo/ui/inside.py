@@ -7,9 +7,12 @@ from typing import Any
 
 import gradio as gr
 
-from .. import cifar, landscape, lesion, paper, plots, responses
-from ..data import bundled, normalize
-from ..settings import INSIDE_DIR, settings
+from ..base import paper
+from ..base.settings import INSIDE_DIR, settings
+from ..experiments import landscape, lesion, responses
+from ..nets import cifar
+from ..nets.data import bundled, normalize
+from ..views import plots
 from . import links
 from .common import how_computed
 

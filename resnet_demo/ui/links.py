@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
-from .. import anatomy
+from ..experiments import anatomy
 
 TABS = ("paper", "classify", "depth", "gradflow", "anatomy", "inside")
 SECTIONS = {

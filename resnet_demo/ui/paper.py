@@ -1,5 +1,5 @@
 """The Paper tab: why F(x) + x helps, then the paper's claims grouped, each with the paper's number, ours
-(computed from the stored files when the page loads: ``resnet_demo.claims``), a status, and a button into the
+(computed from the stored files when the page loads: ``resnet_demo.views.claims``), a status, and a button into the
 view that explores it (a deep link: ``links``)."""
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 
 import gradio as gr
 
-from .. import claims, noise, svg_charts
-from ..paper import PAPER_URL
-from ..runs import stored_runs
+from ..base.paper import PAPER_URL
+from ..experiments import noise
+from ..nets.runs import stored_runs
+from ..views import claims, svg_charts
 from . import links
 
 TAB_NAMES = {"depth": "Depth", "gradflow": "Gradient flow", "anatomy": "Anatomy", "inside": "Inside trained nets",

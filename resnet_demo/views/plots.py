@@ -9,10 +9,10 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from .cifar import block_label
-from .noise import Noise
-from .paper import net_label
-from .runs import final, of_kind
+from ..base.paper import net_label
+from ..experiments.noise import Noise
+from ..nets.cifar import block_label
+from ..nets.runs import final, of_kind
 
 # Every figure: text at least 14 px (readable on a projector at 1920 px; ticks stay legible on a 390 px phone),
 # legends in a row under the plot (they wrap on a phone instead of taking half its width).
@@ -238,7 +238,7 @@ def layer_responses(series: dict[str, list[float]], *, title: str) -> go.Figure:
 
 @_styled
 def grad_trajectory(record: dict[str, Any], step: int | None = None) -> go.Figure:
-    """A gradient-flow trajectory (resnet_demo.gradflow.new_record) at one of its steps (default the last): top,
+    """A gradient-flow trajectory (experiments.gradflow.new_record) at one of its steps (default the last): top,
     the output-gradient RMS per conv layer (the classifier left out: see gradflow.first_last_ratio), step 0 dotted
     for reference; bottom, the weight-gradient norm per layer. Plain dashed with square markers, residual solid
     with circles. The tab's "Step shown" radio picks ``step``."""

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .data import CifarData
-from .train import TrainConfig, Trainer
+from ..nets.data import CifarData
+from ..nets.train import TrainConfig, Trainer
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import cifar
-from .cifar import load_checkpoint, weight_layers
-from .data import bundled, normalize
+from ..base.paper import net_label
+from ..base.settings import INSIDE_DIR
+from ..base.threads import flush_denormals
+from ..nets import cifar
+from ..nets.cifar import load_checkpoint, weight_layers
+from ..nets.data import bundled, normalize
 from .gradflow import norm_after, run_hooked
 from .noise import Z
-from .paper import net_label
-from .settings import INSIDE_DIR
-from .threads import flush_denormals
 
 RESPONSES_FILE = INSIDE_DIR / "responses.json"
 RATIO_IMAGES = 500  # bundled test images the F(x) ratios are measured on

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
 RUNS_DIR = ASSETS / "runs"              # stored training runs (RUN JSON), scripts/stored_runs.sh
 CHECKPOINTS_DIR = ASSETS / "checkpoints"  # their final weights, the offline CIFAR-10 models

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .paper import net_label
-from .runs import final, load_run
-from .settings import ASSETS, RUNS_DIR
+from ..base.paper import net_label
+from ..base.settings import ASSETS, RUNS_DIR
+from ..nets.runs import final, load_run
 
 Z = 2.0  # a difference is called only beyond Z times its standard error
 PREDICTIONS_FILE = ASSETS / "noise" / "test_predictions.json"
@@ -224,7 +224,7 @@ def provenance(t0: float, module: str, **extra: Any) -> dict[str, Any]:
     """The provenance record a script stores beside its result: command, machine, threads, date, wall time."""
     import torch  # noqa: PLC0415 (scripts only; the app reads the records)
 
-    from .train import device_label  # noqa: PLC0415
+    from ..nets.train import device_label  # noqa: PLC0415
 
     return {"command": " ".join(["python -m", module, *map(shlex.quote, sys.argv[1:])]),
             "device": device_label(torch.device("cpu")), "threads": torch.get_num_threads(),

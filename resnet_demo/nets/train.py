@@ -1,12 +1,12 @@
 """Training engine (a generator of metrics, shared by the CLI and the UI) and its command line.
 
-    python -m resnet_demo.train --arch plain --depth 56 --dataset PATH --out RUN.json --save CKPT.pt
+    python -m resnet_demo.nets.train --arch plain --depth 56 --dataset PATH --out RUN.json --save CKPT.pt
 
 Defaults are the paper's CIFAR-10 recipe (section 4.2): SGD, momentum 0.9, weight decay 1e-4, batch 128,
 lr 0.1 divided by 10 at 32k and 48k iterations, stop at 64k. ``--schedule-scale 0.05`` shortens all three
 (64k -> 3.2k iterations) keeping their proportions.
 
-Data-parallel under torchrun (``torchrun --standalone --nproc_per_node=N -m resnet_demo.train ...``): DDP,
+Data-parallel under torchrun (``torchrun --standalone --nproc_per_node=N -m resnet_demo.nets.train ...``): DDP,
 gloo on CPUs and nccl on GPUs. Every rank draws the same permutation and augments the same global batch
 (so its generator stays in step with a one-process run), then trains on its 1/N share of it; gradients are
 averaged across ranks, so with BN off the weights follow a one-process run with the same global batch
@@ -34,11 +34,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from ..base.paper import net_label
+from ..base.threads import flush_denormals
 from . import data as cdata
 from .cifar import SHORTCUTS, cifar_net, save_checkpoint
-from .paper import net_label
 from .runs import load_run, save_run
-from .threads import flush_denormals
 
 
 @dataclass
@@ -293,7 +293,7 @@ def _complete(cfg: TrainConfig, out: str, save: str | None) -> bool:
 # -- command line ---------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m resnet_demo.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m resnet_demo.nets.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", choices=("plain", "residual"), default=d.arch)
     p.add_argument("--depth", type=int, default=d.depth)
@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     if rank > 0:  # ranks above 0 train and never write (nor print progress)
         args.quiet = True
     dataset = cdata.load(args.dataset, args.data_dir)
-    command = "python -m resnet_demo.train " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = "python -m resnet_demo.nets.train " + shlex.join(sys.argv[1:] if argv is None else argv)
     trainer = Trainer(cfg, dataset, name=args.name, command=command)
     if args.note:
         trainer.run["note"] = args.note

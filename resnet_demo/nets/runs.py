@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .settings import RUNS_DIR
+from ..base.settings import RUNS_DIR
 
 # Every RUN has these keys (docs/architecture.md); extra keys (recipe, note, ...) are allowed.
 RUN_KEYS = ("name", "arch", "depth", "width", "batch_norm", "shortcut", "dataset", "image_size", "batch_size",

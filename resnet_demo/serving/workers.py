@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ..base.settings import ROOT
 from .live import PRESETS, make_trainers, run_live
-from .settings import ROOT
 
 # Which trainers each worker steps: a deep and a shallow net in each, so both take about as long.
 SPLIT = ((1, 2), (0, 3))  # plain-deep + residual-shallow | plain-shallow + residual-deep
@@ -38,7 +38,7 @@ def worker_main(fd: int, threads: int) -> None:
     worker never outlives the app."""
     import torch  # noqa: PLC0415
 
-    from .data import load_bundled  # noqa: PLC0415
+    from ..nets.data import load_bundled  # noqa: PLC0415
 
     torch.set_num_threads(threads)
     os.nice(WORKER_NICE)
@@ -108,7 +108,7 @@ class Workers:
                    PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")])))
         for _ in range(self.processes):
             ours, theirs = socket.socketpair()
-            code = ("import sys; from resnet_demo.workers import worker_main; "
+            code = ("import sys; from resnet_demo.serving.workers import worker_main; "
                     "worker_main(int(sys.argv[1]), int(sys.argv[2]))")
             proc = subprocess.Popen(
                 [sys.executable, "-c", code, str(theirs.fileno()), str(self.threads)],

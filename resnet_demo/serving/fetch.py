@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.parse
 
-from .settings import settings
+from ..base.settings import settings
 
 MAX_REDIRECTS = 5
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")

@@ -8,11 +8,11 @@ from typing import Any
 
 import torch
 
+from ..base.paper import CIFAR10_TEST_ERROR, net_label
+from ..nets.cifar import checkpoint_stem, cifar_net, count_params
+from ..nets.runs import and_list, final, milestones_text, of_kind, warmup_text
 from . import anatomy
-from .cifar import checkpoint_stem, cifar_net, count_params
 from .noise import Diff, Noise, binomial_sigma, diff, predictions_file, spread, train_error_images
-from .paper import CIFAR10_TEST_ERROR, net_label
-from .runs import and_list, final, milestones_text, of_kind, warmup_text
 
 
 def final_train_error(run: dict[str, Any]) -> float | None:
@@ -170,7 +170,7 @@ def results_provenance(runs: list[dict[str, Any]], noise: Noise | None = None) -
     datasets = sorted({r["dataset"] for r in runs})
     recipe = runs[0].get("recipe", {}) if runs else {}
     text = (
-        f"Trained by this project with `python -m resnet_demo.train` (commands in each run's JSON, "
+        f"Trained by this project with `python -m resnet_demo.nets.train` (commands in each run's JSON, "
         f"`assets/runs/`) on {', '.join(datasets)}: {JPEG_DATA}; SGD lr {recipe.get('lr')}, momentum "
         f"{recipe.get('momentum')}, weight decay {recipe.get('weight_decay')}, batch "
         f"{runs[0]['batch_size'] if runs else '?'}, lr /10 at "

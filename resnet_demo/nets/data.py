@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .settings import BUNDLED_DATA, settings
+from ..base.settings import BUNDLED_DATA, settings
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Per-channel mean and std of the 50k CIFAR-10 training images (RGB, in [0, 1]).

@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .paper import net_label
+from ..base.paper import net_label
+from ..nets.runs import of_kind
 from .plots import KIND_SYMBOL, error_points, error_top, net_colour
-from .runs import of_kind
 
 FONT = 14
 _IDS = itertools.count()  # clip-path ids, unique on the page

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from .settings import IMAGENET_CATALOG, settings
+from ..base.settings import IMAGENET_CATALOG, settings
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 LOG = logging.getLogger(__name__)

@@ -14,9 +14,7 @@ import math
 import statistics
 from typing import Any
 
-from . import anatomy, gradflow, landscape, lesion, responses
-from .noise import Diff, Noise, binomial_sigma, diff
-from .paper import (
+from ..base.paper import (
     CIFAR10_TEST_ERROR,
     DETECTION,
     FIG3,
@@ -26,8 +24,10 @@ from .paper import (
     TABLE3,
     net_label,
 )
-from .runs import and_list, of_kind, stored_runs
-from .weights import catalog_entry
+from ..experiments import anatomy, gradflow, landscape, lesion, responses
+from ..experiments.noise import Diff, Noise, binomial_sigma, diff
+from ..nets.runs import and_list, of_kind, stored_runs
+from ..serving.weights import catalog_entry
 
 STATUSES = ("reproduced", "partly", "inconclusive here", "not reproduced", "quoted", "counted")
 MEANING = {

@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cifar import BasicBlock
+from ..base.paper import net_label
+from ..base.settings import INSIDE_DIR
+from ..base.threads import flush_denormals
+from ..nets.cifar import BasicBlock
 from .noise import Diff, binomial_sigma, diff
-from .paper import net_label
-from .settings import INSIDE_DIR
-from .threads import flush_denormals
 
 BATCH = 250
 
@@ -194,7 +194,7 @@ def median_rise(result: dict[str, Any]) -> float:
 def available() -> dict[int, tuple[str, ...]]:
     """The depths the study can run on, from the shipped checkpoints: {depth: ("residual", "plain")}, or
     ("residual",) where no plain net of that depth is kept (ResNet-110: the sweep trains no plain-110)."""
-    from .cifar import checkpoint_stem, checkpoints
+    from ..nets.cifar import checkpoint_stem, checkpoints
 
     keys, out = checkpoints(), {}
     for key in keys:

@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .cifar import checkpoints, count_params, load_checkpoint
+from ..base.settings import settings
+from ..base.threads import flush_denormals, torch_threads
+from ..nets.cifar import checkpoints, count_params, load_checkpoint
+from ..nets.runs import milestones_text, stored_runs, warmup_text
 from .fast_trunk import onnx_trunk, resnet_trunk
 from .gradcam import grad_cam, place_cam
-from .runs import milestones_text, stored_runs, warmup_text
-from .settings import settings
-from .threads import flush_denormals, torch_threads
 from .weights import (
     IMAGENET_KEYS,
     INT8_KEYS,
@@ -68,7 +68,7 @@ def code_snippet(key: str) -> str:
     if path is None:
         raise UnknownModel(f"unknown model {key!r}; choose one of {', '.join(model_names())}")
     return ("import numpy as np\nimport torch\nfrom PIL import Image\n"
-            "from resnet_demo.cifar import load_checkpoint  # this project\n\n"
+            "from resnet_demo.nets.cifar import load_checkpoint  # this project\n\n"
             f"model, meta = load_checkpoint(\"assets/checkpoints/{path.name}\")\n"
             "size = meta[\"config\"][\"image_size\"]\n"
             "img = Image.open(\"photo.jpg\").convert(\"RGB\").resize((size, size), Image.Resampling.BILINEAR)\n"

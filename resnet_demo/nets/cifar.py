@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .settings import CHECKPOINTS_DIR
+from ..base.settings import CHECKPOINTS_DIR
 from .variants import PREACT, VariantBlock
 
 SHORTCUTS = (
@@ -212,7 +212,7 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-CHECKPOINT_FORMAT = "resnet_demo.cifar/1"
+CHECKPOINT_FORMAT = "resnet_demo.cifar/1"  # a format tag, kept when the module moved to nets/
 
 
 def save_checkpoint(model: nn.Module, path, *, run: dict) -> None:

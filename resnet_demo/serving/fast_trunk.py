@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .settings import settings
+from ..base.settings import settings
 
 log = logging.getLogger(__name__)
 

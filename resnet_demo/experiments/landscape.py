@@ -18,10 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..base.paper import net_label
+from ..base.settings import INSIDE_DIR
+from ..base.threads import flush_denormals
 from .lesion import loss_and_error
-from .paper import net_label
-from .settings import INSIDE_DIR
-from .threads import flush_denormals
 
 CAP = 10.0  # loss surfaces: drawn up to this loss (Li et al. clip their plots too), and measured where below it
 

@@ -22,12 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cifar import weight_layers
-from .data import normalize
-from .paper import net_label
-from .settings import GRADFLOW_FILE
-from .threads import flush_denormals
-from .train import TrainConfig, Trainer
+from ..base.paper import net_label
+from ..base.settings import GRADFLOW_FILE
+from ..base.threads import flush_denormals
+from ..nets.cifar import weight_layers
+from ..nets.data import normalize
+from ..nets.train import TrainConfig, Trainer
 
 
 def norm_after(model: nn.Module, conv_name: str) -> nn.Module | None:
@@ -427,8 +427,8 @@ def hookable_copy(model: torch.nn.Module) -> torch.nn.Module:
 def imagenet_profile(image, model_name: str) -> tuple[Any, int, Profile]:
     """A pretrained ImageNet classifier's gradient profile on one image, the loss being the cross-entropy of
     its own top label: (classifier, that label's index, profile). Torch work: call it on the inference
-    thread, as Classify does (resnet_demo/threads.py)."""
-    from .classifiers import MODELS  # noqa: PLC0415 (torchvision's models load with it, on first use)
+    thread, as Classify does (resnet_demo/base/threads.py)."""
+    from ..serving.classifiers import MODELS  # noqa: PLC0415 (torchvision's models load with it, on first use)
 
     clf = MODELS.get(model_name)
     x = clf.preprocess(image).unsqueeze(0)

@@ -26,9 +26,9 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from . import cifar
-from .paper import FIG3, TABLE1, TABLE3, TABLE6_PARAMS, net_label
-from .settings import ANATOMY_FILE
+from ..base.paper import FIG3, TABLE1, TABLE3, TABLE6_PARAMS, net_label
+from ..base.settings import ANATOMY_FILE
+from ..nets import cifar
 
 IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)

@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .cifar import BasicBlock as CifarBlock
-from .cifar import block_label
-from .paper import net_label
-from .threads import flush_denormals, torch_threads
+from ..base.paper import net_label
+from ..base.threads import flush_denormals, torch_threads
+from ..nets.cifar import BasicBlock as CifarBlock
+from ..nets.cifar import block_label
 
 MAPS = 4  # channels shown per block in "inside one block": those of y with the most energy
 
@@ -199,7 +199,7 @@ def net_name(key: str) -> str:
 
 def twin(key: str) -> str | None:
     """The CIFAR checkpoint of the other kind at the same depth ("cifar-resnet56" <-> "cifar-plain56"), if shipped."""
-    from .cifar import checkpoints
+    from ..nets.cifar import checkpoints
 
     if not key.startswith("cifar-"):
         return None
@@ -210,8 +210,8 @@ def twin(key: str) -> str | None:
 def on_image(image: Image.Image, key: str) -> Stream:
     """``residual_stream`` for a Classify model (loaded through its cache) on an RGB image, preprocessed
     exactly as Classify does."""
-    from .classifiers import MODELS
-    from .weights import INT8_KEYS, float_twin, weights_of
+    from ..serving.classifiers import MODELS
+    from ..serving.weights import INT8_KEYS, float_twin, weights_of
 
     if key in INT8_KEYS:
         raise NotDecomposable(
