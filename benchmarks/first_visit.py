@@ -47,7 +47,7 @@ def main() -> int:
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from resnet_demo.nets.train import cpu_name
+    from resnet_demo.base.stored import cpu_name
 
     home = seeded_torch_home()
     rows = []

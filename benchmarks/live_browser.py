@@ -34,7 +34,7 @@ def main() -> int:
     from gradio_client import Client
     from playwright.sync_api import sync_playwright
 
-    from resnet_demo.nets.train import cpu_name
+    from resnet_demo.base.stored import cpu_name
 
     home = seeded_torch_home()
     first = first_actions(home, args.chromium)

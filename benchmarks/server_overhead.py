@@ -86,7 +86,7 @@ def main() -> int:
     import torch
     from gradio_client import Client, handle_file
 
-    from resnet_demo.nets.train import cpu_name
+    from resnet_demo.base.stored import cpu_name
     from resnet_demo.serving import classifiers
     from resnet_demo.serving.images import decode_image
 

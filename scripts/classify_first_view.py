@@ -8,27 +8,20 @@ Rerun it after changing the example photo, the opening model or its checkpoint.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 
-import torch
-
 from resnet_demo.base.settings import FIRST_VIEW_DIR
-from resnet_demo.nets.train import cpu_name
+from resnet_demo.base.stored import Provenance, write
 from resnet_demo.ui import classify
 
 if __name__ == "__main__":
+    t0 = time.perf_counter()
     classify.compute_first_view()  # once to load the model: the stored times are a warm call's, as a visitor's
     pred, overlay, total_ms = classify.compute_first_view()
     FIRST_VIEW_DIR.mkdir(exist_ok=True)
     overlay.save(FIRST_VIEW_DIR / "gradcam.jpg", "JPEG", quality=90)
     payload = {"photo": classify.FIRST_PHOTO, "model": classify.FIRST_MODEL, "top": pred.top,
                "image_size": pred.image_size, "box": pred.box, "model_ms": round(pred.model_ms, 1),
-               "total_ms": round(total_ms, 1), "info": pred.info, "labels": pred.labels,
-               "meta": {"command": "python -m scripts.classify_first_view", "device": cpu_name(),
-                        "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}}
-    tmp = FIRST_VIEW_DIR / "result.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, FIRST_VIEW_DIR / "result.json")
+               "total_ms": round(total_ms, 1), "info": pred.info, "labels": pred.labels}
+    write(FIRST_VIEW_DIR / "result.json", payload, Provenance.measured(t0, "scripts.classify_first_view"), indent=1)
     print(f"wrote {FIRST_VIEW_DIR}: {pred.top[0][0]} {pred.top[0][1]:.1%}")

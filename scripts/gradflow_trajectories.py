@@ -13,9 +13,6 @@ run are recorded in the file. Cost on the project's 2-vCPU Zen 4: see the file's
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -23,9 +20,9 @@ from pathlib import Path
 import torch
 
 from resnet_demo.base.settings import GRADFLOW_FILE
+from resnet_demo.base.stored import Provenance, write
 from resnet_demo.experiments import gradflow
 from resnet_demo.nets.data import load_bundled
-from resnet_demo.nets.train import device_label
 
 
 def main() -> int:
@@ -45,21 +42,14 @@ def main() -> int:
         for bn in (True, False):
             t0 = time.perf_counter()
             record = None
-            for record in gradflow.trajectory(data, depth, bn, args.seed, args.steps, source="stored"):
+            for record in gradflow.compute(data, depth, bn, args.seed, args.steps, source="stored"):
                 print(f"depth {depth} BN {'on' if bn else 'off'}: step {record['steps'][-1]} "
                       f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
             record["wall_seconds"] = round(time.perf_counter() - t0, 1)
-            runs[gradflow.stored_key(depth, bn, args.seed)] = record
-    meta = {"command": " ".join(["python -m", f"scripts.{Path(__file__).stem}", *map(shlex.quote, sys.argv[1:])]),
-            "device": device_label(torch.device("cpu")), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "capability": torch.backends.cpu.get_cpu_capability(),
-            "data": data.name, "wall_seconds": round(time.perf_counter() - t_all, 1),
-            "date": time.strftime("%Y-%m-%d")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"meta": meta, "runs": runs}, separators=(",", ":")))
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB) in {meta['wall_seconds']} s", file=sys.stderr)
+            runs[gradflow.record_key(depth, bn, args.seed)] = record
+    provenance = Provenance.measured(t_all, "scripts.gradflow_trajectories", data=data.name)
+    write(args.out, {"runs": runs}, provenance)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB) in {provenance.wall_s} s", file=sys.stderr)
     return 0
 
 

@@ -2,7 +2,7 @@
 
     python -m scripts.inside_trained [--what lesion landscape responses] [--threads 2]
 
-- assets/inside/lesion.json: the lesion study (resnet_demo.experiments.lesion.lesion_study) of every shipped checkpoint
+- assets/inside/lesion.json: the lesion study (resnet_demo.experiments.lesion.compute) of every shipped checkpoint
   (resnet_demo.experiments.lesion.available: plain-20/ResNet-20, plain-56/ResNet-56, and ResNet-110 alone, no plain-110
   being trained) on the 1,000 bundled test images: each block deleted alone, then k = 1..10 random deletable
   blocks, 10 draws per k (seed 0).
@@ -20,32 +20,21 @@ checkpoints change (scripts/stored_runs.sh replaces them).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shlex
 import sys
 import time
-from pathlib import Path
 
 import torch
 
+from resnet_demo.base import stored
 from resnet_demo.base.settings import INSIDE_DIR
 from resnet_demo.experiments import landscape, lesion, responses
 from resnet_demo.nets import cifar
 from resnet_demo.nets.cifar import load_checkpoint
 from resnet_demo.nets.data import load_bundled, normalize
-from resnet_demo.nets.train import device_label
 
 OUT = INSIDE_DIR
 LESION = {"ks": list(range(1, 11)), "draws": 10, "seed": 0}
 LANDSCAPE = {"depth": 56, "points": 21, "span": 1.0, "images": 256, "seed": 0}
-
-
-def meta(t0: float, **extra) -> dict:
-    return {"command": " ".join(["python -m", f"scripts.{Path(__file__).stem}", *map(shlex.quote, sys.argv[1:])]),
-            "device": device_label(torch.device("cpu")), "threads": torch.get_num_threads(),
-            "capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
-            "wall_seconds": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d"), **extra}
 
 
 def model(stem: str):
@@ -57,12 +46,9 @@ def model(stem: str):
                                     "checkpoint_test_error": info["test_error"]}
 
 
-def write(name: str, payload: dict) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+def write(name: str, payload: dict, t0: float, **notes) -> None:
     path = OUT / name
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, separators=(",", ":")))
-    os.replace(tmp, path)
+    stored.write(path, payload, stored.Provenance.measured(t0, "scripts.inside_trained", **notes))
     print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)", file=sys.stderr)
 
 
@@ -76,11 +62,11 @@ def compute_lesion(data) -> None:
         for arch in archs:
             stem = cifar.checkpoint_stem(arch, depth)
             m, info = model(stem)
-            pair[arch] = {**lesion.lesion_study(m, x, y, ks=LESION["ks"], draws=LESION["draws"], seed=LESION["seed"]),
+            pair[arch] = {**lesion.compute(m, x, y, ks=LESION["ks"], draws=LESION["draws"], seed=LESION["seed"]),
                           **info}
             print(f"{stem}: baseline {pair[arch]['baseline']:.4f} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         pairs[str(depth)] = pair
-    write("lesion.json", {"meta": meta(t0, data=data.name, depths=list(nets), **LESION), "pairs": pairs})
+    write("lesion.json", {"setup": {"depths": list(nets), **LESION}, "pairs": pairs}, t0, data=data.name)
 
 
 def compute_landscape(data) -> None:
@@ -97,19 +83,17 @@ def compute_landscape(data) -> None:
         nets[arch] = {"loss": z, "roughness": landscape.roughness(z, landscape.CAP), **info}
     write(
         "landscape.json",
-        {
-            "meta": meta(t0, data=f"the first {c['images']} bundled training images", cap=landscape.CAP, **c),
-            "axis": landscape.axis(c["points"], c["span"]),
-            "nets": nets,
-        },
+        {"setup": {"cap": landscape.CAP, **c}, "axis": landscape.axis(c["points"], c["span"]), "nets": nets},
+        t0,
+        data=f"the first {c['images']} bundled training images",
     )
 
 
 def compute_responses() -> None:
     t0 = time.perf_counter()
     fig7, ratios = responses.measure_responses(), responses.measure_ratios()
-    write("responses.json", {"meta": meta(t0, images=responses.RESPONSE_IMAGES, ratio_images=responses.RATIO_IMAGES),
-                             "fig7": fig7, "ratios": ratios})
+    write("responses.json", {"setup": {"images": responses.RESPONSE_IMAGES, "ratio_images": responses.RATIO_IMAGES},
+                             "fig7": fig7, "ratios": ratios}, t0)
 
 
 def main() -> int:

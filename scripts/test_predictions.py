@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from resnet_demo.base.paper import net_label
+from resnet_demo.base.stored import Provenance, write
 from resnet_demo.base.threads import flush_denormals
-from resnet_demo.experiments.noise import PREDICTIONS_FILE, provenance
+from resnet_demo.experiments.noise import PREDICTIONS_FILE
 from resnet_demo.nets import cifar
 from resnet_demo.nets.cifar import load_checkpoint
 from resnet_demo.nets.data import load, normalize
@@ -72,11 +73,10 @@ def main(argv: list[str] | None = None) -> None:
             "checkpoint_test_error": info["test_error"], "images": len(ok),
             "correct": base64.b64encode(np.packbits(ok.astype(np.uint8)).tobytes()).decode()}
         print(f"{path.name}: {100 * (1 - ok.mean()):.2f}% test error on {len(ok):,} images", flush=True)
-    meta = provenance(t0, "scripts.test_predictions", data=f"{data.name}: the JPEG re-encoded copy of CIFAR-10's "
-                      f"{len(data.x_test):,} test images (../shared/data/cifar10-jpeg), the stored runs' test set")
-    PREDICTIONS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    import json  # noqa: PLC0415
-    PREDICTIONS_FILE.write_text(json.dumps({"meta": meta, "nets": nets, "summary": summary(nets)}, indent=1) + "\n")
+    provenance = Provenance.measured(t0, "scripts.test_predictions", data=f"{data.name}: the JPEG re-encoded copy "
+                                     f"of CIFAR-10's {len(data.x_test):,} test images (../shared/data/cifar10-jpeg), "
+                                     "the stored runs' test set")
+    write(PREDICTIONS_FILE, {"nets": nets, "summary": summary(nets)}, provenance, indent=1)
     print(f"wrote {PREDICTIONS_FILE}")
 
 

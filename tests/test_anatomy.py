@@ -114,7 +114,7 @@ def test_the_stored_counts_are_what_counting_gives_now():
     assert set(stored["networks"]) == set(anatomy.network_names())
     for key in ("networks", "stride_on_first_1x1_macs", "block_comparison"):
         assert stored[key] == now[key], f"assets/anatomy.json is stale ({key}): python -m scripts.anatomy_counts"
-    assert {"command", "device", "torch", "wall_seconds", "date"} <= set(stored["meta"])
+    assert set(stored["provenance"]) == {"command", "machine", "threads", "date", "wall_s", "notes"}
     assert anatomy.anatomy("resnet50") == anatomy.count("resnet50")  # the stored entry reads back whole
 
 

@@ -5,6 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from resnet_demo.base.settings import GRADFLOW_FILE
+from resnet_demo.base.stored import read as read_stored
 from resnet_demo.base.threads import torch_threads
 from resnet_demo.experiments import gradflow, responses
 from resnet_demo.nets import data
@@ -128,7 +130,7 @@ def test_with_bn_plain_gradients_explode_toward_input_at_init(batch):
 def test_trajectory_yields_checkpoints_and_sentence():
     d = data.load_bundled().subset(640, 200)
     seen = []
-    for record in gradflow.trajectory(d, 20, True, 0, 12):  # streamed at each checkpoint; the record grows
+    for record in gradflow.compute(d, 20, True, 0, 12):  # streamed at each checkpoint; the record grows
         seen.append(record["steps"][-1])
     assert seen == [0, 10, 12]
     text = gradflow.describe(record, 12)
@@ -162,26 +164,26 @@ def test_a_diverging_net_ends_its_curves_there_and_the_other_goes_on():
 
 def test_stored_trajectories_cover_the_settings_and_match_a_live_recompute():
     """A stored entry recomputed by the live path: same numbers (rel 1e-5; same seed, data and code)."""
-    stored = gradflow.load_stored()
-    assert stored["runs"], "assets/gradflow/trajectories.json is missing: run scripts/gradflow_trajectories.py"
-    assert "gradflow_trajectories.py" in stored["meta"]["command"] and stored["meta"]["device"]
+    file = read_stored(GRADFLOW_FILE)
+    assert file, "assets/gradflow/trajectories.json is missing: run scripts/gradflow_trajectories.py"
+    stored, meta = file.data, file.provenance
+    assert "gradflow_trajectories" in meta.command and meta.machine
     for depth in (20, 56, 110):
         for bn in (True, False):
-            rec = stored["runs"][gradflow.stored_key(depth, bn, 0)]
+            rec = stored["runs"][gradflow.record_key(depth, bn, 0)]
             assert rec["steps"] == list(gradflow.STEPS) and rec["source"] == "stored"
             for arch in ("plain", "residual"):
                 n = len(rec["nets"][arch]["grad_rms"])
                 assert n == len(rec["nets"][arch]["loss"]) == len(rec["nets"][arch]["weight_grad_norms"])
                 assert (n < len(rec["steps"])) == (rec["nets"][arch]["diverged"] is not None)
                 assert all(len(v) == depth for v in rec["nets"][arch]["grad_rms"])
-    want = stored["runs"][gradflow.stored_key(20, True, 0)]
-    meta = stored["meta"]
-    with torch_threads(meta["threads"]):  # the same reduction order as the script (2 threads on a 2-vCPU machine)
-        *_, got = gradflow.trajectory(data.load_bundled(), 20, True, 0, 10)
+    want = stored["runs"][gradflow.record_key(20, True, 0)]
+    with torch_threads(meta.threads):  # the same reduction order as the script (2 threads on a 2-vCPU machine)
+        *_, got = gradflow.compute(data.load_bundled(), 20, True, 0, 10)
     # On the CPU the file was computed on: the same numbers at steps 0 and 10. Elsewhere (another ISA: AVX2
     # kernels sum in another order) step 0 differs by rounding only, and SGD amplifies that: measured 22% apart
     # after 10 steps between 1 and 2 threads, so only step 0 is compared there.
-    same_cpu = torch.backends.cpu.get_cpu_capability() == meta["capability"]
+    same_cpu = f"{torch.backends.cpu.get_cpu_capability()})" in meta.machine
     n, rel = (2, 1e-5) if same_cpu else (1, 1e-4)
     def flat(values):
         return [v for row in values for v in (row if isinstance(row, list) else [row])]

@@ -37,7 +37,7 @@ def trained(stem: str) -> nn.Module:
 
 def test_deleting_nothing_gives_the_intact_error_exactly(test_batch):
     model = trained("resnet20")
-    result = lesion.lesion_study(model, *test_batch, ks=[], draws=1)
+    result = lesion.compute(model, *test_batch, ks=[], draws=1)
     assert result["baseline"] == lesion.error(model, *test_batch)
     with lesion.deleted(model, []):
         assert lesion.error(model, *test_batch) == result["baseline"]
@@ -45,7 +45,7 @@ def test_deleting_nothing_gives_the_intact_error_exactly(test_batch):
 
 def test_a_deleted_residual_block_equals_its_branch_zeroed(test_batch):
     model = trained("resnet20")
-    result = lesion.lesion_study(model, *test_batch, ks=[3], draws=1, seed=4)
+    result = lesion.compute(model, *test_batch, ks=[3], draws=1, seed=4)
     for i in (0, 3, 6, 8):  # 3 and 6 are the downsampling blocks (option A shortcut)
         ref = copy.deepcopy(model)
         with torch.no_grad():
@@ -66,7 +66,7 @@ def test_a_deleted_residual_block_equals_its_branch_zeroed(test_batch):
 
 def test_a_deleted_plain_block_equals_the_identity_and_downsampling_ones_cannot_go(test_batch):
     model = trained("plain20")
-    result = lesion.lesion_study(model, *test_batch, ks=[], draws=1)
+    result = lesion.compute(model, *test_batch, ks=[], draws=1)
     for i, s in enumerate(result["single"]):
         if i in (3, 6):
             assert s["error"] is None and s["downsampling"]
@@ -106,14 +106,14 @@ def test_stored_surface_row_is_reproduced_by_its_script(data):
     path = settings.INSIDE_DIR / "landscape.json"
     assert path.exists(), "assets/inside/landscape.json is missing: run scripts/inside_trained.py"
     stored = json.loads(path.read_text())
-    m = stored["meta"]
+    m = stored["setup"]
     x, y = normalize(data.x_train[:m["images"]]), data.y_train[:m["images"]]
     model = trained(f"resnet{m['depth']}")
     j = m["points"] // 2 + 3
-    with torch_threads(m["threads"]):
+    with torch_threads(stored["provenance"]["threads"]):
         (_, row), = landscape.surface_rows(model, x, y, points=m["points"], span=m["span"], seed=m["seed"], rows=[j])
     want = stored["nets"]["residual"]["loss"][j]
-    if torch.backends.cpu.get_cpu_capability() == m["capability"]:
+    if f"{torch.backends.cpu.get_cpu_capability()})" in stored["provenance"]["machine"]:
         assert row == want  # same CPU kernels, same threads: the same numbers
     else:
         assert row == pytest.approx(want, rel=1e-4)  # another ISA sums in another order
@@ -243,7 +243,7 @@ def test_stored_responses_and_ratios_are_reproduced():
         for name, values in now.items():
             assert stored[key][name] == pytest.approx(values, rel=1e-4), (key, name)
     assert responses.trained_responses()[0] == stored["fig7"]  # what the tabs show is the file
-    assert {"command", "device", "wall_seconds"} <= set(stored["meta"])
+    assert set(stored["provenance"]) == {"command", "machine", "threads", "date", "wall_s", "notes"}
 
 
 def test_one_direction_calls_no_net_flatter():

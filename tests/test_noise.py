@@ -78,9 +78,8 @@ def test_stored_answers_give_each_kept_nets_own_test_error():
         assert len(right) == 10000 == stored["nets"][name]["images"]
         final = next(v for v in reversed(runs[name]["test_error"]) if v is not None)
         assert round(1 - right.mean(), 4) == round(final, 4), name
-    assert "JPEG" in stored["meta"]["data"]
-    for key in ("command", "device", "threads", "date", "wall_seconds"):
-        assert key in stored["meta"]
+    p = noise.stored().provenance
+    assert "JPEG" in p.notes["data"] and p.command and p.machine and p.threads and p.date and p.wall_s
 
 
 def test_the_stored_summary_is_what_the_answers_give():

@@ -74,7 +74,7 @@ def test_gradflow_stored_settings_answer_from_the_file_cut_at_the_steps(monkeypa
 
     fig, text, record, button = gradflow.show_stored(56, True, 25, 0)
     assert button["value"] == "Show gradient flow"
-    full = core.load_stored()["runs"][core.stored_key(56, True, 0)]
+    full = core.stored_records()[core.record_key(56, True, 0)]
     assert record["source"] == "stored" and record["steps"] == [0, 10, 25]
     assert record["nets"]["plain"]["grad_rms"] == full["nets"]["plain"]["grad_rms"][:3]
     assert fig.layout.title.text == "Training step 25" and fig.data[2].name == "plain-56, step 25"

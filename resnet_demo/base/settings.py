@@ -19,6 +19,7 @@ GRADFLOW_FILE = ASSETS / "gradflow" / "trajectories.json"
 INSIDE_DIR = ASSETS / "inside"          # lesion study and loss landscape, scripts/inside_trained.py
 IMAGENET_CATALOG = ASSETS / "imagenet_models.json"
 ANATOMY_FILE = ASSETS / "anatomy.json"          # every network's counts, scripts/anatomy_counts.py
+LIVE_PRESETS_FILE = ASSETS / "live_presets.json"  # what benchmarks/live_preset.py measured for each preset
 FIRST_VIEW_DIR = ASSETS / "first_view"  # Classify's opening result, scripts/classify_first_view.py
 
 

@@ -17,7 +17,6 @@ counted model only; its totals equal FlopCounterMode's (tested against torchvisi
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,6 +27,8 @@ from torch.utils.flop_counter import flop_registry
 
 from ..base.paper import FIG3, TABLE1, TABLE3, TABLE6_PARAMS, net_label
 from ..base.settings import ANATOMY_FILE
+from ..base.stored import Stored
+from ..base.stored import read as read_stored
 from ..nets import cifar
 
 IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
@@ -306,11 +307,15 @@ def _stages(name: str, model: nn.Module) -> list[tuple[str, list[tuple[str, nn.M
     return stages + [("head", [("avgpool", model.avgpool), ("fc", model.fc)], False)]
 
 
-@functools.lru_cache(maxsize=1)
-def stored() -> dict[str, Any]:
+def stored() -> Stored | None:
     """Every network's counts as ``python -m scripts.anatomy_counts`` stored them (assets/anatomy.json; a
-    test recounts them all and compares), so that a page load counts nothing; {} when the file is absent."""
-    return json.loads(ANATOMY_FILE.read_text()) if ANATOMY_FILE.exists() else {}
+    test recounts them all and compares), so that a page load counts nothing; None when the file is absent."""
+    return read_stored(ANATOMY_FILE)
+
+
+def _stored_data() -> dict[str, Any]:
+    s = stored()
+    return s.data if s else {}
 
 
 def _from_dict(d: dict[str, Any]) -> Anatomy:
@@ -324,7 +329,7 @@ def _from_dict(d: dict[str, Any]) -> Anatomy:
 @functools.lru_cache(maxsize=64)
 def anatomy(name: str) -> Anatomy:
     """Every count for one network: stored (``stored``) where it is, else counted (``count``)."""
-    entry = stored().get("networks", {}).get(name)
+    entry = _stored_data().get("networks", {}).get(name)
     return _from_dict(entry) if entry is not None else count(name)
 
 
@@ -409,7 +414,7 @@ def stride_on_first_1x1_macs(name: str) -> int:
     """ResNet-50/101/152 as the paper draws them (stride 2 on the first 1x1 conv of a stage), where
     torchvision (v1.5) strides the 3x3: the multiply-adds that layout costs, for comparison (stored, else
     counted)."""
-    value = stored().get("stride_on_first_1x1_macs", {}).get(name)
+    value = _stored_data().get("stride_on_first_1x1_macs", {}).get(name)
     return value if value is not None else count_stride_on_first_1x1_macs(name)
 
 
@@ -427,7 +432,7 @@ def count_stride_on_first_1x1_macs(name: str) -> int:
 def block_comparison() -> list[dict[str, Any]]:
     """The paper's Fig. 5 at conv2_x (56×56): a basic block on 64-d against a bottleneck on 256-d (stored, else
     counted)."""
-    return stored().get("block_comparison") or count_block_comparison()
+    return _stored_data().get("block_comparison") or count_block_comparison()
 
 
 @functools.lru_cache(maxsize=1)

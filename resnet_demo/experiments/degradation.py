@@ -12,7 +12,8 @@ from ..base.paper import CIFAR10_TEST_ERROR, net_label
 from ..nets.cifar import checkpoint_stem, cifar_net, count_params
 from ..nets.runs import and_list, final, milestones_text, of_kind, warmup_text
 from . import anatomy
-from .noise import Diff, Noise, binomial_sigma, diff, predictions_file, spread, train_error_images
+from .noise import Diff, Noise, binomial_sigma, diff, spread, train_error_images
+from .noise import stored as noise_stored
 
 
 def final_train_error(run: dict[str, Any]) -> float | None:
@@ -187,10 +188,10 @@ def results_provenance(runs: list[dict[str, Any]], noise: Noise | None = None) -
         "training batches (augmented, training mode); the paper does not say how it smoothed its curves. "
     )
     text += noise.sources_text()
-    meta = predictions_file().get("meta")
-    if meta:
-        text += (f" The paired test-set noise uses each kept checkpoint's answers on the 10,000 test images, "
-                 f"`{meta['command']}` on {meta['device']}, {meta['date']}, {meta['wall_seconds']:.0f} s.")
+    answers = noise_stored()
+    if answers:
+        text += (" The paired test-set noise uses each kept checkpoint's answers on the 10,000 test images, "
+                 f"computed by {answers.provenance.line()}")
     rows = ["| run | device | wall time |", "|---|---|---|"]
     rows += [f"| {r['name']} | {r['device']} | {r['wall_seconds'] / 60:.0f} min |" for r in runs]
     return (text + "\n\n" + "\n".join(rows) + "\n\nWall time is as each run recorded it, including time its machine "

@@ -9,13 +9,11 @@ the pass ends; the tensor hooks die with the graph. Nothing is left on the model
 from __future__ import annotations
 
 import copy
-import functools
-import json
+import dataclasses
 import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,6 +22,7 @@ from torch import nn
 
 from ..base.paper import net_label
 from ..base.settings import GRADFLOW_FILE
+from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
 from ..nets.cifar import weight_layers
 from ..nets.data import normalize
@@ -216,7 +215,7 @@ def record_step(record: dict[str, Any], race: Race, profiles: dict[str, Profile 
         r["diverged"] = race.diverged.get(arch)
 
 
-def trajectory(data, depth: int, batch_norm: bool, seed: int, steps: int, *,
+def compute(data, depth: int, batch_norm: bool, seed: int, steps: int, *,
                source: str = "live") -> Iterator[dict[str, Any]]:
     """Train the pair for ``steps`` steps, yielding the record (the same dict, grown) at each of ``marks``."""
     race = Race(data, depth, batch_norm, seed)
@@ -236,14 +235,7 @@ def at(record: dict[str, Any], arch: str, step: int) -> Profile | None:
     return Profile(record["layers"], r["grad_norms"][i], r["grad_rms"][i], r["weight_grad_norms"][i], r["loss"][i])
 
 
-def load_stored(path: Path = GRADFLOW_FILE) -> dict[str, Any]:
-    """The stored trajectories (scripts/gradflow_trajectories.py): {"meta": {...}, "runs": {key: record}}."""
-    if not path.exists():
-        return {"meta": {}, "runs": {}}
-    return json.loads(path.read_text())
-
-
-def stored_key(depth: int, batch_norm: bool, seed: int) -> str:
+def record_key(depth: int, batch_norm: bool, seed: int) -> str:
     return f"depth{depth}-{'bn' if batch_norm else 'nobn'}-seed{seed}"
 
 
@@ -333,22 +325,22 @@ def describe(record: dict[str, Any], step: int) -> str:
 
 
 # -- what the tab shows -----------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def stored_trajectories() -> dict[str, Any]:
-    """The stored file, read once per process."""
-    return load_stored()
+def stored_records() -> dict[str, dict[str, Any]]:
+    """The stored trajectories (``python -m scripts.gradflow_trajectories``): {record_key: record}."""
+    s = read_stored(GRADFLOW_FILE)
+    return s.data["runs"] if s else {}
 
 
 def stored_depths() -> tuple[int, ...]:
     """The depths the stored file holds with seed 0 and BN both on and off (what the tab answers at once)."""
-    runs = stored_trajectories()["runs"]
+    runs = stored_records()
     depths = {r["depth"] for r in runs.values()}
-    return tuple(sorted(d for d in depths if all(stored_key(d, bn, 0) in runs for bn in (True, False))))
+    return tuple(sorted(d for d in depths if all(record_key(d, bn, 0) in runs for bn in (True, False))))
 
 
 def stored(depth: int, batch_norm: bool, steps: int, seed: int) -> dict[str, Any] | None:
     """The stored trajectory for these settings, cut at ``steps`` (a copy), or None where none is stored."""
-    record = stored_trajectories()["runs"].get(stored_key(depth, batch_norm, seed))
+    record = stored_records().get(record_key(depth, batch_norm, seed))
     if record is None or steps not in record["steps"]:
         return None
     n = record["steps"].index(steps) + 1
@@ -360,12 +352,14 @@ def stored(depth: int, batch_norm: bool, steps: int, seed: int) -> dict[str, Any
     return out
 
 
-def stored_footer(record: dict[str, Any]) -> str:
-    """Where a stored record came from: command, machine, wall time."""
-    meta = stored_trajectories()["meta"]
-    return (f"Stored result (lr {record['lr']}, batch {record['batch_size']}, seed {record['seed']}): computed by "
-            f"`{meta.get('command', 'python -m scripts.gradflow_trajectories')}` on {meta.get('device', 'a CPU')} in "
-            f"{record.get('wall_seconds', '?')} s.")
+def stored_provenance(record: dict[str, Any]) -> str:
+    """Where a stored record came from: its settings, then the file's provenance with this record's wall time."""
+    s = read_stored(GRADFLOW_FILE)
+    text = f"Stored result (lr {record['lr']}, batch {record['batch_size']}, seed {record['seed']})"
+    if s is None:
+        return text + "."
+    p = dataclasses.replace(s.provenance, wall_s=record.get("wall_seconds"))
+    return f"{text}: computed by {p.line()}"
 
 
 def snapshot(record: dict[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,6 @@ given and puts them back: pass a private copy (``lesion.private_copy``), never t
 """
 from __future__ import annotations
 
-import functools
-import json
 import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,6 +18,8 @@ from torch import nn
 
 from ..base.paper import net_label
 from ..base.settings import INSIDE_DIR
+from ..base.stored import Stored
+from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
 from .lesion import loss_and_error
 
@@ -134,19 +134,18 @@ def roughness(z: list[list[float]], cap: float = CAP) -> dict[str, float]:
             "below_cap_share": sum(v <= cap for row in t for v in row) / (n * m)}
 
 
-@functools.lru_cache(maxsize=1)
-def stored() -> dict[str, Any]:
-    """The stored 2-D surfaces (``python -m scripts.inside_trained``): {"meta", "axis", "nets"}; {} when absent."""
-    path = INSIDE_DIR / "landscape.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+def stored() -> Stored | None:
+    """The stored 2-D surfaces (``python -m scripts.inside_trained``): data {"setup", "axis", "nets"} and its
+    provenance; None when absent."""
+    return read_stored(INSIDE_DIR / "landscape.json")
 
 
-def summary(stored: dict[str, Any]) -> tuple[str, str]:
+def summary(stored: Stored) -> tuple[str, str]:
     """What the stored surfaces (``scripts/inside_trained.py``) show, beside Li et al.'s finding, and a table of
     the roughness measures: (sentence, Markdown table)."""
-    m, nets = stored["meta"], stored["nets"]
+    m, nets = stored.data["setup"], stored.data["nets"]
     depth = m["depth"]
-    centre = len(stored["axis"]) // 2
+    centre = len(stored.data["axis"]) // 2
     rows = []
     for arch in ("plain", "residual"):
         z, r = nets[arch]["loss"], nets[arch]["roughness"]

@@ -11,8 +11,6 @@ Every function here works on a model it may change temporarily (blocks): pass a 
 from __future__ import annotations
 
 import copy
-import functools
-import json
 import math
 import statistics
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +23,8 @@ from torch import nn
 
 from ..base.paper import net_label
 from ..base.settings import INSIDE_DIR
+from ..base.stored import Stored
+from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
 from ..nets.cifar import BasicBlock
 from .noise import Diff, binomial_sigma, diff
@@ -105,7 +105,7 @@ def random_deletions(model: nn.Module, ks: Iterable[int], draws: int, seed: int)
 
 
 @torch.inference_mode()
-def lesion_study(
+def compute(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -173,12 +173,10 @@ def lesion_study(
     }
 
 
-@functools.lru_cache(maxsize=1)
-def stored() -> dict[str, Any]:
-    """The stored lesion study (``python -m scripts.inside_trained``): {"meta", "pairs": {depth: {arch: ...}}};
-    {} when the file is absent."""
-    path = INSIDE_DIR / "lesion.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+def stored() -> Stored | None:
+    """The stored lesion study (``python -m scripts.inside_trained``): data {"setup", "pairs": {depth: {arch:
+    ...}}} and its provenance; None when the file is absent."""
+    return read_stored(INSIDE_DIR / "lesion.json")
 
 
 def same_shape_errors(result: dict[str, Any]) -> list[float]:

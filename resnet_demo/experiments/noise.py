@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import math
-import shlex
 import statistics
-import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +25,8 @@ import numpy as np
 
 from ..base.paper import net_label
 from ..base.settings import ASSETS, RUNS_DIR
+from ..base.stored import Stored
+from ..base.stored import read as read_stored
 from ..nets.runs import final, load_run
 
 Z = 2.0  # a difference is called only beyond Z times its standard error
@@ -88,10 +86,10 @@ def paired_sigma(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
 
 
 # -- the stored measurements -------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def predictions_file() -> dict[str, Any]:
-    """assets/noise/test_predictions.json ({} when absent): ``python -m scripts.test_predictions``."""
-    return json.loads(PREDICTIONS_FILE.read_text()) if PREDICTIONS_FILE.exists() else {}
+def stored() -> Stored | None:
+    """Each kept checkpoint's answers on the 10,000 test images (assets/noise/test_predictions.json, from
+    ``python -m scripts.test_predictions``) and its provenance; None when absent."""
+    return read_stored(PREDICTIONS_FILE)
 
 
 def train_error_images(run: dict[str, Any]) -> int:
@@ -111,7 +109,7 @@ def decode_answers(rec: dict[str, Any]) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def predictions() -> dict[str, np.ndarray]:
     """{net label: bool array over the 10,000 test images, True = right} for every kept checkpoint."""
-    return {name: decode_answers(rec) for name, rec in (predictions_file().get("nets") or {}).items()}
+    return {name: decode_answers(rec) for name, rec in (stored().data["nets"] if stored() else {}).items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -218,15 +216,3 @@ class Noise:
                 f"s.d. of the final error, pooled over {', '.join(f'{k} ({n} seeds)' for k, n in measured.items())}: "
                 f"{sd['test_error']:.2f} points of test error, {sd['train_error']:.2f} of training error, applied "
                 "to every net of the recipe.")
-
-
-def provenance(t0: float, module: str, **extra: Any) -> dict[str, Any]:
-    """The provenance record a script stores beside its result: command, machine, threads, date, wall time."""
-    import torch  # noqa: PLC0415 (scripts only; the app reads the records)
-
-    from ..nets.train import device_label  # noqa: PLC0415
-
-    return {"command": " ".join(["python -m", module, *map(shlex.quote, sys.argv[1:])]),
-            "device": device_label(torch.device("cpu")), "threads": torch.get_num_threads(),
-            "capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
-            "wall_seconds": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d"), **extra}

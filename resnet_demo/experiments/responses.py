@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import math
 import statistics
 from typing import Any
@@ -16,6 +15,8 @@ from torch import nn
 
 from ..base.paper import net_label
 from ..base.settings import INSIDE_DIR
+from ..base.stored import Stored
+from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
 from ..nets import cifar
 from ..nets.cifar import load_checkpoint, weight_layers
@@ -59,23 +60,28 @@ def layer_responses(model: nn.Module, images: torch.Tensor, batch: int = 250) ->
 TRAINED = ("plain20", "plain56", "resnet20", "resnet56")  # the checkpoints Fig. 7 is computed on, when present
 
 
-@functools.lru_cache(maxsize=1)
-def stored() -> dict[str, Any]:
+def stored() -> Stored | None:
     """Fig. 7 and the F(x) ratios as ``python -m scripts.inside_trained --what responses`` stored them
     (assets/inside/responses.json; a test recomputes them and compares), so that a page load computes
-    nothing; {} when the file is absent."""
-    return json.loads(RESPONSES_FILE.read_text()) if RESPONSES_FILE.exists() else {}
+    nothing; None when the file is absent."""
+    return read_stored(RESPONSES_FILE)
+
+
+def stored_part(key: str) -> dict[str, list[float]] | None:
+    """One series of the stored file ("fig7" or "ratios"), None where there is none."""
+    s = stored()
+    return s.data.get(key) if s else None
 
 
 def trained_responses() -> tuple[dict[str, list[float]], str]:
     """Fig. 7 on this project's trained checkpoints (stored, else measured): {net: stds} and the sentence."""
-    series = stored().get("fig7") or measure_responses()
+    series = stored_part("fig7") or measure_responses()
     return series, responses_sentence(series)
 
 
 def trained_ratios() -> tuple[dict[str, list[float]], str]:
     """The F(x) ratios of the trained nets and of one at initialisation (stored, else measured), and the sentence."""
-    series = stored().get("ratios") or measure_ratios()
+    series = stored_part("ratios") or measure_ratios()
     return series, ratios_sentence(series)
 
 

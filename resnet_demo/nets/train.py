@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from ..base.paper import net_label
+from ..base.stored import cpu_name
 from ..base.threads import flush_denormals
 from . import data as cdata
 from .cifar import SHORTCUTS, cifar_net, save_checkpoint
@@ -94,18 +95,6 @@ def device_label(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     n = torch.get_num_threads()
     return f"cpu ({cpu_name()}, {torch.backends.cpu.get_cpu_capability()}), {n} thread{'s' if n > 1 else ''}"
-
-
-def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else platform's guess."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform  # noqa: PLC0415
-    return platform.processor() or "unknown CPU"
 
 
 class Trainer:

@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..base.settings import LIVE_PRESETS_FILE
+from ..base.stored import Provenance
+from ..base.stored import read as read_stored
 from ..nets.data import CifarData
 from ..nets.train import TrainConfig, Trainer
 
@@ -27,14 +30,6 @@ class Preset:
     config: TrainConfig   # everything but arch, depth, batch_norm and seed
     train_images: int     # first N of the bundled subset (class-balanced)
     test_images: int
-    # The seed-to-seed standard deviation (points) of each final training-error gap the verdict compares,
-    # measured with benchmarks/live_preset.py over seeds 0-9 at depths 20/56: a gap within twice it is "too
-    # close to call" (degradation.verdict). Empty: not measured for this preset.
-    gap_sd: dict[str, float] = dataclasses.field(default_factory=dict)
-    # What benchmarks/live_preset.py measured for this preset (the Depth tab's provenance quotes it): the command,
-    # machine and date, over how many seeds the plain pair degraded, and the range of ResNet-deep minus
-    # ResNet-shallow final training error (points). Empty: not measured.
-    measured: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 PRESETS = {
@@ -47,13 +42,7 @@ PRESETS = {
                        TrainConfig(width=8, image_size=16, batch_size=64, lr=0.03, iterations=250, milestones=(200,),
                                    augment=False, eval_every=125, log_every=10, smoothing=50,
                                    train_eval_images=1000),
-                       train_images=5000, test_images=1000,
-                       # python -m benchmarks.live_preset --seeds 10 (2026-11-29, 2 vCPU AMD EPYC, AVX-512): gaps
-                       # over seeds 0-9, mean +19.3 / +2.9 / 30.2 points, standard deviation:
-                       gap_sd={"plain_gap": 3.7, "residual_gap": 2.2, "residual_advantage": 3.6},
-                       measured={"command": "python -m benchmarks.live_preset --seeds 10", "date": "2026-11-28",
-                                 "machine": "2-vCPU AMD EPYC (Zen 4)", "seeds": 10, "plain_degrades": 10,
-                                 "residual_gap_range": (-0.5, 5.5)}),
+                       train_images=5000, test_images=1000),
     "3 minutes": Preset("3 minutes (32x32 inputs, width 8, 500 iterations, lr 0.05, /10 at 400)",
                         TrainConfig(width=8, image_size=32, batch_size=64, lr=0.05, iterations=500,
                                     milestones=(400,), eval_every=100, log_every=10, smoothing=50,
@@ -61,6 +50,16 @@ PRESETS = {
                         train_images=5000, test_images=1000),
 }
 DEFAULT_PRESET = "1 minute"
+
+
+def measured(preset: str) -> tuple[dict[str, Any], Provenance] | None:
+    """What ``benchmarks/live_preset.py`` measured for a preset (assets/live_presets.json): over how many seeds
+    the plain pair degraded, the range of ResNet-deep minus ResNet-shallow final training error, and the
+    seed-to-seed standard deviation of each gap the verdict compares (``gap_sd``: a gap within twice it is
+    "too close to call", degradation.verdict); None where it was not measured."""
+    s = read_stored(LIVE_PRESETS_FILE)
+    entry = s.data["presets"].get(preset) if s else None
+    return (entry, s.provenance) if entry else None
 
 
 def make_trainers(data: CifarData, preset: str, depths: tuple[int, int], batch_norm: bool, seed: int,

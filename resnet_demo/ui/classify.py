@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import secrets
 import shutil
 import threading
@@ -15,6 +14,8 @@ import gradio as gr
 from PIL import Image
 
 from ..base.settings import EXAMPLES_DIR, FIRST_VIEW_DIR
+from ..base.stored import how_computed
+from ..base.stored import read as read_stored
 from ..base.threads import on_inference_thread
 from ..experiments import residual_stream
 from ..nets.cifar import block_label
@@ -22,7 +23,7 @@ from ..serving import classifiers, gradcam, weights
 from ..serving.images import InputError, load_input
 from ..views import plots_classify
 from . import links
-from .common import TempSlots, how_computed, upload_path
+from .common import TempSlots, upload_path
 
 EXAMPLES = EXAMPLES_DIR
 DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on its long side
@@ -123,17 +124,16 @@ def compute_first_view() -> tuple[classifiers.Prediction, Image.Image, float]:
 
 def _stored_first_view() -> tuple[classifiers.Prediction, Path, float, str] | None:
     """The stored opening result (assets/first_view/), if it is for today's photo and model."""
-    path, heat = FIRST_VIEW_DIR / "result.json", FIRST_VIEW_DIR / "gradcam.jpg"
-    if not (path.exists() and heat.exists()):
+    stored, heat = read_stored(FIRST_VIEW_DIR / "result.json"), FIRST_VIEW_DIR / "gradcam.jpg"
+    if stored is None or not heat.exists():
         return None
-    r = json.loads(path.read_text())
+    r = stored.data
     if (r["photo"], r["model"]) != (FIRST_PHOTO, FIRST_MODEL):
         return None
     pred = classifiers.Prediction([tuple(t) for t in r["top"]], None, tuple(r["image_size"]), tuple(r["box"]),
                                   r["model_ms"], r["info"], r["labels"])
-    m = r["meta"]
-    return pred, heat, r["total_ms"], (f"Stored by `{m['command']}` on {m['device']} ({m['date']}, torch "
-                                       f"{m['torch']}): a page load computes nothing; the times are that run's.")
+    return pred, heat, r["total_ms"], (f"Stored by {stored.provenance.line()} A page load computes nothing; the "
+                                       "times are that run's.")
 
 
 @functools.lru_cache(maxsize=1)

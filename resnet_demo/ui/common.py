@@ -10,12 +10,6 @@ from pathlib import Path
 from typing import Any
 
 
-def how_computed(text: str) -> str:
-    """Provenance (commands, machine, threads, wall time) for the end of a Markdown output: collapsed under
-    "How this was computed", so the prose a student reads stays about the result."""
-    return f"\n\n<details><summary>How this was computed</summary>\n\n{text.strip()}\n\n</details>"
-
-
 def upload_path(payload: Any) -> str | None:
     """The image events run with preprocess=False (gr.Image would open the file with PIL first and turn a
     bad file into a generic error); the payload is Gradio's FileData, already checked to be in its cache."""

@@ -8,13 +8,14 @@ from typing import Any
 import gradio as gr
 
 from ..base.settings import settings
+from ..base.stored import how_computed
 from ..experiments import degradation
 from ..nets.cifar import is_6n_plus_2
 from ..nets.runs import stored_runs, to_csv
 from ..serving import live, workers
 from ..views import plots
 from . import links
-from .common import TempSlots, how_computed
+from .common import TempSlots
 
 UPDATE_S = 2.5  # a new figure at most this often: each redraw costs a browser on the same cores CPU the run needs
 
@@ -125,9 +126,8 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
             status = _status(snap)
             if done:
                 # the seed spread was measured for the default setting only (depths 20/56, BN, the paper's init)
-                measured = (shallow, deep) == (20, 56) and batch_norm and not zero_init
-                status += "\n\n**Verdict:** " + degradation.verdict(
-                    runs, live.PRESETS[preset].gap_sd if measured else None)
+                found = live.measured(preset) if (shallow, deep) == (20, 56) and batch_norm and not zero_init else None
+                status += "\n\n**Verdict:** " + degradation.verdict(runs, found[0]["gap_sd"] if found else None)
                 yield fig, status, _write_downloads(runs, seed), result
             else:
                 yield fig, status, None, result
@@ -156,12 +156,13 @@ def stop(request: gr.Request) -> None:
 
 
 def _preset_provenance() -> str:
-    """How the default preset was chosen, from what its benchmark measured (``live.Preset.measured``)."""
+    """How the default preset was chosen, from what its benchmark measured (``live.measured``)."""
     text = "Two background processes of the app train the four nets (one torch thread and two nets each)."
-    m = live.PRESETS[live.DEFAULT_PRESET].measured
-    if m:
+    found = live.measured(live.DEFAULT_PRESET)
+    if found:
+        m, p = found
         lo, hi = m["residual_gap_range"]
-        text += (f" The default preset was chosen with `{m['command']}` on a {m['machine']} ({m['date']}): the "
+        text += (f" The default preset was chosen with `{p.command}` on a {p.machine} ({p.date}): the "
                  f"plain pair degraded in {m['plain_degrades']} of {m['seeds']} seeds, while ResNet-56 ended between "
                  f"{abs(lo):g} points {'below' if lo < 0 else 'above'} and {hi:g} above ResNet-20 "
                  "in training error; docs/methods.md and docs/performance.md give the measurements.")

@@ -9,6 +9,7 @@ import gradio as gr
 
 from ..base import paper
 from ..base.settings import GRADFLOW_FILE, settings
+from ..base.stored import how_computed
 from ..base.threads import on_inference_thread
 from ..experiments import gradflow, responses
 from ..nets.data import bundled
@@ -16,7 +17,7 @@ from ..serving import classifiers, weights
 from ..serving.images import InputError, load_input
 from ..views import plots
 from . import links
-from .common import how_computed, upload_path
+from .common import upload_path
 
 LIVE = threading.Semaphore(1)  # one live run at a time: stored answers never wait behind one
 LIVE_WAIT_S = 60.0
@@ -44,7 +45,7 @@ def _out(record: dict[str, Any], footer: str) -> tuple[Any, str, dict[str, Any]]
 
 def _stored_footer(record: dict[str, Any]) -> str:
     return ("*Pick a step under “Step shown” to see the gradients at that point of training.*"
-            + how_computed(gradflow.stored_footer(record)))
+            + how_computed(gradflow.stored_provenance(record)))
 
 
 def _step_choices(record: dict[str, Any] | None):

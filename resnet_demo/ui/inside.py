@@ -9,12 +9,12 @@ import gradio as gr
 
 from ..base import paper
 from ..base.settings import INSIDE_DIR, settings
+from ..base.stored import how_computed
 from ..experiments import landscape, lesion, responses
 from ..nets import cifar
 from ..nets.data import bundled, normalize
 from ..views import plots
 from . import links
-from .common import how_computed
 
 MAX_LESION_IMAGES = 500  # live; the stored study uses all 1,000 bundled test images
 MAX_SLICE_IMAGES = 500
@@ -90,14 +90,14 @@ def _lesion_outputs(pair: dict[str, Any], depth: int, footer: str):
 def lesion_stored(depth: Any):
     depth = _depth(depth, list(lesion.available()))
     stored = lesion.stored()
-    pair = stored.get("pairs", {}).get(str(depth))
+    pair = stored.data["pairs"].get(str(depth)) if stored else None
     if pair is None:
         return None, None, "*No stored lesion study of this depth yet: run `python -m scripts.inside_trained`.*", None
-    m = stored["meta"]
-    trend = lesion.depth_trend(stored["pairs"])
+    m = stored.data["setup"]
+    trend = lesion.depth_trend(stored.data["pairs"])
     footer = ("\n\n" + trend if trend else "") + how_computed(
         f"Stored: {pair['residual']['images']} bundled test images, {m['draws']} draws per k (seed {m['seed']}); "
-        f"computed by `{m['command']}` on {m['device']} in {m['wall_seconds']} s."
+        f"computed by {stored.provenance.line()}"
     )
     return _lesion_outputs(pair, depth, footer)
 
@@ -113,7 +113,7 @@ def run_lesion(depth: Any, images: Any, progress=gr.Progress()):
         "deleting blocks of",
         "fewer images",
         progress,
-        lambda model, report: lesion.lesion_study(model, x, y, draws=LIVE_DRAWS, seed=0, progress=report),
+        lambda model, report: lesion.compute(model, x, y, draws=LIVE_DRAWS, seed=0, progress=report),
     )
     footer = f"\n\n*Computed live: {images} bundled test images, {LIVE_DRAWS} draws per k, in {took:.1f} s.*"
     return _lesion_outputs(pair, depth, footer)
@@ -126,7 +126,7 @@ def landscape_stored():
     stored = landscape.stored()
     if not stored:
         return None, None, None, None, "*No stored loss surfaces yet: run `python -m scripts.inside_trained`.*"
-    m, nets, axis = stored["meta"], stored["nets"], stored["axis"]
+    m, nets, axis = stored.data["setup"], stored.data["nets"], stored.data["axis"]
     figs = {
         arch: (
             plots.loss_surface(axis, nets[arch]["loss"], title=paper.net_label(arch, m["depth"]), cap=landscape.CAP),
@@ -138,8 +138,8 @@ def landscape_stored():
     cap = landscape.CAP
     footer = how_computed(
         f"{m['points']}×{m['points']} points over α, β ∈ [−{m['span']}, {m['span']}], training loss (eval mode) on "
-        f"{m['data']}, directions seed {m['seed']}; same axes and colour scale for both nets, loss above "
-        f"{cap:g} drawn at {cap:g}; computed by `{m['command']}` on {m['device']} in {m['wall_seconds']} s."
+        f"{stored.provenance.notes['data']}, directions seed {m['seed']}; same axes and colour scale for both nets, "
+        f"loss above {cap:g} drawn at {cap:g}; computed by {stored.provenance.line()}"
     )
     (plain_s, plain_c), (res_s, res_c) = figs["plain"], figs["residual"]
     return plain_s, res_s, plain_c, res_c, f"{verdict}\n\n{table}{footer}"

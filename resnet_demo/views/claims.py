@@ -178,7 +178,7 @@ def _table6(table: list[dict[str, Any]], noise: Noise, its: int) -> dict[str, An
 
 def residual_claims() -> list[dict[str, Any]]:
     out = []
-    ratios = responses.stored().get("ratios") or {}
+    ratios = responses.stored_part("ratios") or {}
     trained = ratios.get("ResNet-56 trained")
     if trained:
         median = round(statistics.median(trained), 2)
@@ -200,7 +200,7 @@ def residual_claims() -> list[dict[str, Any]]:
             "; ".join(parts) + ". The paper's comparison is with the non-residual functions, which this ratio has "
             "no counterpart for: that comparison is the claim on layer responses (Fig. 7).", "inside",
             unit="RMS(F(x)) / RMS(x), median"))
-    out += _fig7(responses.stored().get("fig7") or {})
+    out += _fig7(responses.stored_part("fig7") or {})
     return out
 
 
@@ -329,7 +329,7 @@ def imagenet_claims() -> list[dict[str, Any]]:
 
 def after_claims() -> list[dict[str, Any]]:
     out = []
-    pairs = lesion.stored().get("pairs", {})
+    pairs = lesion.stored().data["pairs"] if lesion.stored() else {}
     if pairs:
         ours, parts, holds, fails, down_worst = {}, [], [], [], []
         for d in sorted(pairs, key=int):
@@ -363,7 +363,7 @@ def after_claims() -> list[dict[str, Any]]:
             "inside", unit="points of test error, median over shape-keeping blocks"))
     stored = landscape.stored()
     if stored:
-        nets, m = stored["nets"], stored["meta"]
+        nets, m = stored.data["nets"], stored.data["setup"]
         rr, rp = nets["residual"]["roughness"], nets["plain"]["roughness"]
         d = m["depth"]
         out.append(_claim(
@@ -384,8 +384,8 @@ def after_claims() -> list[dict[str, Any]]:
 
 
 def gradient_claims() -> list[dict[str, Any]]:
-    runs = gradflow.stored_trajectories()["runs"]
-    rec = runs.get(gradflow.stored_key(56, True, 0))
+    runs = gradflow.stored_records()
+    rec = runs.get(gradflow.record_key(56, True, 0))
     if rec is None:
         return []
     plain = rec["nets"]["plain"]
@@ -396,7 +396,7 @@ def gradient_claims() -> list[dict[str, Any]]:
            f"convolution's (it grows toward the input, it does not vanish); after {steps} SGD steps it is "
            f"{gradflow.factor(end)}, while the loss is still {last_loss:.2f} (chance: {CHANCE_LOSS:.2f}): the net "
            "has not started to learn.")
-    deep = runs.get(gradflow.stored_key(110, True, 0))
+    deep = runs.get(gradflow.record_key(110, True, 0))
     if deep:
         p = deep["nets"]["plain"]
         r = gradflow.first_last_ratio(p["grad_rms"][-1])
