@@ -160,14 +160,14 @@ def test_classify_opens_with_an_example_already_classified_offline():
     from PIL import Image
 
     from resnet_demo.base.settings import FIRST_VIEW_DIR
-    from resnet_demo.serving import classifiers
+    from resnet_demo.serving import classifiers, first_view
     from resnet_demo.serving.images import load_input
     from resnet_demo.ui import classify
 
     labels, heat, details = classify.first_view()
-    assert Path(heat).is_file() and classify.FIRST_PHOTO in details
-    image, _ = load_input(str(classify.EXAMPLES / classify.FIRST_PHOTO), None)
-    pred = classifiers.classify(image, classify.FIRST_MODEL)  # an independent call of the same model
+    assert Path(heat).is_file() and first_view.PHOTO in details
+    image, _ = load_input(str(classify.EXAMPLES / first_view.PHOTO), None)
+    pred = classifiers.classify(image, first_view.MODEL)  # an independent call of the same model
     ref = pred.top
     assert list(labels) == [label for label, _ in ref]
     assert [labels[label] for label, _ in ref] == pytest.approx([p for _, p in ref], rel=1e-4)
@@ -175,12 +175,12 @@ def test_classify_opens_with_an_example_already_classified_offline():
     stored = json.loads((FIRST_VIEW_DIR / "result.json").read_text())
     assert stored["info"] == json.loads(json.dumps(pred.info)) and stored["labels"] == pred.labels
     assert tuple(stored["image_size"]) == pred.image_size and tuple(stored["box"]) == pred.box
-    _, overlay, _ = classify.compute_first_view()  # the stored heatmap is today's, up to JPEG's loss
+    _, overlay, _ = first_view.compute()  # the stored heatmap is today's, up to JPEG's loss
     shown = np.asarray(Image.open(FIRST_VIEW_DIR / "gradcam.jpg").convert("RGB"), dtype=np.float32)
     assert shown.shape[:2] == overlay.size[::-1]
     assert np.abs(shown - np.asarray(overlay, dtype=np.float32)).mean() < 3
     assert max(labels, key=labels.get) == "cat"  # the example is Chelsea the cat: the offline model gets it
-    assert f"The example photo {classify.FIRST_PHOTO} through {classify.FIRST_MODEL}" in details
+    assert f"The example photo {first_view.PHOTO} through {first_view.MODEL}" in details
     assert "| model time |" in details and "| the 10 classes it knows | airplane, automobile, bird" in details
     assert classify.first_view()[1] == heat and classify._first_result.cache_info().hits >= 1  # reused
 

@@ -38,6 +38,8 @@ from .weights import (
     weights_of,
 )
 
+DEFAULT_MODEL = "resnet50"  # what Classify and the API use when no model is named
+
 
 def model_names() -> list[str]:
     return list(IMAGENET_KEYS) + list(INT8_KEYS) + list(checkpoints())
@@ -125,6 +127,7 @@ class Classifier:
     crop_box: Callable[[tuple[int, int]], tuple[int, int, int, int]]  # image (w, h) -> region the net saw
     info: dict[str, Any] = field(default_factory=dict)  # shown in the details panel
     threads: int | None = None  # torch threads for a call (None: the process's); threads.torch_threads
+    kind: str = "imagenet"  # "imagenet" (torchvision's weights, 1,000 classes) or "cifar" (this project's, 10)
 
 
 def _central_crop_box(resize: int, crop: int) -> Callable[[tuple[int, int]], tuple[int, int, int, int]]:
@@ -289,7 +292,8 @@ def _load_cifar(key: str) -> Classifier:
 
     # one thread: a 32x32 net at batch 1 is faster on one than on two (threads.py)
     return Classifier(
-        key, model, list(meta["classes"]), preprocess, trunk, head, lambda s: (0, 0, s[0], s[1]), info, threads=1
+        key, model, list(meta["classes"]), preprocess, trunk, head, lambda s: (0, 0, s[0], s[1]), info, threads=1,
+        kind="cifar",
     )
 
 
@@ -368,6 +372,7 @@ class Prediction:
     model_ms: float
     info: dict[str, Any]
     labels: list[str] = field(default_factory=list)  # every class the model can answer with
+    kind: str = "imagenet"  # the model's kind (Classifier.kind)
 
     def scaled_box(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
         """The seen region in an image resized to ``size`` (w, h)."""
@@ -412,7 +417,7 @@ def classify(
             cam = grad_cam(feats.detach(), grad)
         model_ms = (time.perf_counter() - t0) * 1000
     top = [(clf.labels[i], float(v)) for v, i in zip(values.tolist(), idx.tolist())]
-    return Prediction(top, cam, image.size, clf.crop_box(image.size), model_ms, clf.info, clf.labels)
+    return Prediction(top, cam, image.size, clf.crop_box(image.size), model_ms, clf.info, clf.labels, clf.kind)
 
 
 def predict(image: Image.Image, model_name: str, top_k: int = 5) -> list[tuple[str, float]]:

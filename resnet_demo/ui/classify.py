@@ -13,23 +13,21 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from ..base.settings import EXAMPLES_DIR, FIRST_VIEW_DIR
+from ..base.settings import EXAMPLES_DIR
 from ..base.stored import how_computed
-from ..base.stored import read as read_stored
 from ..base.threads import on_inference_thread
 from ..experiments import residual_stream
 from ..nets.cifar import block_label
-from ..serving import classifiers, gradcam, weights
+from ..serving import classifiers, weights
+from ..serving import first_view as opening
 from ..serving.images import InputError, load_input
-from ..views import plots_classify
+from ..views import classify_text, plots_classify
 from . import links
 from .common import TempSlots, upload_path
 
 EXAMPLES = EXAMPLES_DIR
-DISPLAY_MAX = 768  # the heatmap image sent back is at most this many pixels on its long side
 HEATMAPS = TempSlots("resnet-lab-heatmaps", slots=64)
 FIRST_VIEW = TempSlots("resnet-lab-first-view", slots=1)  # written once: the first view's heatmap
-FIRST_PHOTO, FIRST_MODEL = "chelsea.png", "cifar-resnet56"  # offline: shown with no download
 # The article's code path (the Paper tab links here): a cat photo by URL through resnet50(pretrained=True), which
 # loads torchvision's V1 weights. The photo is scikit-image's "chelsea" (CC0; our bundled example), pinned to a
 # commit so the address never moves.
@@ -50,47 +48,11 @@ def _save_heatmap(image: Image.Image, folder: Path | None = None) -> str:
     return str(path)
 
 
-def _display_copy(image: Image.Image) -> Image.Image:
-    """The image at most DISPLAY_MAX on its long side, made without a full-size copy first."""
-    w, h = image.size
-    scale = DISPLAY_MAX / max(w, h)
-    if scale >= 1:
-        return image.copy()
-    return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC,
-                        reducing_gap=2.0)
-
-
-def _details(pred: classifiers.Prediction, model_name: str, source: str, total_ms: float) -> str:
-    rows = [("model time", f"{pred.model_ms:.1f} ms (forward + Grad-CAM)"), ("total time", f"{total_ms:.0f} ms"),
-            ("image", f"{pred.image_size[0]}x{pred.image_size[1]} from {source}")]
-    for key, value in pred.info.items():
-        if isinstance(value, int) and value > 10_000:
-            value = f"{value / 1e6:.2f} M"
-        elif isinstance(value, float):
-            value = f"{value:g}" + ("%" if "acc" in key else "")
-        rows.append((key, value))
-    if model_name.startswith("cifar-"):  # it can only answer with these: a photo of anything else gets one of them
-        rows.append((f"the {len(pred.labels)} classes it knows", ", ".join(pred.labels)))
-        seen = ("The network sees the whole image, squeezed to 32×32 as CIFAR-10's images are, so the heatmap "
-                "(8×8 at its last stage) covers all of it.")
-    else:
-        seen = "The network sees only the centre crop; the rest of the image is dimmed."
-    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return (f"**{classifiers.describe_key(model_name)}**\n\n| measure | value |\n|---|---|\n{table}\n\n"
-            f"The heatmap is Grad-CAM on the last stage: where evidence for the top label was found. {seen}")
-
-
-def _overlay(image: Image.Image, pred: classifiers.Prediction) -> Image.Image:
-    """The Grad-CAM overlay as shown: on a display-sized copy of the image, the unseen region dimmed."""
-    shown = _display_copy(image)
-    return gradcam.overlay(shown, pred.heatmap(shown.size), pred.scaled_box(shown.size))
-
-
 def _predict_and_draw(image: Image.Image, model_name: str, progress=None,
                       folder: Path | None = None) -> tuple[classifiers.Prediction, str]:
     """Every torch op of a request (the model, Grad-CAM, the heatmap's upsampling): on the inference thread."""
     pred = classifiers.classify(image, model_name, progress=progress)
-    return pred, _save_heatmap(_overlay(image, pred), folder)
+    return pred, _save_heatmap(opening.overlay(image, pred), folder)
 
 
 def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress()):
@@ -106,47 +68,26 @@ def classify(upload: Any, url: str | None, model_name: str, progress=gr.Progress
         progress(done / max(total, 1), desc=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB")
 
     try:
-        pred, heat = on_inference_thread(_predict_and_draw, image, model_name or "resnet50", on_download)
+        pred, heat = on_inference_thread(_predict_and_draw, image, model_name or classifiers.DEFAULT_MODEL, on_download)
     except (weights.WeightsUnavailable, weights.UnknownModel) as e:
         raise gr.Error(str(e)) from None
     total_ms = (time.perf_counter() - t0) * 1000
-    return {label: p for label, p in pred.top}, heat, _details(pred, model_name or "resnet50", source, total_ms)
-
-
-def compute_first_view() -> tuple[classifiers.Prediction, Image.Image, float]:
-    """The example photo through the opening model: the prediction, the Grad-CAM overlay as shown, and the time
-    taken (ms). ``python -m scripts.classify_first_view`` stores it; a page load reads what it stored."""
-    t0 = time.perf_counter()
-    image, _ = load_input(str(EXAMPLES / FIRST_PHOTO), None)
-    pred = classifiers.classify(image, FIRST_MODEL)
-    return pred, _overlay(image, pred), (time.perf_counter() - t0) * 1000
-
-
-def _stored_first_view() -> tuple[classifiers.Prediction, Path, float, str] | None:
-    """The stored opening result (assets/first_view/), if it is for today's photo and model."""
-    stored, heat = read_stored(FIRST_VIEW_DIR / "result.json"), FIRST_VIEW_DIR / "gradcam.jpg"
-    if stored is None or not heat.exists():
-        return None
-    r = stored.data
-    if (r["photo"], r["model"]) != (FIRST_PHOTO, FIRST_MODEL):
-        return None
-    pred = classifiers.Prediction([tuple(t) for t in r["top"]], None, tuple(r["image_size"]), tuple(r["box"]),
-                                  r["model_ms"], r["info"], r["labels"])
-    return pred, heat, r["total_ms"], (f"Stored by {stored.provenance.line()} A page load computes nothing; the "
-                                       "times are that run's.")
+    details = classify_text.details(pred, model_name or classifiers.DEFAULT_MODEL, source, total_ms)
+    return {label: p for label, p in pred.top}, heat, details
 
 
 @functools.lru_cache(maxsize=1)
 def _first_result() -> tuple[dict[str, float], str, str]:
-    stored = _stored_first_view()
+    stored = opening.stored()
     if stored is not None:
         pred, stored_heat, total_ms, provenance = stored
         heat = str(shutil.copy(stored_heat, FIRST_VIEW.next() / "gradcam.jpg"))  # served from the temp folder
     else:  # no stored file (or an older one): computed once per process
-        pred, overlay, total_ms = on_inference_thread(compute_first_view)
+        pred, overlay, total_ms = on_inference_thread(opening.compute)
         heat, provenance = _save_heatmap(overlay, FIRST_VIEW.next()), "Computed when the first page loaded."
-    details = _details(pred, FIRST_MODEL, f"the example photo {FIRST_PHOTO}", total_ms) + how_computed(provenance)
-    note = (f"*The example photo {FIRST_PHOTO} through {FIRST_MODEL}, a CIFAR-10 net that needs no download. "
+    details = classify_text.details(pred, opening.MODEL, f"the example photo {opening.PHOTO}", total_ms)
+    details += how_computed(provenance)
+    note = (f"*The example photo {opening.PHOTO} through {opening.MODEL}, a CIFAR-10 net that needs no download. "
             "Pick an example or upload a photo (it is classified at once), or paste a URL; choose ResNet-50 for "
             "ImageNet's 1,000 classes.*\n\n")
     return {label: p for label, p in pred.top}, heat, note + details
@@ -168,13 +109,14 @@ def build() -> tuple[list, gr.Accordion]:
                 elem_id=links.elem_id("classify", "classify"))
     with gr.Row():
         with gr.Column():
-            first = EXAMPLES / FIRST_PHOTO
+            first = EXAMPLES / opening.PHOTO
             image = gr.Image(str(first) if first.exists() else None, label="Image", type="filepath",
                              sources=["upload", "clipboard"], height=320)
             url = gr.Textbox(label="…or an image URL", placeholder="https://…/photo.jpg", max_lines=1)
             names = classifiers.model_names()
             choices = [(classifiers.describe_key(k), k) for k in names]
-            model = gr.Dropdown(choices, value=FIRST_MODEL if FIRST_MODEL in names else "resnet50", label="Model")
+            model = gr.Dropdown(choices, value=opening.MODEL if opening.MODEL in names else classifiers.DEFAULT_MODEL,
+                                label="Model")
             button = gr.Button("Classify", variant="primary")
             photos = sorted(EXAMPLES.iterdir())
             examples = gr.Examples([[str(p)] for p in photos], inputs=[image],
@@ -234,14 +176,14 @@ def _classify_or_warn(upload: Any, url: str | None, model_name: str, progress=gr
     except gr.Error as e:
         if not upload and (url or "").strip() == ARTICLE_URL:
             try:
-                label, heat, details = classify(str(EXAMPLES / FIRST_PHOTO), None, model_name, progress)
+                label, heat, details = classify(str(EXAMPLES / opening.PHOTO), None, model_name, progress)
             except gr.Error as bundled:
                 return None, None, refused(f"{e.message} The same photo, bundled with the app, could not be "
                                            f"classified either: {bundled.message}")
             else:
                 gr.Info("The article's photo could not be fetched: the same photo, bundled with the app, was used.")
                 return label, heat, (f"*The article's URL could not be fetched ({e.message}), so the same photo "
-                                     f"bundled with the app ({FIRST_PHOTO}) was classified instead.*\n\n{details}")
+                                     f"bundled with the app ({opening.PHOTO}) was classified instead.*\n\n{details}")
         return None, None, refused(e.message)
 
 
@@ -268,7 +210,7 @@ def _stream(upload: Any, url: str | None, model_name: str) -> tuple[list, float,
         image, source = load_input(upload_path(upload), url)
     except InputError as e:
         raise gr.Error(str(e)) from None
-    key = model_name or "resnet50"
+    key = model_name or classifiers.DEFAULT_MODEL
     t0 = time.perf_counter()
     try:
         streams = [on_inference_thread(residual_stream.on_image, image, key)]

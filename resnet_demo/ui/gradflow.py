@@ -253,7 +253,8 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
             with gr.Column():
                 url = gr.Textbox(label="…or an image URL", max_lines=1)
                 model = gr.Dropdown(
-                    [(classifiers.describe_key(k), k) for k in weights.IMAGENET_KEYS], value="resnet50", label="Model"
+                    [(classifiers.describe_key(k), k) for k in weights.IMAGENET_KEYS], value=classifiers.DEFAULT_MODEL,
+                    label="Model",
                 )
                 go = gr.Button("Profile")
         im_text = gr.Markdown()
