@@ -24,23 +24,23 @@ def tiny_preset(monkeypatch):
 
 
 def test_generator_yields_increasing_iterations_and_valid_runs(tiny_preset):
-    trainers = live.make_trainers(data.load_bundled(), tiny_preset, (8, 14), True, seed=3)
+    trainers = live.make_trainers(data.load_bundled(), live.Job.of(tiny_preset, (8, 14), True, 3))
     snaps = list(live.run_live(trainers, every_s=0.0))
-    its = [s["iteration"] for s in snaps]
+    its = [s.iteration for s in snaps]
     assert its == sorted(its) and its[-1] == 24 and len(set(its)) == len(its)
     final = snaps[-1]
-    assert final["stopped"] is None
-    assert [(r["arch"], r["depth"]) for r in final["runs"]] == [("plain", 8), ("plain", 14), ("residual", 8),
+    assert final.stopped is None
+    assert [(r["arch"], r["depth"]) for r in final.runs] == [("plain", 8), ("plain", 14), ("residual", 8),
                                                                 ("residual", 14)]
-    for r in final["runs"]:
+    for r in final.runs:
         runs.validate(r)
         assert r["seed"] == 3 and r["iterations"][-1] == 24 and r["image_size"] == 16
     # iteration-matched: every run has the same x values
-    assert len({tuple(r["iterations"]) for r in final["runs"]}) == 1
+    assert len({tuple(r["iterations"]) for r in final.runs}) == 1
 
 
 def test_stop_ends_the_run_between_steps(tiny_preset):
-    trainers = live.make_trainers(data.load_bundled(), tiny_preset, (8, 14), True, seed=0)
+    trainers = live.make_trainers(data.load_bundled(), live.Job.of(tiny_preset, (8, 14), True, 0))
     calls = []
 
     def should_stop():
@@ -48,14 +48,14 @@ def test_stop_ends_the_run_between_steps(tiny_preset):
         return len(calls) > 3
 
     snaps = list(live.run_live(trainers, should_stop=should_stop, every_s=0.0))
-    assert snaps[-1]["stopped"] == "stopped"
+    assert snaps[-1].stopped == "stopped"
     assert all(t.iteration == 3 for t in trainers)
 
 
 def test_time_limit_ends_the_run(tiny_preset):
-    trainers = live.make_trainers(data.load_bundled(), tiny_preset, (8, 14), True, seed=0)
+    trainers = live.make_trainers(data.load_bundled(), live.Job.of(tiny_preset, (8, 14), True, 0))
     snaps = list(live.run_live(trainers, time_limit_s=0.0))
-    assert "time limit" in snaps[-1]["stopped"] and trainers[0].iteration == 0
+    assert "time limit" in snaps[-1].stopped and trainers[0].iteration == 0
 
 
 def _run(arch, depth, final_train):
@@ -171,18 +171,19 @@ def test_workers_train_exactly_what_one_process_trains(tiny_preset, workers):
     trainers stepped in turn in one process on one thread (same seed, same batches)."""
     snaps = list(workers.run(tiny_preset, (8, 14), True, 3, every_s=0.0))
     with torch_threads(1):
-        ref = list(live.run_live(live.make_trainers(data.load_bundled(), tiny_preset, (8, 14), True, 3), every_s=0))
+        trainers = live.make_trainers(data.load_bundled(), live.Job.of(tiny_preset, (8, 14), True, 3))
+        ref = list(live.run_live(trainers, every_s=0))
     final = snaps[-1]
-    assert final["stopped"] is None and final["iteration"] == 24 and len(snaps) > 2
-    for mine, theirs in zip(final["runs"], ref[-1]["runs"]):
+    assert final.stopped is None and final.iteration == 24 and len(snaps) > 2
+    for mine, theirs in zip(final.runs, ref[-1].runs):
         assert mine["name"] == theirs["name"]
         for key in ("iterations", "train_error", "test_error", "train_error_measured"):
             assert mine[key] == theirs[key], (mine["name"], key)
     for snap in snaps:  # every snapshot is cut at the iteration all four reached: iteration-matched curves
-        assert len({tuple(r["iterations"]) for r in snap["runs"]}) == 1
-        assert all(it <= snap["iteration"] for it in snap["runs"][0]["iterations"])
-    assert [s["iteration"] for s in snaps] == sorted(s["iteration"] for s in snaps)
-    assert [s["iteration"] for s in snaps].count(24) == 1  # the end comes once (the app writes downloads then)
+        assert len({tuple(r["iterations"]) for r in snap.runs}) == 1
+        assert all(it <= snap.iteration for it in snap.runs[0]["iterations"])
+    assert [s.iteration for s in snaps] == sorted(s.iteration for s in snaps)
+    assert [s.iteration for s in snaps].count(24) == 1  # the end comes once (the app writes downloads then)
 
 
 @pytest.mark.slow
@@ -193,14 +194,14 @@ def test_workers_stop_within_two_seconds_and_stay_warm(workers):
     for snap in snaps:
         if pids is None:
             pids = workers.pids()
-        if snap["iteration"] >= 3 and not stop:
+        if snap.iteration >= 3 and not stop:
             stop.append(time.perf_counter())
     ended = time.perf_counter() - stop[0]
-    assert snap["stopped"] == "stopped" and snap["iteration"] < 300 and ended < 2.0
-    assert len({tuple(r["iterations"]) for r in snap["runs"]}) == 1
+    assert snap.stopped == "stopped" and snap.iteration < 300 and ended < 2.0
+    assert len({tuple(r["iterations"]) for r in snap.runs}) == 1
     # the same processes serve the next run
     last = list(workers.run(live.DEFAULT_PRESET, (20, 56), True, 0, time_limit_s=0.0))[-1]
-    assert "time limit" in last["stopped"] and workers.pids() == pids and all(map(_alive, pids))
+    assert "time limit" in last.stopped and workers.pids() == pids and all(map(_alive, pids))
 
 
 def test_a_closed_generator_ends_the_job_and_the_next_run_is_clean(tiny_preset, workers):
@@ -208,7 +209,7 @@ def test_a_closed_generator_ends_the_job_and_the_next_run_is_clean(tiny_preset, 
     next(snaps)
     snaps.close()  # a page closed mid-run: the job ends, its leftovers are read, the workers stay
     final = list(workers.run(tiny_preset, (8, 14), True, 1, every_s=0.0))[-1]
-    assert final["iteration"] == 24 and all(r["seed"] == 1 and r["depth"] in (8, 14) for r in final["runs"])
+    assert final.iteration == 24 and all(r["seed"] == 1 and r["depth"] in (8, 14) for r in final.runs)
 
 
 @pytest.mark.slow
@@ -224,7 +225,7 @@ def test_a_worker_that_dies_is_reported_and_replaced(tiny_preset, workers):
             pass
     assert not any(map(_alive, [victim]))
     final = list(workers.run(tiny_preset, (8, 14), True, 0, every_s=0.0))[-1]
-    assert final["iteration"] == 24 and victim not in workers.pids()
+    assert final.iteration == 24 and victim not in workers.pids()
 
 
 def test_a_diverging_net_stops_both_workers(tiny_preset, workers, monkeypatch):
@@ -232,9 +233,9 @@ def test_a_diverging_net_stops_both_workers(tiny_preset, workers, monkeypatch):
     monkeypatch.setitem(live.PRESETS, "explodes", dataclasses.replace(
         p, config=dataclasses.replace(p.config, lr=1e6, iterations=200)))
     final = list(workers.run("explodes", (8, 14), False, 0, every_s=0.0))[-1]
-    assert final["stopped"].endswith("diverged") and final["iteration"] < 200
-    assert any("diverged" in r for r in final["runs"])
-    assert len({tuple(r["iterations"]) for r in final["runs"]}) == 1
+    assert final.stopped.endswith("diverged") and final.iteration < 200
+    assert any("diverged" in r for r in final.runs)
+    assert len({tuple(r["iterations"]) for r in final.runs}) == 1
 
 
 @pytest.mark.slow

@@ -284,10 +284,9 @@ def test_the_page_opens_no_heartbeat_and_keeps_few_streams():
 def test_a_finished_live_run_never_says_what_is_left():
     from resnet_demo.ui import depth
 
-    running = depth._status({"iteration": 50, "total": 250, "elapsed_s": 10.0, "images_per_s": 900.0, "stopped": None})
+    running = depth._status(live.Snapshot([], 50, 250, 10.0, 900.0, None))
     assert "about 40 s left (measured on this run)" in running
-    done = depth._status({"iteration": 250, "total": 250, "elapsed_s": 55.6, "images_per_s": 900.0, "stopped": None})
+    done = depth._status(live.Snapshot([], 250, 250, 55.6, 900.0, None))
     assert "left" not in done and done.startswith("Done: **250/250** iterations in 56 s")
-    stopped = depth._status({"iteration": 80, "total": 250, "elapsed_s": 9.0, "images_per_s": 900.0,
-                             "stopped": "Stop pressed"})
+    stopped = depth._status(live.Snapshot([], 80, 250, 9.0, 900.0, "Stop pressed"))
     assert "left" not in stopped and "ended early: Stop pressed" in stopped

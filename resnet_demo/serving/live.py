@@ -62,41 +62,83 @@ def measured(preset: str) -> tuple[dict[str, Any], Provenance] | None:
     return (entry, s.provenance) if entry else None
 
 
-def make_trainers(data: CifarData, preset: str, depths: tuple[int, int], batch_norm: bool, seed: int,
-                  zero_init_residual: bool = False, which: tuple[int, ...] = (0, 1, 2, 3)) -> list[Trainer]:
-    """plain-shallow, plain-deep, residual-shallow, residual-deep (those of them in ``which``): same seed,
-    same batches."""
-    p = PRESETS[preset]
+@dataclass(frozen=True)
+class Job:
+    """One live run, as the app sends it to the workers: the preset itself (not its name, so a worker trains
+    what the app asked for whatever its own module defines), the depths, BN, the seed, and which of the four
+    trainers (plain-shallow, plain-deep, residual-shallow, residual-deep) this process steps."""
+    preset_key: str
+    preset: Preset
+    depths: tuple[int, int]
+    batch_norm: bool
+    seed: int
+    zero_init_residual: bool = False
+    which: tuple[int, ...] = (0, 1, 2, 3)
+
+    @classmethod
+    def of(cls, preset_key: str, depths: tuple[int, int], batch_norm: bool, seed: int,
+           zero_init_residual: bool = False) -> Job:
+        return cls(preset_key, PRESETS[preset_key], tuple(depths), batch_norm, seed, zero_init_residual)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A live run at one moment: its RUNs (cut at the iteration every net has reached), where it is, and why it
+    ended early (None while it runs, or when it ran to the end)."""
+    runs: list[dict[str, Any]]
+    iteration: int
+    total: int
+    elapsed_s: float
+    images_per_s: float
+    stopped: str | None = None
+
+
+class StopCheck:
+    """The one stop rule of a live run, in this process or in the workers: a Stop press (``should_stop``) or the
+    time limit, checked between steps; ``reason`` says which, or None to go on."""
+
+    def __init__(self, should_stop: Callable[[], bool], time_limit_s: float) -> None:
+        self.should_stop, self.time_limit_s = should_stop, time_limit_s
+        self.t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def reason(self) -> str | None:
+        if self.should_stop():
+            return "stopped"
+        if self.elapsed() > self.time_limit_s:
+            return f"time limit ({self.time_limit_s:.0f} s) reached"
+        return None
+
+
+def make_trainers(data: CifarData, job: Job) -> list[Trainer]:
+    """The job's trainers (those of the four in ``job.which``): same seed, same batches."""
+    p = job.preset
     subset = data.subset(p.train_images, p.test_images)
     trainers = []
-    for i, (arch, depth) in enumerate((a, d) for a in ("plain", "residual") for d in depths):
-        if i not in which:
+    for i, (arch, depth) in enumerate((a, d) for a in ("plain", "residual") for d in job.depths):
+        if i not in job.which:
             continue
-        cfg = dataclasses.replace(p.config, arch=arch, depth=depth, batch_norm=batch_norm, seed=seed,
-                                  zero_init_residual=zero_init_residual and arch == "residual")
-        t = Trainer(cfg, subset, command=f"live demo: preset {preset!r}, seed {seed}")
-        t.run["name"] = f"live {t.run['name']}" + ("" if batch_norm else " (no BN)")
-        t.run["preset"] = preset
+        cfg = dataclasses.replace(p.config, arch=arch, depth=depth, batch_norm=job.batch_norm, seed=job.seed,
+                                  zero_init_residual=job.zero_init_residual and arch == "residual")
+        t = Trainer(cfg, subset, command=f"live demo: preset {job.preset_key!r}, seed {job.seed}")
+        t.run["name"] = f"live {t.run['name']}" + ("" if job.batch_norm else " (no BN)")
+        t.run["preset"] = job.preset_key
         trainers.append(t)
     return trainers
 
 
 def run_live(trainers: list[Trainer], *, should_stop: Callable[[], bool] = lambda: False,
-             time_limit_s: float = 300.0, every_s: float = 1.0) -> Iterator[dict[str, Any]]:
-    """Step the trainers in turn; yield a snapshot at most every ``every_s`` seconds and at the end.
-
-    A snapshot: {"runs": [RUN...], "iteration", "total", "elapsed_s", "images_per_s", "stopped": reason|None}.
-    """
-    t0 = last = time.perf_counter()
+             time_limit_s: float = 300.0, every_s: float = 1.0) -> Iterator[Snapshot]:
+    """Step the trainers in turn; yield a snapshot at most every ``every_s`` seconds and at the end."""
+    check = StopCheck(should_stop, time_limit_s)
+    last = check.t0
     total = trainers[0].cfg.iterations
     images = 0
     stopped = None
     while trainers[0].iteration < total:
-        if should_stop():
-            stopped = "stopped"
-            break
-        if time.perf_counter() - t0 > time_limit_s:
-            stopped = f"time limit ({time_limit_s:.0f} s) reached"
+        if stopped := check.reason():
             break
         for t in trainers:
             try:
@@ -110,13 +152,13 @@ def run_live(trainers: list[Trainer], *, should_stop: Callable[[], bool] = lambd
         now = time.perf_counter()
         if now - last >= every_s and trainers[0].iteration < total:
             last = now
-            yield _snapshot(trainers, total, now - t0, images, None)
-    yield _snapshot(trainers, total, time.perf_counter() - t0, images, stopped)
+            yield _snapshot(trainers, total, check.elapsed(), images, None)
+    yield _snapshot(trainers, total, check.elapsed(), images, stopped)
 
 
-def _snapshot(trainers: list[Trainer], total: int, elapsed: float, images: int, stopped: str | None) -> dict:
-    return {"runs": [t.run for t in trainers], "iteration": trainers[0].iteration, "total": total,
-            "elapsed_s": elapsed, "images_per_s": images / max(elapsed, 1e-9), "stopped": stopped}
+def _snapshot(trainers: list[Trainer], total: int, elapsed: float, images: int, stopped: str | None) -> Snapshot:
+    return Snapshot([t.run for t in trainers], trainers[0].iteration, total, elapsed, images / max(elapsed, 1e-9),
+                    stopped)
 
 
 class StopFlags:

@@ -8,6 +8,7 @@ shows are cut at the iteration every net has reached.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import math
 import os
 import socket
@@ -21,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..base.settings import ROOT
-from .live import PRESETS, make_trainers, run_live
+from .live import Job, Snapshot, StopCheck, make_trainers, run_live
 
 # Which trainers each worker steps: a deep and a shallow net in each, so both take about as long.
 SPLIT = ((1, 2), (0, 3))  # plain-deep + residual-shallow | plain-shallow + residual-deep
@@ -51,8 +52,7 @@ def worker_main(fd: int, threads: int) -> None:
                 return
             if msg[0] != "job":  # a stop that came after its job had ended
                 continue
-            key, preset, args, which, every_s = msg[1:]
-            PRESETS[key] = preset  # the app's preset, whatever this process's module defines
+            job, every_s = msg[1:]
             told: list[str] = []
 
             def should_stop() -> bool:
@@ -61,7 +61,7 @@ def worker_main(fd: int, threads: int) -> None:
                 return bool(told)
 
             try:
-                trainers = make_trainers(data, key, *args, which=which)
+                trainers = make_trainers(data, job)
                 for snap in run_live(trainers, should_stop=should_stop, time_limit_s=math.inf, every_s=every_s):
                     conn.send(("snap", snap))
                 conn.send(("end",))
@@ -147,7 +147,7 @@ class Workers:
         should_stop: Callable[[], bool] = lambda: False,
         time_limit_s: float = 300.0,
         every_s: float = 1.0,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Snapshot]:
         """``run_live``'s snapshots for the four trainers of ``make_trainers``, trained by the workers; each
         snapshot cut at the iteration all four have reached. The first run starts the workers (a few
         seconds, counted in its elapsed time)."""
@@ -157,13 +157,14 @@ class Workers:
         try:
             if not self.ready:
                 self._start()
-            args = (depths, batch_norm, seed, zero_init_residual)
+            job = Job.of(preset, depths, batch_norm, seed, zero_init_residual)
             for conn, which in zip(self._conns, SPLIT):
-                conn.send(("job", preset, PRESETS[preset], args, which, every_s / 2))
+                conn.send(("job", dataclasses.replace(job, which=which), every_s / 2))
             running.update(range(len(self._conns)))
-            latest: list[dict[str, Any] | None] = [None] * len(self._conns)
+            latest: list[Snapshot | None] = [None] * len(self._conns)
             stopped: str | None = None
-            t0 = last = time.perf_counter()
+            check = StopCheck(should_stop, time_limit_s)
+            last = check.t0
             while running:
                 for conn in wait([self._conns[i] for i in running], timeout=0.05):
                     i = self._conns.index(conn)
@@ -175,25 +176,20 @@ class Workers:
                         raise WorkerError(msg[1])
                     if msg[0] == "end":
                         running.discard(i)
-                        if latest[i]["stopped"] and not stopped:  # a net diverged: stop the other worker
-                            stopped = latest[i]["stopped"]
+                        if latest[i].stopped and not stopped:  # a net diverged: stop the other worker
+                            stopped = latest[i].stopped
                             self._stop(running)
                     else:
                         latest[i] = msg[1]
                 now = time.perf_counter()
-                if not stopped and running:
-                    if should_stop():
-                        stopped = "stopped"
-                        self._stop(running)
-                    elif now - t0 > time_limit_s:
-                        stopped = f"time limit ({time_limit_s:.0f} s) reached"
-                        self._stop(running)
+                if not stopped and running and (stopped := check.reason()):
+                    self._stop(running)
                 if running and now - last >= every_s and all(latest) and not stopped:
-                    snap = _merge(latest, now - t0, None)
-                    if snap["iteration"] < snap["total"]:  # the run's end is yielded once, below, when all ended
+                    snap = _merge(latest, check.elapsed(), None)
+                    if snap.iteration < snap.total:  # the run's end is yielded once, below, when all ended
                         last = now
                         yield snap
-            yield _merge(latest, time.perf_counter() - t0, stopped)
+            yield _merge(latest, check.elapsed(), stopped)
         except GeneratorExit:  # the caller gave up (a closed page): end the job, keep the workers
             self._stop(running)
             self._drain(running)
@@ -225,21 +221,14 @@ class Workers:
             self.close()
 
 
-def _merge(parts: list[dict[str, Any]], elapsed: float, stopped: str | None) -> dict[str, Any]:
+def _merge(parts: list[Snapshot], elapsed: float, stopped: str | None) -> Snapshot:
     runs: list[dict[str, Any] | None] = [None] * 4
     for part, which in zip(parts, SPLIT):
-        for i, run in zip(which, part["runs"]):
+        for i, run in zip(which, part.runs):
             runs[i] = run
-    upto = min(part["iteration"] for part in parts)
-    images = sum(p["iteration"] * r["batch_size"] for p in parts for r in p["runs"])
-    return {
-        "runs": [_cut(r, upto) for r in runs],
-        "iteration": upto,
-        "total": parts[0]["total"],
-        "elapsed_s": elapsed,
-        "images_per_s": images / max(elapsed, 1e-9),
-        "stopped": stopped,
-    }
+    upto = min(part.iteration for part in parts)
+    images = sum(p.iteration * r["batch_size"] for p in parts for r in p.runs)
+    return Snapshot([_cut(r, upto) for r in runs], upto, parts[0].total, elapsed, images / max(elapsed, 1e-9), stopped)
 
 
 def _cut(run: dict[str, Any], upto: int) -> dict[str, Any]:

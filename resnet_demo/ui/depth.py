@@ -32,17 +32,17 @@ def stored_figure(selected: list[str]):
     return plots.error_curves(runs, title="Stored runs<br><sup>" + plots.measured_on(runs) + "</sup>")
 
 
-def _status(snap: dict[str, Any]) -> str:
-    it, total, el = snap["iteration"], snap["total"], snap["elapsed_s"]
-    if it >= total or snap["stopped"]:  # a finished run says how long it took, never what is "left"
-        text = (f"Done: **{it}/{total}** iterations in {el:.0f} s on this server · {snap['images_per_s']:.0f} "
+def _status(snap: live.Snapshot) -> str:
+    it, total, el = snap.iteration, snap.total, snap.elapsed_s
+    if it >= total or snap.stopped:  # a finished run says how long it took, never what is "left"
+        text = (f"Done: **{it}/{total}** iterations in {el:.0f} s on this server · {snap.images_per_s:.0f} "
                 "images/s (four nets together)")
     else:
         left = el / max(it, 1) * (total - it)
-        text = (f"Iteration **{it}/{total}** · {snap['images_per_s']:.0f} images/s (four nets together) · "
+        text = (f"Iteration **{it}/{total}** · {snap.images_per_s:.0f} images/s (four nets together) · "
                 f"elapsed {el:.0f} s · about {left:.0f} s left (measured on this run)")
-    if snap["stopped"]:
-        text += f" · ended early: {snap['stopped']}"
+    if snap.stopped:
+        text += f" · ended early: {snap.stopped}"
     return text
 
 
@@ -114,15 +114,15 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
     )
     try:
         for snap in snaps:
-            runs = snap["runs"]
+            runs = snap.runs
             fig = plots.error_curves(
                 runs,
                 title=f"Live, seed {seed}<br><sup>{plots.measured_on(runs)}</sup>",
             )
             # the whole run's length from the start (no axis jumps), with room for the last markers (none clipped)
-            fig.update_xaxes(range=[-0.02 * snap["total"], 1.03 * snap["total"]])
-            result = {"runs": runs, "elapsed_s": round(snap["elapsed_s"], 2)}
-            done = snap["iteration"] >= snap["total"] or snap["stopped"]
+            fig.update_xaxes(range=[-0.02 * snap.total, 1.03 * snap.total])
+            result = {"runs": runs, "elapsed_s": round(snap.elapsed_s, 2)}
+            done = snap.iteration >= snap.total or snap.stopped
             status = _status(snap)
             if done:
                 # the seed spread was measured for the default setting only (depths 20/56, BN, the paper's init)
