@@ -176,7 +176,7 @@ def test_paper_endpoint(client):
     from resnet_demo.views import claims
 
     got = client.predict(api_name="/paper")
-    assert got == json.loads(json.dumps(claims.claims())) and len(got) >= 10
+    assert got == json.loads(json.dumps([c.json() for c in claims.claims()])) and len(got) >= 10
 
 
 def test_residual_stream_endpoint(client):

@@ -12,7 +12,7 @@ def test_a_link_round_trips_through_its_url():
 
 
 def test_every_claim_and_every_tab_has_a_link_to_a_known_section():
-    assert set(links.CLAIMS) == {c["id"] for c in claims.claims()}
+    assert set(links.CLAIMS) == {c.id for c in claims.claims()}
     for link in links.CLAIMS.values():
         assert link.tab in links.TABS and link.section in links.SECTIONS[link.tab]
     assert {s.link.tab for s in links.TOUR} >= {"paper", "anatomy", "depth", "gradflow", "classify", "inside"}

@@ -8,135 +8,50 @@ from typing import Any
 
 import gradio as gr
 
-from ..base.paper import PAPER_URL
-from ..experiments import noise
 from ..nets.runs import stored_runs
-from ..views import claims, svg_charts
+from ..views import claims, paper_text, svg_charts
 from . import links
 
 TAB_NAMES = {"depth": "Depth", "gradflow": "Gradient flow", "anatomy": "Anatomy", "inside": "Inside trained nets",
              "classify": "Classify"}
-STATUS_TEXT = {"reproduced": "✔ reproduced", "partly": "◐ partly reproduced",
-               "inconclusive here": "? inconclusive here", "not reproduced": "✘ not reproduced",
-               "quoted": "“” quoted, not reproducible here",
-               "counted": "Σ counted"}
-
-INTRO = (
-    "**What the paper found:** very deep plain networks train *worse* than shallower ones, and adding identity "
-    "shortcuts — each block learns a residual F(x) and outputs F(x) + x — removes that degradation, so depth "
-    "pays off again (152 layers on ImageNet, 110 on CIFAR-10).  \n"
-    "**What this app lets you do:** check each claim below against this project's own measurements, then open "
-    "the tab where you can explore it yourself.  \n"
-    f"**Where to start:** the degradation problem (the first claim), then *Depth*. The paper: "
-    f"[He, Zhang, Ren, Sun, Deep Residual Learning for Image Recognition]({PAPER_URL}). Read an article that "
-    "classifies a cat photo with `resnet50(pretrained=True)`? In *Classify*, “The article's example” runs that "
-    "path in one click (URL filled in, `resnet50.IMAGENET1K_V1`), and “Use it in your own code” gives today's "
-    "torchvision code for it.")
-
 # A small figure where one says it faster than words: the stored runs' errors against depth, and Fig. 6 in
 # miniature, drawn from the same files as the Depth tab's figures, as inline SVG (svg_charts: no plotly on the
 # first tab a visitor sees); the claim's sentence is the figure's text alternative.
 FIGURES = {"degradation": svg_charts.error_vs_depth, "no-degradation": svg_charts.fig6}
 
 
-def _value(v: Any, unit: str | None) -> str:
-    if isinstance(v, dict):
-        return "; ".join(f"{k} {_value(x, None)}" for k, x in v.items()) + (f" ({unit})" if unit else "")
-    if isinstance(v, float):
-        v = f"{v:,.4g}"
-    elif isinstance(v, int):
-        v = f"{v:,}"
-    return f"{v}" + (f" ({unit})" if unit else "")
-
-
-def _ours(c: dict[str, Any]) -> str:
-    """The "Ours" line: says in the line itself when it measures something else than the paper's."""
-    if c["ours"] == "—":
-        return "- Ours: none (not reproducible here)"
-    other = c.get("paper_unit") and c.get("unit") and c["paper_unit"] != c["unit"]
-    return f"- Ours{', a different measure' if other else ''}: {_value(c['ours'], c.get('unit'))}"
-
-
-def section(n: int, c: dict[str, Any]) -> str:
-    paper_unit = c.get("paper_unit") or (None if isinstance(c["paper"], str) else c.get("unit"))
-    return (f"#### {n}. {c['claim']}\n\n**{STATUS_TEXT[c['status']]}** · {c['section']}\n\n"
-            f"- The paper: {_value(c['paper'], paper_unit)}\n{_ours(c)}\n\n{c['why']}")
-
-
-def how_to_read() -> str:
-    """What each status means and the noise rule, in one short paragraph and a list."""
-    return ("**How to read a status.** " + noise.RULE + " A status claims no more than the paper's own words "
-            "and this noise allow; our CIFAR-10 numbers come from a JPEG re-encoded copy of CIFAR-10 and a schedule "
-            "a quarter of the paper's, so they sit above the paper's.\n\n"
-            + "\n".join(f"- **{STATUS_TEXT[s]}**: {claims.MEANING[s]}." for s in claims.STATUSES))
-
-
-def tally(found: list[dict[str, Any]]) -> str:
-    """"The paper's experiments (14): 1 reproduced, …" for every group."""
-    return "  \n".join(f"{claims.GROUPS[g]} ({sum(n.values())}): " + ", ".join(f"{k} {s}" for s, k in n.items()) + "."
-                       for g, n in claims.counts(found).items())
-
-
 def paper_json() -> list[dict[str, Any]]:
-    return claims.claims()
-
-
-WHY = (
-    "### Why F(x) + x helps\n"
-    "Stack more layers on a good shallow net and the deeper net *could* be at least as good: the extra layers "
-    "would only have to copy their input (the identity). Yet a deep **plain** net trains to a *higher* training "
-    "error: in practice the solver does not find that copy. A **residual block** computes y = F(x) + x: its "
-    "layers learn only the change F(x), and the shortcut carries x unchanged. To copy its input, a block now "
-    "only has to push F(x) towards zero — which is easy (small weights do it) — instead of building the "
-    "identity out of convolutions, BN and ReLUs. So extra blocks cost little when they are not needed, and "
-    "depth can pay off again. Every claim below checks a piece of this against measurements.\n\n"
-    "<details><summary>Words used in this app</summary>\n\n"
-    "- **Plain net**: the same layers as the ResNet, without the shortcuts.\n"
-    "- **F(x)**: the residual branch, the layers of a block (conv, BN, ReLU, conv, BN); the block outputs "
-    "ReLU(F(x) + x).\n"
-    "- **Options A/B/C**: where a block changes the shape, A pads the shortcut with zeros (no parameters), B uses "
-    "a 1×1 convolution there only, C everywhere.\n"
-    "- **Training / test error**: the share of wrong answers on the images a net learns from / has never seen.\n"
-    "- **RMS**: root mean square, the typical size of a tensor's values.\n"
-    "- **Noise, ±x**: how much a number would move with another test sample or another seed; ± is twice the "
-    "standard error, and a difference inside it is not called.\n"
-    "- **10-crop**: the paper's testing averages the answers on 10 crops of each image; torchvision's published "
-    "accuracies use one centre crop.\n"
-    "- **Filter-normalised direction**: a random direction in weight space, scaled filter by filter to the "
-    "trained weights' size, so that the loss landscapes of two nets compare (Li et al.).\n"
-    "- **Grad-CAM**: a heat map of where in the photo the network's answer came from.\n"
-    "- **Lesion study**: deleting blocks from a trained net and measuring its error again (Veit et al.).\n\n"
-    "</details>")
+    return [c.json() for c in claims.claims()]
 
 
 def build() -> list[tuple[gr.Button, links.Link]]:
     """The tab; returns each "Explore in …" button with the view it opens (wired in ``build_demo``, once every
     tab's controls exist)."""
-    gr.Markdown("### The paper, claim by claim\n" + INTRO)
-    gr.Markdown(WHY, elem_id=links.elem_id("paper", "why"))
+    gr.Markdown("### The paper, claim by claim\n" + paper_text.INTRO)
+    gr.Markdown(paper_text.WHY, elem_id=links.elem_id("paper", "why"))
     found = claims.claims()  # the stored files, read when the app is built (they do not change while it runs)
-    gr.Markdown(f"{len(found)} claims:  \n" + tally(found), elem_id=links.elem_id("paper", "claims"))
-    gr.Markdown(how_to_read())
-    grouped = [c for g in claims.GROUPS for c in found if c["group"] == g]
+    gr.Markdown(f"{len(found)} claims:  \n" + paper_text.tally(found), elem_id=links.elem_id("paper", "claims"))
+    gr.Markdown(paper_text.how_to_read())
+    grouped = [c for g in claims.GROUPS for c in found if c.group == g]
     buttons = []
     for n, c in enumerate(grouped, 1):
-        if n == 1 or c["group"] != grouped[n - 2]["group"]:
-            gr.Markdown(f"### {claims.GROUPS[c['group']]}")
+        if n == 1 or c.group != grouped[n - 2].group:
+            gr.Markdown(f"### {claims.GROUPS[c.group]}")
         with gr.Group():
-            figure = FIGURES.get(c["id"])
+            figure = FIGURES.get(c.id)
             if figure is not None and stored_runs():
                 with gr.Row():
                     with gr.Column(scale=3, min_width=300):
-                        gr.Markdown(section(n, c), padding=True)
+                        gr.Markdown(paper_text.section(n, c), padding=True)
                     with gr.Column(scale=2, min_width=300):
-                        svg = figure(stored_runs(), label=c["why"])
+                        svg = figure(stored_runs(), label=c.why)
                         data = base64.b64encode(svg.encode()).decode()
-                        gr.HTML(f'{svg}<p><a download="{c["id"]}.svg" href="data:image/svg+xml;base64,{data}" '
+                        gr.HTML(f'{svg}<p><a download="{c.id}.svg" href="data:image/svg+xml;base64,{data}" '
                                 'style="color:#1D4ED8">Download this figure (SVG)</a> · the runs behind it: Depth '
                                 "tab</p>", padding=True)
             else:
-                gr.Markdown(section(n, c), padding=True)
-            link = links.CLAIMS.get(c["id"], links.Link(c["tab"]))
+                gr.Markdown(paper_text.section(n, c), padding=True)
+            link = links.CLAIMS.get(c.id, links.Link(c.tab))
             buttons.append((gr.Button(f"Explore in {TAB_NAMES[link.tab]} →", size="sm", variant="secondary",
                                       elem_classes="explore"), link))
     api = gr.Button(visible=False)

@@ -10,6 +10,7 @@ runs, new checkpoints), the claims change with them.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from typing import Any
@@ -46,17 +47,31 @@ JPEG = ("a JPEG re-encoded copy of CIFAR-10, training and test images alike, so 
 CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess among CIFAR-10's 10 classes
 
 
-def _claim(id_: str, group: str, section: str, claim: str, paper: Any, ours: Any, status: str, why: str,
-           tab: str, unit: str | None = None, paper_unit: str | None = None) -> dict[str, Any]:
-    assert status in STATUSES, status
-    assert group in GROUPS, group
-    out = {"id": id_, "group": group, "section": section, "claim": claim, "paper": paper, "ours": ours,
-           "status": status, "why": why, "tab": tab}
-    if unit:
-        out["unit"] = unit
-    if paper_unit:  # where the paper's numbers measure something else than ours
-        out["paper_unit"] = paper_unit
-    return out
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One claim of the Paper tab: where the paper makes it, its words, its number and ours, our status (one of
+    STATUSES) and why, and the tab that explores it."""
+    id: str
+    group: str          # one of GROUPS
+    section: str        # where in the paper (or the later paper)
+    claim: str
+    paper: Any          # the paper's number(s) or words
+    ours: Any           # ours, computed from the stored files
+    status: str         # one of STATUSES
+    why: str
+    tab: str
+    unit: str | None = None
+    paper_unit: str | None = None  # where the paper's numbers measure something else than ours
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES or self.group not in GROUPS:
+            raise ValueError(f"claim {self.id}: status {self.status!r}, group {self.group!r}")
+
+    def json(self) -> dict[str, Any]:
+        """What /paper answers for this claim (the units only where there are any)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None or k not in ("unit", "paper_unit")}
+
+
 
 
 def _pct(x: float) -> float:
@@ -72,7 +87,7 @@ def _seed_caveat(noise: Noise) -> str:
         " The noise here is test-set (or last-batch) sampling only: the spread between seeds is not measured yet.")
 
 
-def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -> list[dict[str, Any]]:
+def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -> list[Claim]:
     """Fig. 6 and Table 6 from the stored runs, every step in depth judged by one rule (``noise``)."""
     noise = noise or Noise(runs)
     out = []
@@ -98,7 +113,7 @@ def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -
                + (f" Step by step: {_step_text(steps)}." if len(steps) > 1 else "")
                + (f" Not every step is higher beyond noise ({and_list(flat)})." if flat and len(steps) > 1 else "")
                + caveat)
-        out.append(_claim(
+        out.append(Claim(
             "degradation", "paper", "§4.2, Fig. 1 and 6",
             f"A deeper plain net has higher training error than a shallower one ({and_list(names)}): an optimisation "
             "difficulty, not overfitting.",
@@ -121,7 +136,7 @@ def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -
                + (f" Step by step, by the same rule as the plain nets: {_step_text(steps)}." if len(steps) > 1 else "")
                + (f" Training error rises beyond noise at {and_list(up)}: the same kind of step that counts as "
                   "degradation in the plain nets." if up else "") + caveat)
-        out.append(_claim(
+        out.append(Claim(
             "no-degradation", "paper", "§4.2, Fig. 6",
             f"Residual nets do not degrade: {names[-1]} trains to lower error than {names[0]}, and training error "
             "does not rise with depth.",
@@ -133,7 +148,7 @@ def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -
     return out
 
 
-def _table6(table: list[dict[str, Any]], noise: Noise, its: int) -> dict[str, Any]:
+def _table6(table: list[dict[str, Any]], noise: Noise, its: int) -> Claim:
     paper = {net_label("residual", r["depth"]): CIFAR10_TEST_ERROR["resnet"][r["depth"]] for r in table}
     names = list(paper)
     ours = {name: round(noise.value(name, "test_error"), 2) for name in names}
@@ -167,7 +182,7 @@ def _table6(table: list[dict[str, Any]], noise: Noise, its: int) -> dict[str, An
               f"measured: the schedule ({its:,} of the paper's 64,000 iterations), the data ({JPEG}), and seeds "
               f"(ours: {'one seed a net' if not seeds else 'seeds as stated'}; the paper's ResNet-110 is the best "
               "of 5 runs, 6.43%, their mean 6.61 ± 0.16%).")
-    return _claim(
+    return Claim(
         "table6", "paper", "§4.2, Table 6",
         "Deeper residual nets are more accurate on CIFAR-10: " + ", ".join(f"{n} {v}%" for n, v in paper.items())
         + " test error.", paper, ours, status,
@@ -176,7 +191,7 @@ def _table6(table: list[dict[str, Any]], noise: Noise, its: int) -> dict[str, An
         "depth", unit="% test error")
 
 
-def residual_claims() -> list[dict[str, Any]]:
+def residual_claims() -> list[Claim]:
     out = []
     ratios = responses.stored_part("ratios") or {}
     trained = ratios.get("ResNet-56 trained")
@@ -191,7 +206,7 @@ def residual_claims() -> list[dict[str, Any]]:
         if r20:
             parts.append(f"in the trained ResNet-20 the median is {statistics.median(r20):.2f}, "
                          f"{sum(v > 1 for v in r20)} of its {len(r20)} blocks above 1")
-        out.append(_claim(
+        out.append(Claim(
             "small-f", "paper", "§3.1, §4.2",
             "The learned residual functions are small: “the residual functions might be generally closer to zero "
             "than the non-residual functions”.",
@@ -204,7 +219,7 @@ def residual_claims() -> list[dict[str, Any]]:
     return out
 
 
-def _fig7(series: dict[str, list[float]]) -> list[dict[str, Any]]:
+def _fig7(series: dict[str, list[float]]) -> list[Claim]:
     ranks = responses.rank_comparison(series)
     if not ranks:
         return []
@@ -213,7 +228,7 @@ def _fig7(series: dict[str, list[float]]) -> list[dict[str, Any]]:
     ours = {f"depth {d}": {"ranks where ResNet is smaller": f"{c['smaller']} of {c['ranks']}",
                            "median ResNet": round(c["median_residual"], 3), "median plain": round(c["median_plain"], 3)}
             for d, c in ranks.items()}
-    return [_claim(
+    return [Claim(
         "fig7", "paper", "§4.2, Fig. 7",
         "ResNets have generally smaller layer responses than their plain counterparts.",
         "smaller (Fig. 7, plotted only)", ours, status,
@@ -223,19 +238,19 @@ def _fig7(series: dict[str, list[float]]) -> list[dict[str, Any]]:
         unit="std of 3×3 responses")]
 
 
-def architecture_claims() -> list[dict[str, Any]]:
+def architecture_claims() -> list[Claim]:
     a, p34 = anatomy.anatomy("resnet34-A"), anatomy.anatomy("plain34")
     b, c = anatomy.anatomy("resnet34"), anatomy.anatomy("resnet34-C")
     deep, vgg = anatomy.anatomy("resnet152"), anatomy.anatomy("vgg19")
     paper_layout = anatomy.stride_on_first_1x1_macs("resnet152")
     basic, bottleneck = anatomy.block_comparison()
     return [
-        _claim("identity-free", "counted", "§3.2–3.3", "Identity shortcuts add neither parameters nor computation.",
+        Claim("identity-free", "counted", "§3.2–3.3", "Identity shortcuts add neither parameters nor computation.",
                "0 extra parameters (option A)", a.params - p34.params,
                "counted" if a.params == p34.params else "not reproduced",
                f"Counted from the modules: ResNet-34 with option A has {a.params:,} parameters, plain-34 "
                f"{p34.params:,}.", "anatomy", unit="extra parameters"),
-        _claim("table3", "paper", "§4.1, Table 3",
+        Claim("table3", "paper", "§4.1, Table 3",
                "Projection shortcuts are not essential: B is only slightly better than A, C marginally better "
                "than B, at C's extra parameters.",
                {"A": TABLE3["top1"]["resnet34-A"], "B": TABLE3["top1"]["resnet34"], "C": TABLE3["top1"]["resnet34-C"]},
@@ -244,7 +259,7 @@ def architecture_claims() -> list[dict[str, Any]]:
                f"of the projections: A {a.params / 1e6:.2f} M parameters, B {b.params / 1e6:.2f} M, "
                f"C {c.params / 1e6:.2f} M.", "anatomy", unit="parameters, counted — not errors",
                paper_unit="% top-1 error, ImageNet, 10-crop"),
-        _claim("cheaper-than-vgg", "counted", "§4.1, Table 1, Fig. 3",
+        Claim("cheaper-than-vgg", "counted", "§4.1, Table 1, Fig. 3",
                "With bottleneck blocks ResNet-152 has lower complexity than VGG-19.",
                {"ResNet-152": TABLE1["gmacs"][152], "VGG-19": FIG3["gmacs"]["vgg19"]},
                {"ResNet-152": round(paper_layout / 1e9, 2), "VGG-19": round(vgg.macs / 1e9, 2)},
@@ -253,7 +268,7 @@ def architecture_claims() -> list[dict[str, Any]]:
                f"billion multiply-adds against VGG-19's {vgg.macs / 1e9:.2f}. torchvision's ResNet-152 strides the "
                f"3×3 instead (v1.5): {deep.macs / 1e9:.2f} billion.", "anatomy", unit="billion multiply-adds",
                paper_unit="billion FLOPs (multiply-adds)"),
-        _claim("bottleneck", "counted", "§4.1, Fig. 5",
+        Claim("bottleneck", "counted", "§4.1, Fig. 5",
                "A bottleneck block (1×1, 3×3, 1×1 on 256-d) has about the time complexity of a basic block (two 3×3 "
                "on 64-d), so deeper nets cost little more.",
                "“similar time complexity” (Fig. 5, no number given)",
@@ -272,7 +287,7 @@ def _v1(depth: int) -> float:
 IMAGENET_VAL = 50000  # the ImageNet validation images torchvision's accuracies are measured on
 
 
-def imagenet_claims() -> list[dict[str, Any]]:
+def imagenet_claims() -> list[Claim]:
     err = {d: round(100 - _v1(d), 2) for d in (18, 34, 50, 101, 152)}
 
     def step(a: int, b: int) -> Diff:
@@ -283,7 +298,7 @@ def imagenet_claims() -> list[dict[str, Any]]:
     deeper = [(a, b, step(a, b)) for a, b in ((50, 101), (101, 152))]
     falls = all(d.sign < 0 for *_, d in deeper)
     return [
-        _claim("imagenet-18-34", "paper", "§4.1, Table 2",
+        Claim("imagenet-18-34", "paper", "§4.1, Table 2",
                "On ImageNet the 34-layer plain net is worse than the 18-layer one, while ResNet-34 beats ResNet-18.",
                {"plain-18": t2["plain"][18], "plain-34": t2["plain"][34], "ResNet-18": t2["resnet"][18],
                 "ResNet-34": t2["resnet"][34]},
@@ -294,7 +309,7 @@ def imagenet_claims() -> list[dict[str, Any]]:
                "changes (option B; the paper's Table 2 uses A), a single 224 crop (the paper: 10 crops) and "
                "torchvision's own training. No plain ImageNet net is published: the plain half has no evidence here.",
                "classify", unit="% top-1 error, single crop (torchvision)", paper_unit="% top-1 error, 10-crop"),
-        _claim("imagenet-deeper", "paper", "§4.1, Tables 3–4",
+        Claim("imagenet-deeper", "paper", "§4.1, Tables 3–4",
                "Deeper ResNets are more accurate on ImageNet (50, 101, 152 layers).",
                {f"ResNet-{d}": TABLE3["top1"][f"resnet{d}"] for d in (50, 101, 152)},
                {f"ResNet-{d}": err[d] for d in (50, 101, 152)}, "quoted",
@@ -304,7 +319,7 @@ def imagenet_claims() -> list[dict[str, Any]]:
                + " They are not the paper's nets: ResNet v1.5 (the stride on the 3×3 conv), trained with "
                  "torchvision's recipe (other augmentation), tested on one 224 crop where the paper used 10.",
                "classify", unit="% top-1 error, single crop (torchvision)", paper_unit="% top-1 error, 10-crop"),
-        _claim("fig4", "paper", "§4.1, Fig. 4",
+        Claim("fig4", "paper", "§4.1, Fig. 4",
                "On ImageNet plain-34 has higher training error than plain-18 throughout training; ResNet-18 "
                "converges faster than plain-18 to about the same accuracy.",
                {"plain-18": t2["plain"][18], "plain-34": t2["plain"][34], "ResNet-18": t2["resnet"][18]}, "—",
@@ -312,13 +327,13 @@ def imagenet_claims() -> list[dict[str, Any]]:
                "ImageNet training is out of reach here and torchvision publishes no training curves. The CIFAR-10 "
                "counterpart is measured: the degradation claim and the Depth tab.", "depth",
                paper_unit="% top-1 error, 10-crop (Table 2; the curves are plotted only)"),
-        _claim("ilsvrc", "paper", "§4.1, Table 5",
+        Claim("ilsvrc", "paper", "§4.1, Table 5",
                "An ensemble of ResNets of different depths won ILSVRC 2015 classification with 3.57% top-5 error on "
                "the test set.", {"ensemble, top-5 error": ILSVRC2015["top5"]}, "—", "quoted",
                "An ensemble trained on ImageNet, tested on the ILSVRC test server: not reproducible here, and "
                "nothing comparable is published for torchvision's single nets.", "classify",
                paper_unit="% top-5 error, ImageNet test set"),
-        _claim("detection", "paper", "§4.3, Tables 7–8",
+        Claim("detection", "paper", "§4.3, Tables 7–8",
                "Replacing VGG-16 by ResNet-101 in Faster R-CNN improves object detection: "
                f"{DETECTION['relative']}% relative on COCO's mAP@[.5, .95].",
                {k: f"{v[0]} → {v[1]}" for k, v in DETECTION["map"].items()}, "—", "quoted",
@@ -327,7 +342,7 @@ def imagenet_claims() -> list[dict[str, Any]]:
     ]
 
 
-def after_claims() -> list[dict[str, Any]]:
+def after_claims() -> list[Claim]:
     out = []
     pairs = lesion.stored().data["pairs"] if lesion.stored() else {}
     if pairs:
@@ -356,7 +371,7 @@ def after_claims() -> list[dict[str, Any]]:
             why += (" Deleting a downsampling block costs more: up to "
                     + ", ".join(f"{v:.1f} points in {n}" for n, v in down_worst) + ", as Veit et al. also saw.")
         why += " Veit et al.'s baseline was a VGG-style net; ours is the plain twin of each ResNet."
-        out.append(_claim(
+        out.append(Claim(
             "lesion", "later", "Veit et al. 2016, Fig. 3",
             "Deleting one block of a residual net barely changes its error; deleting a layer of a plain net breaks it.",
             "ResNet-110: error close to intact, except at downsampling blocks; VGG: chance", ours, status, why,
@@ -366,7 +381,7 @@ def after_claims() -> list[dict[str, Any]]:
         nets, m = stored.data["nets"], stored.data["setup"]
         rr, rp = nets["residual"]["roughness"], nets["plain"]["roughness"]
         d = m["depth"]
-        out.append(_claim(
+        out.append(Claim(
             "landscape", "later", "Li et al. 2018, Fig. 5",
             "The loss surface around a trained ResNet is smooth and nearly convex; around its plain twin, chaotic.",
             "smooth and nearly convex vs chaotic (Fig. 5, plotted only)",
@@ -383,7 +398,7 @@ def after_claims() -> list[dict[str, Any]]:
     return out
 
 
-def gradient_claims() -> list[dict[str, Any]]:
+def gradient_claims() -> list[Claim]:
     runs = gradflow.stored_records()
     rec = runs.get(gradflow.record_key(56, True, 0))
     if rec is None:
@@ -404,7 +419,7 @@ def gradient_claims() -> list[dict[str, Any]]:
     why += (" The paper's claim is about plain nets trained to convergence (its gradients “exhibit healthy norms”); "
             "our trajectories stop at a few hundred steps of nets still at chance, so they can neither confirm nor "
             "refute it: inconclusive at this scale.")
-    return [_claim(
+    return [Claim(
         "no-vanishing", "paper", "§4.1",
         "Plain nets trained with BN do not suffer from vanishing gradients: their degradation has another cause.",
         "“healthy norms with BN” (no number given)", {"at initialisation": round(start, 4),
@@ -412,7 +427,7 @@ def gradient_claims() -> list[dict[str, Any]]:
         "inconclusive here", why, "gradflow", unit="first ÷ last conv gradient RMS")]
 
 
-def stated_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def stated_claims(runs: list[dict[str, Any]]) -> list[Claim]:
     r = CIFAR10_TEST_ERROR["resnet"]
     deepest = max(of_kind(runs, "residual"), key=lambda run: run["depth"], default=None)
     cost = ""
@@ -420,7 +435,7 @@ def stated_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         days = deepest["wall_seconds"] * 1202 / deepest["depth"] / 86400
         cost = (f": scaled by depth from {net_label('residual', deepest['depth'])}'s recorded wall time, even our "
                 f"shortened {deepest['iterations'][-1]:,}-iteration schedule would take about {days:.0f} days")
-    return [_claim(
+    return [Claim(
         "resnet1202", "paper", "§4.2, Table 6",
         "A 1202-layer ResNet still trains (training error below 0.1%) but tests worse than ResNet-110, which the "
         "paper puts down to overfitting.", {"ResNet-1202": r[1202], "ResNet-110": r[110]}, "—", "quoted",
@@ -429,10 +444,10 @@ def stated_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         paper_unit="% test error, CIFAR-10")]
 
 
-def claims() -> list[dict[str, Any]]:
+def claims() -> list[Claim]:
     """Every claim, in the paper's order, computed from the stored files now."""
     runs = stored_runs()
-    found = {c["id"]: c for c in (*degradation_claims(runs), *residual_claims(), *architecture_claims(),
+    found = {c.id: c for c in (*degradation_claims(runs), *residual_claims(), *architecture_claims(),
                                   *imagenet_claims(), *gradient_claims(), *stated_claims(runs), *after_claims())}
     return [found[i] for i in ORDER if i in found]
 
@@ -442,11 +457,11 @@ ORDER = ("degradation", "small-f", "identity-free", "imagenet-18-34", "fig4", "t
          "fig7", "detection", "lesion", "landscape")
 
 
-def counts(found: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def counts(found: list[Claim]) -> dict[str, dict[str, int]]:
     """{group: {status: how many}} in GROUPS and STATUSES order (only those present)."""
     out: dict[str, dict[str, int]] = {}
     for g in GROUPS:
-        mine = [c["status"] for c in found if c["group"] == g]
+        mine = [c.status for c in found if c.group == g]
         if mine:
             out[g] = {s: mine.count(s) for s in STATUSES if s in mine}
     return out

@@ -520,12 +520,12 @@ def test_every_claims_button_lands_on_its_section_and_the_url_names_it(page):
 
     page.get_by_role("tab", name="Paper").click()
     buttons = page.locator("button.explore")
-    found = [c for g in claims.GROUPS for c in claims.claims() if c["group"] == g]  # the tab's order
+    found = [c for g in claims.GROUPS for c in claims.claims() if c.group == g]  # the tab's order
     assert buttons.count() == len(found)
     for i, c in enumerate(found):
         page.get_by_role("tab", name="Paper").click()
         buttons.nth(i).click()
-        link = links.CLAIMS[c["id"]]
+        link = links.CLAIMS[c.id]
         _landed(page, link)
         if link.net:  # the Anatomy tab shows the claim's network, not the default ResNet-50
             page.wait_for_function("(n) => [...document.querySelectorAll('input')].some(i => i.offsetParent "
