@@ -11,6 +11,7 @@ from resnet_demo.base.threads import torch_threads
 from resnet_demo.experiments import gradflow, responses
 from resnet_demo.nets import data
 from resnet_demo.nets.cifar import cifar_net
+from resnet_demo.views import gradflow_text
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,7 @@ def test_trajectory_yields_checkpoints_and_sentence():
     for record in gradflow.compute(d, 20, True, 0, 12):  # streamed at each checkpoint; the record grows
         seen.append(record["steps"][-1])
     assert seen == [0, 10, 12]
-    text = gradflow.describe(record, 12)
+    text = gradflow_text.describe(record, 12)
     rp = gradflow.first_last_ratio(record["nets"]["plain"]["grad_rms"][-1])
     rr = gradflow.first_last_ratio(record["nets"]["residual"]["grad_rms"][-1])
     assert f"**{rp:.2g}×** the last convolution's in plain-20 and **{rr:.2g}×** in ResNet-20" in text
@@ -156,7 +157,7 @@ def test_a_diverging_net_ends_its_curves_there_and_the_other_goes_on():
     assert len(record["nets"]["residual"]["grad_rms"]) == 3 and record["nets"]["residual"]["diverged"] is None
     assert all(math.isfinite(v) for v in record["nets"]["residual"]["grad_rms"][-1])
     assert race.trainers["residual"].iteration == 25 and plain.iteration == d_step  # not trained after it
-    text = gradflow.describe(record, 25)
+    text = gradflow_text.describe(record, 25)
     assert f"plain-20 diverged at step {d_step}" in text and "its curves end at step 0" in text
     ratio = gradflow.first_last_ratio(record["nets"]["residual"]["grad_rms"][-1])
     assert f"**{ratio:.2g}×** the last convolution's in ResNet-20" in text and "inf" not in text

@@ -9,9 +9,9 @@ the pass ends; the tensor hooks die with the graph. Nothing is left on the model
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base.paper import net_label
 from ..base.settings import GRADFLOW_FILE
 from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
@@ -239,91 +238,6 @@ def record_key(depth: int, batch_norm: bool, seed: int) -> str:
     return f"depth{depth}-{'bn' if batch_norm else 'nobn'}-seed{seed}"
 
 
-def factor(x: float) -> str:
-    """A ratio as a reader writes it: 7,900×, 12×, 1.3×, 0.45×, 1/850×."""
-    if x >= 10:
-        return f"{x:,.0f}×"
-    if x >= 1:
-        return f"{x:.1f}×"
-    if x >= 0.01:
-        return f"{x:.2f}×"
-    return f"1/{1 / x:,.0f}×" if x > 0 else "0×"
-
-
-CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess among CIFAR-10's 10 classes
-AT_CHANCE = 0.95 * CHANCE_LOSS  # a loss above this: the net has not started to learn
-
-
-def _takeaway(record: dict[str, Any], step: int, ratios: dict[str, float], diverged: dict[str, bool]) -> str:
-    """The take-away that leads the sentences, from the same numbers, set against the paper's claim (§4.1: with BN
-    the backward gradients keep healthy, non-zero norms, so degradation is not a vanishing-gradient problem)."""
-    names = {arch: net_label(arch, record["depth"]) for arch in Race.ARCHS}
-    if diverged["residual"] and not diverged["plain"]:
-        return (f"**Without BN, {names['residual']} diverged and {names['plain']} did not — not because residual "
-                "nets train worse:** with no normalisation, each residual block adds its branch to its input, so "
-                f"the signal grows block by block through {record['depth']} layers until the loss explodes at "
-                f"lr {record['lr']}; in the plain net the signal shrinks layer by layer and barely reaches the "
-                "output, so its loss stays near chance instead (this is why the paper uses BN).")
-    if all(diverged.values()):
-        return "**Both nets diverged:** neither has a gradient left to show."
-
-    def how(r: float) -> str:
-        if r == 0:
-            return "is exactly 0 at the first layer: no signal reaches it"
-        if r < 0.5:
-            return f"is {factor(1 / r)} smaller at the first layer than at the last convolution"
-        if r <= 2:
-            return f"stays about the same size from the last layer to the first ({factor(r)})"
-        return f"grows {factor(r)} on its way back to the first layer"
-
-    when = "At initialisation" if step == 0 else f"After {step} SGD steps"
-    text = f"**{when}, " + "; ".join(f"in {names[a]} the gradient {how(r)}" for a, r in ratios.items()) + ".**"
-    i = record["steps"].index(step) if step in record["steps"] else len(record["steps"]) - 1
-    stuck = [names[a] for a in ratios if i < len(record["nets"][a]["loss"])
-             and record["nets"][a]["loss"][i] > AT_CHANCE]
-    if step > 0 and stuck:
-        text += (f" {' and '.join(stuck)} {'is' if len(stuck) == 1 else 'are'} still at chance loss (above "
-                 f"{AT_CHANCE:.2f}; guessing is {CHANCE_LOSS:.2f}): not yet learning.")
-    plain = ratios.get("plain")
-    if record["batch_norm"] and plain is not None and plain > 0:
-        if step == 0 and plain > 2:
-            text += (" With BN the plain net's gradient does not vanish at initialisation: it grows toward the input "
-                     "(Yang et al. 2019).")
-        elif plain < 0.5:
-            text += (" Smaller at the first layer is not “vanished”: the paper (§4.1) says BN keeps a plain net's "
-                     "gradients at non-zero, “healthy” norms, and they are non-zero here too. Whether they are "
-                     "healthy enough to train is what this short run cannot say: the paper's nets were trained to "
-                     "convergence, ours for a few hundred steps.")
-    return text
-
-
-def describe(record: dict[str, Any], step: int) -> str:
-    """Sentences computed from the record at ``step`` (what the figure shows there): a take-away, then the
-    numbers behind it."""
-    names = {arch: net_label(arch, record["depth"]) for arch in Race.ARCHS}
-    when = "at initialisation" if step == 0 else f"after {step} SGD steps"
-    bn = "With BN" if record["batch_norm"] else "Without BN"
-    profiles = {arch: at(record, arch, step) for arch in Race.ARCHS}
-    ratios = {arch: first_last_ratio(p.grad_rms) for arch, p in profiles.items() if p is not None}
-    diverged = {arch: (d := record["nets"][arch]["diverged"]) is not None and d["step"] <= step
-                for arch in Race.ARCHS}
-    parts = [_takeaway(record, step, ratios, diverged)]
-    if ratios:
-        got = [f"**{factor(r)}** in {names[a]}" for a, r in ratios.items()]
-        got[0] = got[0].replace("** in ", "** the last convolution's in ", 1)
-        parts.append(f"{bn}, {when}: per value (RMS), the first layer's gradient is {' and '.join(got)}.")
-    else:
-        parts.append(f"{bn}, {when}: both nets had diverged; there is no gradient to show.")
-    for arch in Race.ARCHS:
-        d = record["nets"][arch]["diverged"]
-        if diverged[arch]:
-            done = record["nets"][arch]["grad_rms"]
-            last = record["steps"][len(done) - 1] if done else None
-            end = f"its curves end at step {last}" if last is not None else "it has no finite profile to show"
-            parts.append(f"**{names[arch]} diverged at step {d['step']}**: {d['why']}; {end}.")
-    return " ".join(parts)
-
-
 # -- what the tab shows -----------------------------------------------------------------------------------
 def stored_records() -> dict[str, dict[str, Any]]:
     """The stored trajectories (``python -m scripts.gradflow_trajectories``): {record_key: record}."""
@@ -352,16 +266,6 @@ def stored(depth: int, batch_norm: bool, steps: int, seed: int) -> dict[str, Any
     return out
 
 
-def stored_provenance(record: dict[str, Any]) -> str:
-    """Where a stored record came from: its settings, then the file's provenance with this record's wall time."""
-    s = read_stored(GRADFLOW_FILE)
-    text = f"Stored result (lr {record['lr']}, batch {record['batch_size']}, seed {record['seed']})"
-    if s is None:
-        return text + "."
-    p = dataclasses.replace(s.provenance, wall_s=record.get("wall_seconds"))
-    return f"{text}: computed by {p.line()}"
-
-
 def snapshot(record: dict[str, Any]) -> dict[str, Any]:
     """The JSON value of /grad_flow: a copy of the record (a live one keeps growing), with "plain"/"residual" =
     each net's per-layer gradient norms at the last step (null where it had diverged), as
@@ -371,30 +275,6 @@ def snapshot(record: dict[str, Any]) -> dict[str, Any]:
         p = at(record, arch, record["steps"][-1])
         out[arch] = None if p is None else p.grad_norms
     return out
-
-
-def steps_table(record: dict[str, Any]) -> str:
-    """Loss and first/last ratio at every profiled step, both nets: what "Step shown" moves the figure through."""
-    rows = ["| step | loss plain | loss ResNet | first ÷ last conv, plain | first ÷ last conv, ResNet |",
-            "|---|---|---|---|---|"]
-    for i, step in enumerate(record["steps"]):
-        cells = []
-        for key in ("loss", "ratio"):
-            for arch in Race.ARCHS:
-                r = record["nets"][arch]
-                if i >= len(r["grad_rms"]):
-                    cells.append("diverged")
-                elif key == "loss":
-                    cells.append(f"{r['loss'][i]:.3f}")
-                else:
-                    cells.append(factor(first_last_ratio(r['grad_rms'][i])))
-        rows.append(f"| {step} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
-def summary(record: dict[str, Any], footer: str) -> str:
-    """The sentences at the record's last step, the table of every step, and ``footer`` (where it came from)."""
-    return f"{describe(record, record['steps'][-1])}\n\n{steps_table(record)}\n\n{footer}"
 
 
 def plan(steps: int, step_s: float, profile_s: float, budget_s: float) -> tuple[int, float]:
@@ -408,6 +288,59 @@ def plan(steps: int, step_s: float, profile_s: float, budget_s: float) -> tuple[
             break
         best = (mark, estimate)
     return best
+
+
+@dataclass
+class LiveUpdate:
+    """One moment of a live run (``live``): the record so far and where the run is. ``phase``: "profiled" (step
+    0 only was asked), "measuring" (step 0 shown while a step is timed), "planned" (it will train fewer steps
+    than asked: ``warning`` says why), "training", "done" (``warning``: stopped early, if it was)."""
+    record: dict[str, Any]
+    phase: str
+    step_s: float | None = None   # both nets' cost of one SGD step, measured on this run
+    target: int = 0               # the step it will train to (within the time limit)
+    left_s: float | None = None   # the estimate of the time still to go
+    warning: str | None = None
+
+
+def live(data, depth: int, batch_norm: bool, steps: int, seed: int, limit_s: float,
+         rates: dict[str, float]) -> Iterator[LiveUpdate]:
+    """Train the plain/residual race live to ``steps`` (or the last checkpoint that fits ``limit_s``, timed on
+    this run's second step), yielding the record at every checkpoint. ``rates["s_per_layer_step"]`` is set to
+    the measured cost, so the next estimate on this server starts from it."""
+    t0 = time.perf_counter()
+    race = Race(data, depth, batch_norm, seed)
+    record = new_record(race, "live")
+    record_step(record, race, race.profile())
+    record["seconds"] = round(time.perf_counter() - t0, 2)
+    if steps == 0:
+        yield LiveUpdate(record, "profiled")
+        return
+    yield LiveUpdate(record, "measuring")
+    race.advance(1)  # the first step pays one-off costs (allocations, lazy initialisation): measure the second
+    t1 = time.perf_counter()
+    race.advance(2)
+    step_s = time.perf_counter() - t1
+    rates["s_per_layer_step"] = step_s / depth
+    profile_s = step_s  # a profile is one forward and backward pass of each net on a batch of the same size
+    target, estimate = plan(steps, step_s, profile_s, limit_s - (time.perf_counter() - t0))
+    record["estimate_s"] = round(time.perf_counter() - t0 + estimate, 1)
+    if target < steps:
+        yield LiveUpdate(record, "done" if target == 0 else "planned", step_s, target, estimate,
+                         f"{steps} steps would take past the {limit_s:.0f} s limit on this machine ({step_s:.2f} s "
+                         f"per step for both nets): training to {target} instead.")
+    if target == 0:
+        return
+    started = time.perf_counter()
+    for mark in marks(target)[1:]:
+        if not race.advance(mark, should_stop=lambda: time.perf_counter() - t0 > limit_s):
+            yield LiveUpdate(record, "done", step_s, target, 0.0,
+                             f"Stopped at the time limit ({limit_s:.0f} s); showing the last step reached.")
+            return
+        record_step(record, race, race.profile())
+        record["seconds"] = round(time.perf_counter() - t0, 2)
+        left = max(estimate - (time.perf_counter() - started), 0)
+        yield LiveUpdate(record, "training" if mark < target else "done", step_s, target, left)
 
 
 def hookable_copy(model: torch.nn.Module) -> torch.nn.Module:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import gradio as gr
@@ -15,7 +14,7 @@ from ..experiments import gradflow, responses
 from ..nets.data import bundled
 from ..serving import classifiers, weights
 from ..serving.images import InputError, load_input
-from ..views import plots
+from ..views import gradflow_text, plots
 from . import links
 from .common import upload_path
 
@@ -40,12 +39,12 @@ def _check(depth: Any, steps: Any, seed: Any) -> tuple[int, int, int]:
 
 def _out(record: dict[str, Any], footer: str) -> tuple[Any, str, dict[str, Any]]:
     """The figure, the summary and the JSON value."""
-    return plots.grad_trajectory(record), gradflow.summary(record, footer), gradflow.snapshot(record)
+    return plots.grad_trajectory(record), gradflow_text.summary(record, footer), gradflow.snapshot(record)
 
 
 def _stored_footer(record: dict[str, Any]) -> str:
     return ("*Pick a step under “Step shown” to see the gradients at that point of training.*"
-            + how_computed(gradflow.stored_provenance(record)))
+            + how_computed(gradflow_text.stored_provenance(record)))
 
 
 def _step_choices(record: dict[str, Any] | None):
@@ -117,47 +116,14 @@ def grad_flow(depth: Any, batch_norm: bool, steps: Any, seed: Any):
 
 
 def _live(depth: int, batch_norm: bool, steps: int, seed: int):
-    t0 = time.perf_counter()
     limit_s = settings().gradflow_limit_s
-    race = gradflow.Race(bundled(), depth, batch_norm, seed)
-    record = gradflow.new_record(race, "live")
-    gradflow.record_step(record, race, race.profile())
-    record["seconds"] = round(time.perf_counter() - t0, 2)
-    if steps == 0:
-        yield _out(record, f"*Computed live in {record['seconds']} s.*")
-        return
-    yield _out(record, "*Training… measuring the cost of one step.*")
-    race.advance(1)  # the first step pays one-off costs (allocations, lazy initialisation): measure the second
-    t1 = time.perf_counter()
-    race.advance(2)
-    step_s = time.perf_counter() - t1
-    MEASURED["s_per_layer_step"] = step_s / depth  # the next estimate on this server starts from this one
-    profile_s = step_s  # a profile is one forward and backward pass of each net on a batch of the same size
-    target, estimate = gradflow.plan(steps, step_s, profile_s, limit_s - (time.perf_counter() - t0))
-    record["estimate_s"] = round(time.perf_counter() - t0 + estimate, 1)
-    if target < steps:
-        gr.Warning(f"{steps} steps would take past the {limit_s:.0f} s limit on this machine "
-                   f"({step_s:.2f} s per step for both nets): training to {target} instead.")
-    if target == 0:
-        return
-    started = time.perf_counter()
-    for mark in gradflow.marks(target)[1:]:
-        if not race.advance(mark, should_stop=lambda: time.perf_counter() - t0 > limit_s):
-            gr.Warning(f"Stopped at the time limit ({limit_s:.0f} s); showing the last step reached.")
-            return
-        gradflow.record_step(record, race, race.profile())
-        record["seconds"] = round(time.perf_counter() - t0, 2)
-        if mark < target:
-            left = max(estimate - (time.perf_counter() - started), 0)
-            footer = (f"*Training… step {mark} of {target}, {record['seconds']:.0f} s so far, about {left:.0f} s "
-                      f"left (estimated {record['estimate_s']:.0f} s in all from the measured {step_s:.2f} s per "
-                      f"step).*")
-        else:
-            footer = f"*Computed live in {record['seconds']:.1f} s.*" + how_computed(
-                f"lr {race.lr}, batch {gradflow.BATCH}, seed {seed}, trained on this server; estimated "
-                f"{record['estimate_s']:.0f} s after the first step."
-            )
-        yield _out(record, footer)
+    shown = None
+    for update in gradflow.live(bundled(), depth, batch_norm, steps, seed, limit_s, MEASURED):
+        if update.warning:
+            gr.Warning(update.warning)
+        if update.record["steps"] != shown or update.phase == "measuring":  # a new checkpoint (or step 0 while timing)
+            shown = list(update.record["steps"])
+            yield _out(update.record, gradflow_text.live_note(update, seed))
 
 
 def imagenet_profile(upload: Any, url: str | None, model_name: str):
@@ -174,7 +140,6 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
         clf, label, prof = on_inference_thread(gradflow.imagenet_profile, image, model_name)
     except (weights.WeightsUnavailable, weights.UnknownModel) as e:
         raise gr.Error(str(e)) from None
-    ratio = gradflow.first_last_ratio(prof.grad_rms)
     fig = plots.grad_flow(
         prof.layers[:-1],
         {f"{model_name} (pretrained)": prof.grad_rms[:-1]},
@@ -182,11 +147,7 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
         title=f"Gradient RMS per conv layer<br><sup>loss: cross-entropy of the top label '{clf.labels[label]}'</sup>",
         y_title="gradient RMS per value (log)",
     )
-    text = (
-        f"Pretrained {model_name}, evaluation mode: per value (RMS), the first layer gets **{gradflow.factor(ratio)}** "
-        f"the gradient of the last of its {len(prof.layers) - 1} convolutions."
-    )
-    return fig, text
+    return fig, gradflow_text.imagenet_sentence(model_name, prof)
 
 
 def build() -> tuple[list[gr.components.Component], list[gr.components.Component]]:

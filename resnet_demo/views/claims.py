@@ -29,6 +29,7 @@ from ..experiments import anatomy, gradflow, landscape, lesion, responses
 from ..experiments.noise import Diff, Noise, binomial_sigma, diff
 from ..nets.runs import and_list, of_kind, stored_runs
 from ..serving.weights import catalog_entry
+from .gradflow_text import CHANCE_LOSS, factor
 
 STATUSES = ("reproduced", "partly", "inconclusive here", "not reproduced", "quoted", "counted")
 MEANING = {
@@ -44,7 +45,6 @@ MEANING = {
 GROUPS = {"paper": "The paper's experiments", "later": "Later papers that test it", "counted": "Counted facts"}
 JPEG = ("a JPEG re-encoded copy of CIFAR-10, training and test images alike, so not the paper's test set; a ResNet-20 "
         "trained on the original scores 8.3% there and about 19% on this copy")
-CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess among CIFAR-10's 10 classes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -407,15 +407,15 @@ def gradient_claims() -> list[Claim]:
     start, end = (gradflow.first_last_ratio(plain["grad_rms"][i]) for i in (0, -1))
     last_loss = plain["loss"][len(plain["grad_rms"]) - 1]
     steps = rec["steps"][len(plain["grad_rms"]) - 1]
-    why = (f"plain-56 with BN: at initialisation the first layer's gradient is {gradflow.factor(start)} the last "
+    why = (f"plain-56 with BN: at initialisation the first layer's gradient is {factor(start)} the last "
            f"convolution's (it grows toward the input, it does not vanish); after {steps} SGD steps it is "
-           f"{gradflow.factor(end)}, while the loss is still {last_loss:.2f} (chance: {CHANCE_LOSS:.2f}): the net "
+           f"{factor(end)}, while the loss is still {last_loss:.2f} (chance: {CHANCE_LOSS:.2f}): the net "
            "has not started to learn.")
     deep = runs.get(gradflow.record_key(110, True, 0))
     if deep:
         p = deep["nets"]["plain"]
         r = gradflow.first_last_ratio(p["grad_rms"][-1])
-        why += f" plain-110 with BN: {gradflow.factor(r)} after {deep['steps'][len(p['grad_rms']) - 1]} steps."
+        why += f" plain-110 with BN: {factor(r)} after {deep['steps'][len(p['grad_rms']) - 1]} steps."
     why += (" The paper's claim is about plain nets trained to convergence (its gradients “exhibit healthy norms”); "
             "our trajectories stop at a few hundred steps of nets still at chance, so they can neither confirm nor "
             "refute it: inconclusive at this scale.")
