@@ -21,7 +21,7 @@ from ..base.settings import INSIDE_DIR
 from ..base.stored import Stored
 from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
-from .lesion import loss_and_error
+from .lesion import loss_and_error, per_net
 
 CAP = 10.0  # loss surfaces: drawn up to this loss (Li et al. clip their plots too), and measured where below it
 
@@ -202,3 +202,11 @@ def slice_summary(results: dict[str, dict[str, Any]], depth: int) -> str:
                 "measured here, so neither net is called flatter (the app calls a difference only beyond twice its "
                 "noise); the stored 2-D surfaces above sample two directions.")
     return "; ".join(parts) + "." + reading
+
+
+def compute_slices(depth: int, images: torch.Tensor, labels: torch.Tensor, points: int, limit_s: float,
+                   progress: Callable[[float, str], None]) -> tuple[dict[str, Any], float]:
+    """The 1-D loss slice of the trained plain net and ResNet of that depth, live: ({arch: slice}, seconds)."""
+    return per_net(depth, ("plain", "residual"), "walking along the direction,", limit_s, progress,
+                   lambda model, report: loss_slice(model, images, labels, points=points, span=1.0, seed=0,
+                                                    progress=report))

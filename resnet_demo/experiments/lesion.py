@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,7 +27,7 @@ from ..base.settings import INSIDE_DIR
 from ..base.stored import Stored
 from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
-from ..nets.cifar import BasicBlock
+from ..nets.cifar import BasicBlock, checkpoint_stem, checkpoints, trained
 from .noise import Diff, binomial_sigma, diff
 
 BATCH = 250
@@ -192,8 +193,6 @@ def median_rise(result: dict[str, Any]) -> float:
 def available() -> dict[int, tuple[str, ...]]:
     """The depths the study can run on, from the shipped checkpoints: {depth: ("residual", "plain")}, or
     ("residual",) where no plain net of that depth is kept (ResNet-110: the sweep trains no plain-110)."""
-    from ..nets.cifar import checkpoint_stem, checkpoints
-
     keys, out = checkpoints(), {}
     for key in keys:
         if key.startswith("cifar-resnet"):
@@ -274,3 +273,34 @@ def depth_trend(pairs: dict[str, dict[str, Any]]) -> str:
     return (f"One block deleted, median rise by depth: {listed} points. Step by step: {said} — "
             + ("the deeper the net, the less any one block matters." if falls
                else "not falling beyond noise at every step in depth."))
+
+
+class TimeLimit(RuntimeError):
+    """A job on the trained nets ran past its time limit (checked at every progress report)."""
+
+
+def per_net(depth: int, order: tuple[str, ...], doing: str, limit_s: float,
+            progress: Callable[[float, str], None], work) -> tuple[dict[str, Any], float]:
+    """``work(model, report)`` on a private copy of each trained net of that depth (``cifar.trained``: raises
+    FileNotFoundError where a checkpoint is missing), in ``order``, with one progress fraction over them all and
+    the time limit checked at every report; returns ({arch: result}, seconds)."""
+    t0 = time.perf_counter()
+    out = {}
+    for n, arch in enumerate(order):
+        stem = checkpoint_stem(arch, depth)
+        model = private_copy(trained(stem)[0])
+
+        def report(f: float, n=n, stem=stem) -> None:
+            if time.perf_counter() - t0 > limit_s:
+                raise TimeLimit(f"Stopped at the {limit_s:.0f} s limit")
+            progress((n + f) / len(order), f"{doing} {stem}")
+
+        out[arch] = work(model, report)
+    return out, time.perf_counter() - t0
+
+
+def compute_pair(depth: int, images: torch.Tensor, labels: torch.Tensor, draws: int, limit_s: float,
+                 progress: Callable[[float, str], None]) -> tuple[dict[str, Any], float]:
+    """The lesion study of every trained net of that depth (ResNet first), live: ({arch: study}, seconds)."""
+    return per_net(depth, available()[depth], "deleting blocks of", limit_s, progress,
+                   lambda model, report: compute(model, images, labels, draws=draws, seed=0, progress=report))

@@ -2,7 +2,6 @@
 project's trained CIFAR-10 checkpoints (``lesion``, ``landscape`` and ``responses`` have the methods)."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import gradio as gr
@@ -11,7 +10,6 @@ from ..base import paper
 from ..base.settings import INSIDE_DIR, settings
 from ..base.stored import how_computed
 from ..experiments import landscape, lesion, responses
-from ..nets import cifar
 from ..nets.data import bundled, normalize
 from ..views import plots
 from . import links
@@ -51,28 +49,14 @@ def _count(value: Any, what: str, low: int, high: int) -> int:
     return value
 
 
-def _per_net(
-    depth: int, order: tuple[str, ...], doing: str, fewer: str, progress, work
-) -> tuple[dict[str, Any], float]:
-    """``work(model, report)`` on a private copy of each trained net of that depth, in ``order``, with one progress
-    bar over them all and the time limit checked at every report; returns ({arch: result}, seconds)."""
-    t0 = time.perf_counter()
-    limit_s = settings().inside_limit_s
-    out = {}
-    for n, arch in enumerate(order):
-        stem = cifar.checkpoint_stem(arch, depth)
-        try:
-            model = lesion.private_copy(cifar.trained(stem)[0])
-        except FileNotFoundError as e:
-            raise gr.Error(f"{e}.") from None
-
-        def report(f: float, n=n, stem=stem) -> None:
-            if time.perf_counter() - t0 > limit_s:
-                raise gr.Error(f"Stopped at the {limit_s:.0f} s limit; try {fewer}.")
-            progress((n + f) / len(order), desc=f"{doing} {stem}")
-
-        out[arch] = work(model, report)
-    return out, time.perf_counter() - t0
+def _run(job, fewer: str):
+    """A live job on the trained nets; its time limit and a missing checkpoint as clear messages."""
+    try:
+        return job()
+    except lesion.TimeLimit as e:
+        raise gr.Error(f"{e}; try {fewer}.") from None
+    except FileNotFoundError as e:
+        raise gr.Error(f"{e}.") from None
 
 
 # -- lesion study -----------------------------------------------------------------------------------------------
@@ -107,14 +91,9 @@ def run_lesion(depth: Any, images: Any, progress=gr.Progress()):
     depth, images = _depth(depth, list(available)), _count(images, "test images", 50, MAX_LESION_IMAGES)
     data = bundled()
     x, y = normalize(data.x_test[:images]), data.y_test[:images]  # class-balanced subset, first N
-    pair, took = _per_net(
-        depth,
-        available[depth],
-        "deleting blocks of",
-        "fewer images",
-        progress,
-        lambda model, report: lesion.compute(model, x, y, draws=LIVE_DRAWS, seed=0, progress=report),
-    )
+    bar = lambda f, desc: progress(f, desc=desc)  # noqa: E731
+    pair, took = _run(lambda: lesion.compute_pair(depth, x, y, LIVE_DRAWS, settings().inside_limit_s, bar),
+                      "fewer images")
     footer = f"\n\n*Computed live: {images} bundled test images, {LIVE_DRAWS} draws per k, in {took:.1f} s.*"
     return _lesion_outputs(pair, depth, footer)
 
@@ -153,14 +132,9 @@ def loss_slice(depth: Any, images: Any, points: Any, progress=gr.Progress()):
         points += 1  # odd: the trained weights themselves (α = 0) are on the slice
     data = bundled()
     x, y = normalize(data.x_train[:images]), data.y_train[:images]
-    results, took = _per_net(
-        depth,
-        ("plain", "residual"),
-        "walking along the direction,",
-        "fewer images or points",
-        progress,
-        lambda model, report: landscape.loss_slice(model, x, y, points=points, span=1.0, seed=0, progress=report),
-    )
+    bar = lambda f, desc: progress(f, desc=desc)  # noqa: E731
+    results, took = _run(lambda: landscape.compute_slices(depth, x, y, points, settings().inside_limit_s, bar),
+                         "fewer images or points")
     text = (
         landscape.slice_summary(results, depth) + f"\n\n*Computed live: {points} points, {images} bundled "
         f"training images, eval mode, direction seed 0, in {took:.1f} s.*"
