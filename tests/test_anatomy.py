@@ -186,7 +186,7 @@ def test_counting_does_not_disturb_gradients_in_other_threads():
 def test_the_diagram_counts_blocks_as_table1_does():
     """#41: conv2_x of ResNet-34 is "× 3" in Table 1; the max pool that opens it is not a block, and every row of
     the stem says what it is."""
-    from resnet_demo.ui import anatomy as tab
+    from resnet_demo.views import anatomy_html as tab
 
     html = tab.diagram(anatomy.anatomy("resnet34"))
     assert "conv2_x, block 1 of 3" in html and "conv2_x, block 3 of 3" in html and "conv2_x, block 4" not in html
