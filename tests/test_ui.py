@@ -270,11 +270,13 @@ def test_cifar_models_run_on_one_torch_thread_and_leave_the_callers_count():
 
 def test_the_page_opens_no_heartbeat_and_keeps_few_streams():
     """Any gr.State makes Gradio hold a heartbeat connection open for every visitor (the page never goes idle):
-    the block-by-block view keeps its streams server-side, the last RecentStreams.size of them."""
-    from resnet_demo.ui import build_demo, classify
+    the block-by-block view keeps its streams server-side, the last Recent.size of them."""
+    from resnet_demo.ui import build_demo
 
     assert build_demo().get_config_file()["connect_heartbeat"] is False
-    store = classify.RecentStreams(size=2)
+    from resnet_demo.serving.recent import Recent
+
+    store = Recent(size=2)
     keys = [store.put(n) for n in range(3)]
     assert len(set(keys)) == 3 and len(keys[0]) >= 20
     assert store.get(keys[0]) is None and store.get(keys[1]) == 1 and store.get(keys[2]) == 2

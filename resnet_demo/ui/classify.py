@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import functools
-import secrets
 import shutil
-import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +14,10 @@ from ..base.settings import EXAMPLES_DIR
 from ..base.stored import how_computed
 from ..base.threads import on_inference_thread
 from ..experiments import residual_stream
-from ..nets.cifar import block_label
 from ..serving import classifiers, weights
 from ..serving import first_view as opening
 from ..serving.images import InputError, load_input
+from ..serving.recent import Recent
 from ..views import classify_text, plots_classify
 from . import links
 from .common import TempSlots, upload_path
@@ -222,28 +219,11 @@ def _stream(upload: Any, url: str | None, model_name: str) -> tuple[list, float,
     return streams, time.perf_counter() - t0, source
 
 
-def _residual_first(streams: list) -> list:
-    return sorted(streams, key=lambda s: s.blocks[0]["shortcut"] == "none")
-
-
-def _stream_text(streams: list, elapsed: float, source: str) -> str:
-    streams = _residual_first(streams)
-    text = "\n\n".join(residual_stream.summary(s) for s in streams)
-    if len(streams) == 2:
-        text += "\n\n" + residual_stream.compare(streams[0], streams[1])
-    calls = sum(s.block_calls for s in streams)
-    return text + how_computed(
-        f"Image: {source}. Models: {', '.join(s.model for s in streams)}, evaluation mode, preprocessed as Classify "
-        f"does. One forward pass per model carries the intact stream and, from each block on, one more row with "
-        f"that block deleted ({calls} block calls in all); the ratios are read on the intact row. "
-        f"{elapsed:.2f} s on this server's inference thread. `python -m benchmarks.residual_stream` measures it "
-        "against a classify call.")
-
-
 def _stream_outputs(streams: list, elapsed: float, source: str) -> tuple[Any, str, dict[str, Any]]:
     """The figure, the summary and the JSON (the model's stream, its twin's under "twin")."""
     data = streams[0].json() | ({"twin": streams[1].json()} if len(streams) == 2 else {})
-    return plots_classify.residual_stream(_residual_first(streams)), _stream_text(streams, elapsed, source), data
+    figure = plots_classify.residual_stream(classify_text.residual_first(streams))
+    return figure, classify_text.stream_text(streams, elapsed, source), data
 
 
 def residual_stream_api(upload: Any, url: str | None, model_name: str):
@@ -251,30 +231,7 @@ def residual_stream_api(upload: Any, url: str | None, model_name: str):
     return _stream_outputs(*_stream(upload, url, model_name))
 
 
-class RecentStreams:
-    """The last ``size`` streams computed by the page, by an unguessable key the page holds in a hidden textbox, so
-    "inside one block" redraws without computing again. (Not a gr.State: any State makes Gradio hold a heartbeat
-    connection open for every visitor, and the page never goes idle.) ~0.6 MB a ResNet-50 stream."""
-
-    def __init__(self, size: int = 32) -> None:
-        self.size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, stream) -> str:
-        key = secrets.token_urlsafe(16)
-        with self._lock:
-            self._items[key] = stream
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return key
-
-    def get(self, key: str | None):
-        with self._lock:
-            return self._items.get(key or "")
-
-
-STREAMS = RecentStreams()
+STREAMS = Recent(32)  # "inside one block" redraws the stream the page shows, by the key it holds
 
 
 def _stream_page(upload: Any, url: str | None, model_name: str):
@@ -285,18 +242,13 @@ def _stream_page(upload: Any, url: str | None, model_name: str):
         return None, refused(e.message, "Not computed"), None, "", gr.update(choices=[], value=None), None, ""
     first = streams[0]
     name = first.blocks[0]["name"]
-    picker = gr.update(choices=[(_block_choice(b, len(first.blocks)), b["name"]) for b in first.blocks], value=name,
-                       interactive=True)
+    choices = [(classify_text.block_choice(b, len(first.blocks)), b["name"]) for b in first.blocks]
+    picker = gr.update(choices=choices, value=name, interactive=True)
     return (*_stream_outputs(streams, elapsed, source), STREAMS.put(first), picker,
             plots_classify.inside_block(first, name), residual_stream.block_sentence(first, name))
 
 
-def _block_choice(b: dict, count: int) -> str:
-    """"stage 2, block 1 of 9 · blocks.9 (downsampling)": the app's one numbering, the code name beside it."""
-    notes = [n for n in ("downsampling" if b["downsampling"] else "",
-                         f"{b['shortcut']} shortcut" if b["shortcut"] not in ("identity", "none") else "") if n]
-    index = int(b["name"].rsplit(".", 1)[1])
-    return (f"{block_label(2 * count + 2, index)} · {b['name']}" + (f" ({', '.join(notes)})" if notes else ""))
+
 
 
 def _inside(key: str | None, name: str | None):
@@ -319,7 +271,7 @@ def _build_stream(image, url, model) -> gr.Accordion:
         block = gr.Dropdown([], label="Block", interactive=False)
         maps = gr.Plot(label="x, F(x) and F(x) + x, feature maps")
         maps_text = gr.Markdown()
-        stream_key = gr.Textbox(visible=False)  # RecentStreams' key of the stream shown
+        stream_key = gr.Textbox(visible=False)  # STREAMS' key of the stream shown
     button.click(_stream_page, [image, url, model], [figure, text, data, stream_key, block, maps, maps_text],
                  api_name=False, preprocess=False, concurrency_id="residual_stream", concurrency_limit=1,
                  time_limit=60)
