@@ -6,6 +6,7 @@ from PIL import Image
 
 from resnet_demo.base import settings
 from resnet_demo.serving import classifiers, gradcam, weights
+from resnet_demo.views import classify_text
 
 
 def test_every_resnet_and_weights_variant_is_offered():
@@ -16,7 +17,7 @@ def test_every_resnet_and_weights_variant_is_offered():
         assert weights.weights_of(arch).name == "IMAGENET1K_V2"
         assert weights.weights_of(f"{arch}.IMAGENET1K_V1").name == "IMAGENET1K_V1"
     assert weights.weights_of("resnet18").name == "IMAGENET1K_V1"
-    assert "80.9% top-1" in classifiers.describe_key("resnet50")  # from weights.meta
+    assert "80.9% top-1" in classify_text.describe_key("resnet50")  # from weights.meta
 
 
 def test_the_stored_model_list_is_what_torchvision_says():
@@ -25,7 +26,7 @@ def test_the_stored_model_list_is_what_torchvision_says():
     assert weights.read_catalog() == weights.catalog_from_torchvision()
     for key in weights.IMAGENET_KEYS + weights.INT8_KEYS:
         w = weights.weights_of(key)
-        assert f"{w.meta['_metrics']['ImageNet-1K']['acc@1']:.1f}% top-1" in classifiers.describe_key(key)
+        assert f"{w.meta['_metrics']['ImageNet-1K']['acc@1']:.1f}% top-1" in classify_text.describe_key(key)
     with pytest.raises(weights.UnknownModel):
         weights.weights_of("resnet50.IMAGENET1K_V9")
 
@@ -191,7 +192,7 @@ def test_int8_opt_in_matches_torchvisions_quantized_model(torch_home, name):
     fp32 = w.meta["unquantized"].meta["_metrics"]["ImageNet-1K"]["acc@1"]
     int8 = w.meta["_metrics"]["ImageNet-1K"]["acc@1"]
     assert f"{fp32 - int8:.2f} points" in pred.info["accuracy cost of int8 (published)"]
-    label = classifiers.describe_key(key)
+    label = classify_text.describe_key(key)
     assert f"{int8:.1f}% top-1" in label and f"fp32 {fp32:.1f}%" in label
     assert key in classifiers.model_names() and key not in weights.IMAGENET_KEYS  # not offered to gradient flow
 
@@ -206,7 +207,7 @@ def test_the_code_snippet_reproduces_the_cifar_result_and_names_real_torchvision
     from conftest import ROOT, photo
 
     shutil.copy(photo(), tmp_path / "photo.jpg")
-    src = classifiers.code_snippet("cifar-resnet56").replace("assets/checkpoints/", f"{ROOT}/assets/checkpoints/")
+    src = classify_text.code_snippet("cifar-resnet56").replace("assets/checkpoints/", f"{ROOT}/assets/checkpoints/")
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -216,11 +217,11 @@ def test_the_code_snippet_reproduces_the_cifar_result_and_names_real_torchvision
     label, p = classifiers.classify(Image.open(tmp_path / "photo.jpg").convert("RGB"), "cifar-resnet56").top[0]
     assert out.getvalue().strip() == f"{label} {p:.1%}"
     for key in ("resnet50.IMAGENET1K_V1", "resnet152", "resnet50.int8"):
-        snippet = classifiers.code_snippet(key)
+        snippet = classify_text.code_snippet(key)
         imports = "\n".join(line for line in snippet.splitlines() if line.startswith(("from ", "import ")))
         exec(imports, {})  # the enums and builders it names exist in this torchvision
         assert "weights.transforms()" in snippet and "pretrained" not in snippet
-    assert "ResNet50_Weights.IMAGENET1K_V1" in classifiers.code_snippet("resnet50.IMAGENET1K_V1")
+    assert "ResNet50_Weights.IMAGENET1K_V1" in classify_text.code_snippet("resnet50.IMAGENET1K_V1")
 
 
 def test_readme_and_methods_name_every_offline_model():
@@ -235,18 +236,18 @@ def test_readme_and_methods_name_every_offline_model():
 
 def test_the_model_list_marks_models_whose_weights_are_absent(torch_home, monkeypatch):
     """#41: a model whose weights are not on the server does not look as available as the rest."""
-    assert classifiers.describe_key("resnet18").endswith("top-1 ImageNet")  # seeded: nothing to say
-    assert classifiers.describe_key("resnet152").endswith(" · weights not on this server")  # offline (tests)
+    assert classify_text.describe_key("resnet18").endswith("top-1 ImageNet")  # seeded: nothing to say
+    assert classify_text.describe_key("resnet152").endswith(" · weights not on this server")  # offline (tests)
     monkeypatch.delenv("RESNET_DEMO_OFFLINE")
     size = weights.weights_of("resnet152").meta["_file_size"]
-    assert classifiers.describe_key("resnet152").endswith(f" · download on first use, ~{size:.0f} MB")
-    assert "download" not in classifiers.describe_key("cifar-resnet56")
+    assert classify_text.describe_key("resnet152").endswith(f" · download on first use, ~{size:.0f} MB")
+    assert "download" not in classify_text.describe_key("cifar-resnet56")
 
 
 def test_the_code_note_speaks_of_the_code_beside_it():
     """#41: the default CIFAR model's code is this project's loader; its note must not explain torchvision's enums."""
-    assert "load_checkpoint" in classifiers.code_snippet("cifar-resnet56")
-    assert "load_checkpoint" in classifiers.snippet_note("cifar-resnet56")
-    assert "weights enums" not in classifiers.snippet_note("cifar-resnet56")
-    assert "weights enums" in classifiers.snippet_note("resnet50") and "ResNet50_Weights" in \
-        classifiers.code_snippet("resnet50")
+    assert "load_checkpoint" in classify_text.code_snippet("cifar-resnet56")
+    assert "load_checkpoint" in classify_text.snippet_note("cifar-resnet56")
+    assert "weights enums" not in classify_text.snippet_note("cifar-resnet56")
+    assert "weights enums" in classify_text.snippet_note("resnet50") and "ResNet50_Weights" in \
+        classify_text.code_snippet("resnet50")

@@ -129,7 +129,9 @@ def test_the_articles_example_is_set_up_as_the_article_runs_it():
     assert model in classifiers.model_names()  # offered in the model box
     # torchvision documents pretrained=True as the V1 weights (the legacy alias)
     assert model == f"resnet50.{ResNet50_Weights.IMAGENET1K_V1.name}"
-    assert "ResNet50_Weights.IMAGENET1K_V1" in classifiers.code_snippet(model)
+    from resnet_demo.views import classify_text
+
+    assert "ResNet50_Weights.IMAGENET1K_V1" in classify_text.code_snippet(model)
     parts = urlparse(url)
     assert parts.scheme == "https" and parts.hostname == "raw.githubusercontent.com" and parts.path.endswith(".png")
 

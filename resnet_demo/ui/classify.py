@@ -111,7 +111,7 @@ def build() -> tuple[list, gr.Accordion]:
                              sources=["upload", "clipboard"], height=320)
             url = gr.Textbox(label="…or an image URL", placeholder="https://…/photo.jpg", max_lines=1)
             names = classifiers.model_names()
-            choices = [(classifiers.describe_key(k), k) for k in names]
+            choices = [(classify_text.describe_key(k), k) for k in names]
             model = gr.Dropdown(choices, value=opening.MODEL if opening.MODEL in names else classifiers.DEFAULT_MODEL,
                                 label="Model")
             button = gr.Button("Classify", variant="primary")
@@ -125,10 +125,10 @@ def build() -> tuple[list, gr.Accordion]:
             heat = gr.Image(label="Grad-CAM", type="filepath", interactive=False, height=320)
             details = gr.Markdown()
     with gr.Accordion("Use it in your own code", open=False):
-        note = gr.Markdown(classifiers.snippet_note(model.value))
-        code = gr.Code(classifiers.code_snippet(model.value), language="python", label="Python",
+        note = gr.Markdown(classify_text.snippet_note(model.value))
+        code = gr.Code(classify_text.code_snippet(model.value), language="python", label="Python",
                        interactive=False)
-    model.change(lambda k: (classifiers.code_snippet(k), classifiers.snippet_note(k)), model, [code, note],
+    model.change(lambda k: (classify_text.code_snippet(k), classify_text.snippet_note(k)), model, [code, note],
                  api_name=False, queue=False)
     stream = _build_stream(image, url, model)
     outputs = [labels, heat, details]

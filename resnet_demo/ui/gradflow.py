@@ -14,7 +14,7 @@ from ..experiments import gradflow, responses
 from ..nets.data import bundled
 from ..serving import classifiers, weights
 from ..serving.images import InputError, load_input
-from ..views import gradflow_text, plots
+from ..views import classify_text, gradflow_text, plots
 from . import links
 from .common import upload_path
 
@@ -214,8 +214,8 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
             with gr.Column():
                 url = gr.Textbox(label="…or an image URL", max_lines=1)
                 model = gr.Dropdown(
-                    [(classifiers.describe_key(k), k) for k in weights.IMAGENET_KEYS], value=classifiers.DEFAULT_MODEL,
-                    label="Model",
+                    [(classify_text.describe_key(k), k) for k in weights.IMAGENET_KEYS],
+                    value=classifiers.DEFAULT_MODEL, label="Model",
                 )
                 go = gr.Button("Profile")
         im_text = gr.Markdown()

@@ -11,7 +11,7 @@ from ..base.settings import INSIDE_DIR, settings
 from ..base.stored import how_computed
 from ..experiments import landscape, lesion, responses
 from ..nets.data import bundled, normalize
-from ..views import plots
+from ..views import plots_inside
 from . import links
 
 MAX_LESION_IMAGES = 500  # live; the stored study uses all 1,000 bundled test images
@@ -64,8 +64,8 @@ def _run(job, fewer: str):
 
 def _lesion_outputs(pair: dict[str, Any], depth: int, footer: str):
     return (
-        plots.lesion_single(pair, depth),
-        plots.lesion_k(pair, depth),
+        plots_inside.lesion_single(pair, depth),
+        plots_inside.lesion_k(pair, depth),
         lesion.summary(pair, depth) + footer,
         {"depth": depth, **pair},
     )
@@ -106,13 +106,11 @@ def landscape_stored():
     if not stored:
         return None, None, None, None, "*No stored loss surfaces yet: run `python -m scripts.inside_trained`.*"
     m, nets, axis = stored.data["setup"], stored.data["nets"], stored.data["axis"]
-    figs = {
-        arch: (
-            plots.loss_surface(axis, nets[arch]["loss"], title=paper.net_label(arch, m["depth"]), cap=landscape.CAP),
-            plots.loss_contour(axis, nets[arch]["loss"], title=paper.net_label(arch, m["depth"]), cap=landscape.CAP),
-        )
-        for arch in ("plain", "residual")
-    }
+    figs = {}
+    for arch in ("plain", "residual"):
+        title = paper.net_label(arch, m["depth"])
+        figs[arch] = (plots_inside.loss_surface(axis, nets[arch]["loss"], title=title, cap=landscape.CAP),
+                      plots_inside.loss_contour(axis, nets[arch]["loss"], title=title, cap=landscape.CAP))
     verdict, table = landscape.summary(stored)
     cap = landscape.CAP
     footer = how_computed(
@@ -139,7 +137,7 @@ def loss_slice(depth: Any, images: Any, points: Any, progress=gr.Progress()):
         landscape.slice_summary(results, depth) + f"\n\n*Computed live: {points} points, {images} bundled "
         f"training images, eval mode, direction seed 0, in {took:.1f} s.*"
     )
-    return plots.loss_slice(results, depth), text, {"depth": depth, **results}
+    return plots_inside.loss_slice(results, depth), text, {"depth": depth, **results}
 
 
 # -- how small is F(x) ------------------------------------------------------------------------------------------
@@ -153,7 +151,7 @@ def block_ratios():
             "(seed 0) with each batch's own BN statistics, as training sees it."
         )
     )
-    return plots.block_ratios(series), text, series
+    return plots_inside.block_ratios(series), text, series
 
 
 def first_view():
