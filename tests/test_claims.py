@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 
 from resnet_demo.experiments.noise import Noise
-from resnet_demo.views import claims
+from resnet_demo.views import claim, claims, claims_depth
 
 ASSETS = ROOT / "assets"
 
@@ -22,8 +22,8 @@ def test_every_claim_has_a_group_a_status_and_a_tab():
     found = claims.claims()
     assert len(found) >= 18 and len({c.id for c in found}) == len(found)
     for c in found:
-        assert c.status in claims.STATUSES and c.tab in ("depth", "gradflow", "anatomy", "inside", "classify")
-        assert c.group in claims.GROUPS
+        assert c.status in claim.STATUSES and c.tab in ("depth", "gradflow", "anatomy", "inside", "classify")
+        assert c.group in claim.GROUPS
         assert c.claim and c.why and c.paper is not None and c.ours is not None
         assert set(c.json()) <= {"id", "group", "section", "claim", "paper", "ours", "status", "why", "tab", "unit",
                                  "paper_unit"}
@@ -59,9 +59,9 @@ def test_ours_are_the_stored_files_numbers():
         same = [r] + [x for x in seeds if (x["arch"], x["depth"]) == (r["arch"], r["depth"])]
         return statistics.mean(_final(x["train_error"]) for x in same)
 
-    for claim, arch in (("degradation", "plain"), ("no-degradation", "residual")):  # shallowest vs deepest stored
+    for claim_id, arch in (("degradation", "plain"), ("no-degradation", "residual")):  # shallowest vs deepest stored
         kind = sorted((r for r in run.values() if r["arch"] == arch), key=lambda r: r["depth"])
-        assert by[claim].ours == pytest.approx(round(100 * (mean_train(kind[-1]) - mean_train(kind[0])), 2),
+        assert by[claim_id].ours == pytest.approx(round(100 * (mean_train(kind[-1]) - mean_train(kind[0])), 2),
                                                   abs=0.006)
     table6 = sorted((r["depth"], round(100 * _final(r["test_error"]), 2)) for r in run.values()
                     if r["arch"] == "residual" and r["depth"] in (20, 32, 44, 56, 110))  # the paper's Table 6 rows
@@ -117,7 +117,7 @@ def _sweep(plain_train: dict[int, float], res_test: dict[int, float], res_train:
 
 
 def _by(runs, extra=()):
-    return {c.id: c for c in claims.degradation_claims(runs, Noise(runs, extra=extra, answers={}))}
+    return {c.id: c for c in claims_depth.degradation_claims(runs, Noise(runs, extra=extra, answers={}))}
 
 
 def test_one_rule_for_every_step_in_depth():

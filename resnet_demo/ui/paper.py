@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ..nets.runs import stored_runs
-from ..views import claims, paper_text, svg_charts
+from ..views import claim, claims, paper_text, svg_charts
 from . import links
 
 TAB_NAMES = {"depth": "Depth", "gradflow": "Gradient flow", "anatomy": "Anatomy", "inside": "Inside trained nets",
@@ -32,11 +32,11 @@ def build() -> list[tuple[gr.Button, links.Link]]:
     found = claims.claims()  # the stored files, read when the app is built (they do not change while it runs)
     gr.Markdown(f"{len(found)} claims:  \n" + paper_text.tally(found), elem_id=links.elem_id("paper", "claims"))
     gr.Markdown(paper_text.how_to_read())
-    grouped = [c for g in claims.GROUPS for c in found if c.group == g]
+    grouped = [c for g in claim.GROUPS for c in found if c.group == g]
     buttons = []
     for n, c in enumerate(grouped, 1):
         if n == 1 or c.group != grouped[n - 2].group:
-            gr.Markdown(f"### {claims.GROUPS[c.group]}")
+            gr.Markdown(f"### {claim.GROUPS[c.group]}")
         with gr.Group():
             figure = FIGURES.get(c.id)
             if figure is not None and stored_runs():

@@ -1,12 +1,13 @@
 """The Paper tab's words: the introduction, why F(x) + x helps, how to read a status, and each claim as a
-section (its record is ``claims.Claim``)."""
+section (its record is ``claim.Claim``)."""
 from __future__ import annotations
 
 from typing import Any
 
 from ..base.paper import PAPER_URL
 from ..experiments import noise
-from .claims import GROUPS, MEANING, STATUSES, Claim, counts
+from .claim import GROUPS, MEANING, STATUSES, Claim
+from .claims import counts
 
 STATUS_TEXT = {"reproduced": "✔ reproduced", "partly": "◐ partly reproduced",
                "inconclusive here": "? inconclusive here", "not reproduced": "✘ not reproduced",

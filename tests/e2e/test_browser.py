@@ -516,11 +516,11 @@ def test_every_claims_button_lands_on_its_section_and_the_url_names_it(page):
     """#41: each "Explore in …" button opens its tab scrolled to the section the claim points to (its heading at
     the top of the window), with the network chosen; the address bar then holds a link to that view."""
     from resnet_demo.ui import links
-    from resnet_demo.views import claims
+    from resnet_demo.views import claim, claims
 
     page.get_by_role("tab", name="Paper").click()
     buttons = page.locator("button.explore")
-    found = [c for g in claims.GROUPS for c in claims.claims() if c.group == g]  # the tab's order
+    found = [c for g in claim.GROUPS for c in claims.claims() if c.group == g]  # the tab's order
     assert buttons.count() == len(found)
     for i, c in enumerate(found):
         page.get_by_role("tab", name="Paper").click()
