@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from resnet_demo.base import paper
-from resnet_demo.experiments import anatomy
+from resnet_demo.experiments import anatomy, macs
 from resnet_demo.nets.cifar import cifar_net, count_params
 
 IMAGENET = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vgg19"]
@@ -28,7 +28,7 @@ def test_the_counter_agrees_with_flopcountermode_module_by_module(name):
 
     with torch.device("meta"):
         model = anatomy.build(name).eval()
-    ours, _ = anatomy._count(model, anatomy.input_size(name))
+    ours, _ = macs.count_macs(model, anatomy.input_size(name))
     size = anatomy.input_size(name)
     with FlopCounterMode(display=False) as reference, torch.no_grad():
         model(torch.empty(1, 3, size, size, device="meta"))
@@ -139,8 +139,8 @@ def test_counts_made_at_the_same_time_do_not_mix():
     def count(name):
         with torch.device("meta"):
             model = anatomy.build(name).eval()
-        macs, _ = anatomy._count(model, anatomy.input_size(name))
-        together[name] = macs
+        counted, _ = macs.count_macs(model, anatomy.input_size(name))
+        together[name] = counted
 
     threads = [threading.Thread(target=count, args=(n,)) for n in names]
     for t in threads:
@@ -151,7 +151,7 @@ def test_counts_made_at_the_same_time_do_not_mix():
         stages = anatomy.count(name).stages
         assert [(s.params, s.macs) for s in stages] == alone[name]
         assert together[name]["<global>"] == anatomy.count(name).macs
-        assert together[name] == anatomy._count(anatomy.build(name).to("meta").eval(), anatomy.input_size(name))[0]
+        assert together[name] == macs.count_macs(anatomy.build(name).to("meta").eval(), anatomy.input_size(name))[0]
 
 
 def test_counting_does_not_disturb_gradients_in_other_threads():

@@ -1,18 +1,8 @@
 """What the networks are: stages, blocks, layers, shortcuts, parameters and multiply-adds, counted from the
 modules the other tabs run (the paper's Table 1, Fig. 3, Fig. 5 and Table 3, computed).
 
-Counting: each network is built on PyTorch's ``meta`` device (shapes only, no memory, no weights needed)
-and run once on a 1x3x224x224 input (32x32 for the CIFAR nets). Every operation is counted with torch's
-own formulas, the registry ``torch.utils.flop_counter.FlopCounterMode`` uses (2 FLOPs per multiply-add
-of every convolution and matrix product; what torchvision's ``weights.meta["_ops"]`` reports, as GFLOPS,
-is the multiply-adds), and credited to the modules running at that moment. The paper's "FLOPs" are
-multiply-adds too, so that is the unit used throughout: MACs. BN, ReLU and pooling are not counted, as in
-the paper. Output shapes are read with forward hooks during the same pass.
-
-Not FlopCounterMode itself: it tracks modules with process-wide hooks, and while it counts, a Grad-CAM
-``torch.autograd.grad`` in another request's thread fails ("A leaf node was passed to
-_will_engine_execute_node"; tested). ``_MacCounter`` is a dispatch mode (thread-local) with hooks on the
-counted model only; its totals equal FlopCounterMode's (tested against torchvision's metadata).
+Each network is built on PyTorch's ``meta`` device (shapes only, no memory, no weights needed) and run once
+on a 1x3x224x224 input (32x32 for the CIFAR nets), counted by ``macs``.
 """
 from __future__ import annotations
 
@@ -22,14 +12,13 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
 
 from ..base.paper import FIG3, TABLE1, TABLE3, TABLE6_PARAMS, net_label
 from ..base.settings import ANATOMY_FILE
 from ..base.stored import Stored
 from ..base.stored import read as read_stored
 from ..nets import cifar
+from .macs import MacCounter, count_macs, params
 
 IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
@@ -171,64 +160,6 @@ class Anatomy:
                 "paper": self.paper}
 
 
-class _MacCounter(TorchDispatchMode):
-    """Multiply-adds per module: each op's FLOPs by ``flop_registry`` (FlopCounterMode's formulas), halved,
-    credited to every module on the stack the forward hooks of ``model`` keep, and to "<global>"."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.stack: list[str] = []
-        self.flops: dict[str, int] = {"<global>": 0}
-        self.handles = []
-        for name, m in model.named_modules():
-            if name:
-                self.handles.append(m.register_forward_pre_hook(self._enter(name)))
-                self.handles.append(m.register_forward_hook(self._leave))
-
-    def _enter(self, name: str):
-        def hook(_m: nn.Module, _inputs: Any) -> None:
-            self.stack.append(name)
-        return hook
-
-    def _leave(self, _m: nn.Module, _inputs: Any, _output: Any) -> None:  # returns None: output unchanged
-        self.stack.pop()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        formula = flop_registry.get(func._overloadpacket)
-        if formula is not None:
-            flops = formula(*args, **kwargs, out_val=out)
-            for name in {"<global>", *self.stack}:
-                self.flops[name] = self.flops.get(name, 0) + flops
-        return out
-
-    def macs(self) -> dict[str, int]:
-        for h in self.handles:
-            h.remove()
-        return {name: flops // 2 for name, flops in self.flops.items()}
-
-
-def _count(model: nn.Module, size: int) -> tuple[dict[str, int], dict[str, list[int]]]:
-    """(MACs per module, by qualified name, "<global>" for the whole; output shape per module) from one
-    pass on the meta device."""
-    shapes: dict[str, list[int]] = {}
-    handles = [m.register_forward_hook(lambda _m, _i, out, n=name: shapes.__setitem__(n, list(out.shape[1:])))
-               for name, m in model.named_modules() if name]
-    counter = _MacCounter(model)
-    try:
-        with counter, torch.no_grad():
-            model(torch.empty(1, 3, size, size, device="meta"))
-    finally:
-        for h in handles:
-            h.remove()
-    return counter.macs(), shapes
-
-
-def _params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def _what(m: nn.Module) -> str:
     if isinstance(m, nn.Conv2d):
         k = m.kernel_size[0]
@@ -339,10 +270,10 @@ def count(name: str) -> Anatomy:
     with torch.device("meta"):
         model = build(name).eval()
     size = input_size(name)
-    macs, shapes = _count(model, size)
+    macs, shapes = count_macs(model, size)
 
     def layer(qualified: str, m: nn.Module) -> Layer:
-        return Layer(qualified, _what(m), shapes.get(qualified, []), _params(m), macs.get(qualified, 0))
+        return Layer(qualified, _what(m), shapes.get(qualified, []), params(m), macs.get(qualified, 0))
 
     blocks_of = _residual_blocks()
     stages = []
@@ -352,9 +283,9 @@ def count(name: str) -> Anatomy:
             is_block = residual and isinstance(m, blocks_of)
             if is_block:
                 layers = [layer(f"{qualified}.{n}", sub) for n, sub in m.named_modules() if isinstance(sub, SHOWN)]
-                blocks.append(Block(qualified, _shortcut(m), layers, _params(m), macs.get(qualified, 0)))
+                blocks.append(Block(qualified, _shortcut(m), layers, params(m), macs.get(qualified, 0)))
             else:
-                blocks.append(Block(qualified, "—", [layer(qualified, m)], _params(m), macs.get(qualified, 0)))
+                blocks.append(Block(qualified, "—", [layer(qualified, m)], params(m), macs.get(qualified, 0)))
         shape = shapes.get(members[-1][0], [])
         out = f"{shape[1]}×{shape[2]}" if len(shape) == 3 else "1×1"
         main = [m for _, m in members if isinstance(m, blocks_of)]
@@ -372,7 +303,7 @@ def count(name: str) -> Anatomy:
         for n, m in model.named_modules()
         if isinstance(m, (nn.Conv2d, nn.Linear)) and ".downsample" not in n and ".shortcut" not in n
     )
-    return Anatomy(name, label(name), size, _params(model), macs["<global>"], weight_layers, stages, _paper(name))
+    return Anatomy(name, label(name), size, params(model), macs["<global>"], weight_layers, stages, _paper(name))
 
 
 def _compress(items: list[str]) -> str:
@@ -425,7 +356,7 @@ def count_stride_on_first_1x1_macs(name: str) -> int:
     for layer in (model.layer2, model.layer3, model.layer4):
         first = layer[0]
         first.conv1.stride, first.conv2.stride = (2, 2), (1, 1)
-    macs, _ = _count(model, 224)
+    macs, _ = count_macs(model, 224)
     return macs["<global>"]
 
 
@@ -444,10 +375,10 @@ def count_block_comparison() -> list[dict[str, Any]]:
         ("bottleneck (ResNet-50/101/152): 1×1, 64 → 3×3, 64 → 1×1, 256, on 256-d", bottleneck(256, 64)),
     ):
         block = block.to("meta").eval()
-        counter = _MacCounter(block)
+        counter = MacCounter(block)
         with counter, torch.no_grad():
             block(torch.empty(1, block.conv1.in_channels, 56, 56, device="meta"))
-        out.append({"block": what, "params": _params(block), "macs": counter.macs()["<global>"]})
+        out.append({"block": what, "params": params(block), "macs": counter.macs()["<global>"]})
     return out
 
 
