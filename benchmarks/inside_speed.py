@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from resnet_demo.nets.train import device_label
+from resnet_demo.nets.trainer import device_label
 from resnet_demo.ui import inside as tab
 
 

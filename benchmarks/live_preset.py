@@ -27,7 +27,7 @@ from resnet_demo.base.settings import LIVE_PRESETS_FILE
 from resnet_demo.base.stored import cpu_name
 from resnet_demo.experiments import degradation
 from resnet_demo.nets import data
-from resnet_demo.nets.train import TrainConfig
+from resnet_demo.nets.trainer import TrainConfig
 from resnet_demo.serving import live, workers
 
 PREVIOUS = live.Preset("previous default (16x16, width 8, 300 iterations, lr 0.05, augmentation)",

@@ -5,7 +5,7 @@
 Defaults are the live demo's default preset. Baseline: torchvision-style training -- a Dataset of PIL
 images with per-sample Resize(size), RandomCrop(size, padding=4), RandomHorizontalFlip, ToTensor,
 Normalize, through a DataLoader, same model, same SGD.
-Ours: ``resnet_demo.nets.train.Trainer`` (uint8 tensors in memory, batched augmentation on tensors,
+Ours: ``resnet_demo.nets.trainer.Trainer`` (uint8 tensors in memory, batched augmentation on tensors,
 channels_last). Target (issue #7): ours / baseline >= 2.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> int:
 
     from resnet_demo.nets import data
     from resnet_demo.nets.cifar import cifar_net
-    from resnet_demo.nets.train import TrainConfig, Trainer
+    from resnet_demo.nets.trainer import TrainConfig, Trainer
 
     d = data.load_bundled()
     batch = args.batch

@@ -9,7 +9,8 @@ import torch
 
 from resnet_demo.nets import data, runs
 from resnet_demo.nets.cifar import cifar_net, load_checkpoint
-from resnet_demo.nets.train import TrainConfig, Trainer, main
+from resnet_demo.nets.train import main
+from resnet_demo.nets.trainer import TrainConfig, Trainer
 
 ROOT = __import__("conftest").ROOT
 

@@ -44,7 +44,7 @@ class Provenance:
 
     @classmethod
     def of_run(cls, run: dict[str, Any]) -> Provenance:
-        """A RUN's provenance: its device label carries the thread count (``train.device_label``)."""
+        """A RUN's provenance: its device label carries the thread count (``trainer.device_label``)."""
         machine, threads = split_threads(run.get("device", ""))
         return cls(run.get("command", ""), machine, threads, run.get("date", ""), run.get("wall_seconds"))
 

@@ -25,7 +25,7 @@ from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
 from ..nets.cifar import weight_layers
 from ..nets.data import normalize
-from ..nets.train import TrainConfig, Trainer
+from ..nets.trainer import TrainConfig, Trainer
 
 
 def norm_after(model: nn.Module, conv_name: str) -> nn.Module | None:

@@ -1,6 +1,6 @@
 """Live degradation demo: plain and residual nets at a shallow and a deep depth, trained side by side.
 
-Four ``train.Trainer``s with the same seed and the same batches. ``run_live`` steps trainers in turn in
+Four ``trainer.Trainer``s with the same seed and the same batches. ``run_live`` steps trainers in turn in
 this process; ``workers.Workers`` (what the app uses) runs them in two worker processes of one torch thread
 each, kept warm between runs: at width 8 and 16x16 the ops are too small for two threads to share one, so
 two processes stepping two nets each use both cores (``benchmarks/live_preset.py`` measures both designs).
@@ -21,7 +21,7 @@ from ..base.settings import LIVE_PRESETS_FILE
 from ..base.stored import Provenance
 from ..base.stored import read as read_stored
 from ..nets.data import CifarData
-from ..nets.train import TrainConfig, Trainer
+from ..nets.trainer import TrainConfig, Trainer
 
 
 @dataclass(frozen=True)
