@@ -105,6 +105,26 @@ def random_deletions(model: nn.Module, ks: Iterable[int], draws: int, seed: int)
     return out
 
 
+def _single_deletions(model: nn.Module, bs: list[BasicBlock], images: torch.Tensor, labels: torch.Tensor,
+                      batch: int, tick: Callable[[], None]) -> tuple[int, list[int]]:
+    """Wrong answers of the intact net, and of the net with each block deleted alone (0 where it cannot be)."""
+    wrong_single, wrong_base = [0] * len(bs), 0
+    for i0 in range(0, len(images), batch):
+        x, y = images[i0 : i0 + batch], labels[i0 : i0 + batch]
+        h = model.stem(x)
+        for i, block in enumerate(bs):
+            if deletable(block):
+                out = Deleted(block)(h)
+                for later in bs[i + 1 :]:
+                    out = later(out)
+                wrong_single[i] += (model.head(out).argmax(1) != y).sum().item()
+            tick()
+            h = block(h)
+        wrong_base += (model.head(h).argmax(1) != y).sum().item()
+        tick()
+    return wrong_base, wrong_single
+
+
 @torch.inference_mode()
 def compute(
     model: nn.Module,
@@ -127,8 +147,6 @@ def compute(
     bs = blocks(model)
     sets = random_deletions(model, ks, draws, seed)
     n = len(images)
-    wrong_single = [0] * len(bs)
-    wrong_base = 0
     total = len(range(0, n, batch)) * (len(bs) + 1 + len(sets))
     done = 0
 
@@ -138,19 +156,7 @@ def compute(
         if progress is not None:
             progress(done / total)
 
-    for i0 in range(0, n, batch):
-        x, y = images[i0 : i0 + batch], labels[i0 : i0 + batch]
-        h = model.stem(x)
-        for i, block in enumerate(bs):
-            if deletable(block):
-                out = Deleted(block)(h)
-                for later in bs[i + 1 :]:
-                    out = later(out)
-                wrong_single[i] += (model.head(out).argmax(1) != y).sum().item()
-            tick()
-            h = block(h)
-        wrong_base += (model.head(h).argmax(1) != y).sum().item()
-        tick()
+    wrong_base, wrong_single = _single_deletions(model, bs, images, labels, batch, tick)
     k_errors: dict[int, list[float]] = {}
     for k, idx in sets:
         with deleted(model, idx):

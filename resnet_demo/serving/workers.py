@@ -166,21 +166,7 @@ class Workers:
             check = StopCheck(should_stop, time_limit_s)
             last = check.t0
             while running:
-                for conn in wait([self._conns[i] for i in running], timeout=0.05):
-                    i = self._conns.index(conn)
-                    try:
-                        msg = conn.recv()
-                    except (EOFError, OSError):
-                        raise WorkerError("a training process ended unexpectedly") from None
-                    if msg[0] == "error":
-                        raise WorkerError(msg[1])
-                    if msg[0] == "end":
-                        running.discard(i)
-                        if latest[i].stopped and not stopped:  # a net diverged: stop the other worker
-                            stopped = latest[i].stopped
-                            self._stop(running)
-                    else:
-                        latest[i] = msg[1]
+                stopped = self._receive(running, latest, stopped)
                 now = time.perf_counter()
                 if not stopped and running and (stopped := check.reason()):
                     self._stop(running)
@@ -199,6 +185,27 @@ class Workers:
             raise
         finally:
             self.lock.release()
+
+    def _receive(self, running: set[int], latest: list[Snapshot | None], stopped: str | None) -> str | None:
+        """Read what the workers sent: snapshots into ``latest``; an end takes the worker out of ``running`` (and
+        a net that diverged there stops the other); an error, or a worker lost, raises WorkerError. Returns why
+        the run stopped early, if it did."""
+        for conn in wait([self._conns[i] for i in running], timeout=0.05):
+            i = self._conns.index(conn)
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                raise WorkerError("a training process ended unexpectedly") from None
+            if msg[0] == "error":
+                raise WorkerError(msg[1])
+            if msg[0] == "end":
+                running.discard(i)
+                if latest[i].stopped and not stopped:  # a net diverged: stop the other worker
+                    stopped = latest[i].stopped
+                    self._stop(running)
+            else:
+                latest[i] = msg[1]
+        return stopped
 
     def _stop(self, running: set[int]) -> None:
         for i in running:

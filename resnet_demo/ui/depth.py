@@ -170,6 +170,12 @@ def _preset_provenance() -> str:
 
 
 def build() -> None:
+    _build_stored()
+    _build_live()
+
+
+def _build_stored() -> None:
+    """The stored runs: curves, the sweep, error against depth, the table beside Table 6, downloads."""
     runs = list(_stored())
     names = [r["name"] for r in runs]
     gr.Markdown(
@@ -194,6 +200,9 @@ def build() -> None:
                 file_count="multiple", interactive=False)
     selected.change(stored_figure, selected, stored_plot, api_name=False, queue=False)
 
+
+def _build_live() -> None:
+    """The live run: its settings, Train/Stop/Clear, the progress line, the figure and the downloads."""
     gr.Markdown(
         "### Train it yourself, live\nTrains four nets side by side on the bundled CIFAR-10 subset, same "
         "seed and same batches: plain and residual at a shallow and a deep depth. The progress line shows how "

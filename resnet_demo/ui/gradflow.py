@@ -152,6 +152,22 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
 
 def build() -> tuple[list[gr.components.Component], list[gr.components.Component]]:
     """The tab; returns the components ``first_view`` and ``fig7`` fill when the page loads (see build_demo)."""
+    outputs = _build_race()
+    _build_imagenet()
+    gr.Markdown(
+        "### Fig. 7: layer responses of the trained nets\nThe std of each 3×3 layer's response (after BN, "
+        "before the ReLU or the addition), as the paper measures it. Only trained nets say something here: "
+        "at initialisation BN makes every response ~1 by construction.",
+        elem_id=links.elem_id("gradflow", "fig7"),
+    )
+    sentence = gr.Markdown()
+    figure = gr.Plot(label="Fig. 7")
+    return outputs, [sentence, figure]
+
+
+def _build_race() -> list[gr.components.Component]:
+    """The plain/residual race: its settings, the figure, the sentences and the step picker; returns the outputs
+    ``first_view`` fills."""
     gr.Markdown(
         "### What happens to the gradient in a deep plain net?\nThe paper (§4.1) says deep plain nets with BN "
         "do *not* fail because their gradients vanish: BN keeps them at non-zero norms, so the degradation has "
@@ -207,7 +223,11 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
                 [depth, batch_norm, steps, seed, *outputs, button], api_name=False, queue=False)
     result.change(_step_choices, result, shown, api_name=False, queue=False)
     shown.input(_show_step, [result, shown], plot, api_name=False, queue=False)
+    return outputs
 
+
+def _build_imagenet() -> None:
+    """ImageNet mode: a pretrained torchvision ResNet's gradient profile on the reader's image."""
     with gr.Accordion("ImageNet mode: a pretrained torchvision ResNet on your image", open=False):
         with gr.Row():
             image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=240)
@@ -229,16 +249,6 @@ def build() -> tuple[list[gr.components.Component], list[gr.components.Component
             concurrency_id="classify",
             time_limit=120,
         )
-
-    gr.Markdown(
-        "### Fig. 7: layer responses of the trained nets\nThe std of each 3×3 layer's response (after BN, "
-        "before the ReLU or the addition), as the paper measures it. Only trained nets say something here: "
-        "at initialisation BN makes every response ~1 by construction.",
-        elem_id=links.elem_id("gradflow", "fig7"),
-    )
-    sentence = gr.Markdown()
-    figure = gr.Plot(label="Fig. 7")
-    return outputs, [sentence, figure]
 
 
 def fig7():

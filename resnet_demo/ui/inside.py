@@ -165,6 +165,18 @@ def build() -> list[gr.components.Component]:
         "nets train, run on this project's trained CIFAR-10 checkpoints (plain and residual, "
         "`assets/checkpoints/`). Stored results show at once; each can be recomputed live."
     )
+    lesion_out = _build_lesion()
+    landscape_out = _build_landscape()
+    ratio_out = _build_ratios()
+    stored_files = [str(p) for p in sorted(INSIDE_DIR.glob("*.json"))]
+    if stored_files:
+        gr.File(stored_files, label="Download the stored results (JSON: lesion study, loss surfaces, F(x) ratios)",
+                file_count="multiple", interactive=False)
+    return [*lesion_out, *landscape_out, *ratio_out]
+
+
+def _build_lesion() -> list[gr.components.Component]:
+    """1. The lesion study: stored by depth, recomputed live on fewer images; returns its outputs."""
     with gr.Accordion("1. Lesion study: delete blocks from a trained net", open=True,
                       elem_id=links.elem_id("inside", "lesion")):
         gr.Markdown(paper.VEIT)
@@ -181,6 +193,25 @@ def build() -> list[gr.components.Component]:
             with gr.Column(min_width=340):
                 k_plot = gr.Plot(label="k random blocks deleted")
         lesion_json = gr.JSON(visible=False)
+    lesion_out = [single, k_plot, lesion_text, lesion_json]
+    go_lesion.click(
+        run_lesion,
+        [depth, images],
+        lesion_out,
+        show_progress="minimal",  # the stored result stays on screen until the new one arrives
+        api_name="lesion",
+        concurrency_id="inside",
+        concurrency_limit=1,
+        time_limit=int(settings().inside_limit_s) + 30,
+    )
+    depth.change(lesion_stored, depth, lesion_out, api_name=False, concurrency_id="inside_stored", concurrency_limit=8)
+    back_lesion.click(lesion_stored, depth, lesion_out, api_name=False, concurrency_id="inside_stored",
+                      concurrency_limit=8)
+    return lesion_out
+
+
+def _build_landscape() -> list[gr.components.Component]:
+    """2. The loss landscape: the stored surfaces (filled on page load, returned) and a live 1-D slice."""
     with gr.Accordion("2. Loss landscape around the trained weights", open=True,
                       elem_id=links.elem_id("inside", "landscape")):
         gr.Markdown(paper.LI)
@@ -209,6 +240,20 @@ def build() -> list[gr.components.Component]:
             slice_text = gr.Markdown()
             slice_plot = gr.Plot(label="1-D slice")
         slice_json = gr.JSON(visible=False)
+    go_slice.click(lambda: gr.update(visible=True), None, slice_box, api_name=False, queue=False).then(
+        loss_slice,
+        [slice_depth, slice_images, points],
+        [slice_plot, slice_text, slice_json],
+        api_name="loss_slice",
+        concurrency_id="inside",
+        concurrency_limit=1,
+        time_limit=int(settings().inside_limit_s) + 30,
+    )
+    return [surface_plain, surface_res, contour_plain, contour_res, land_text]
+
+
+def _build_ratios() -> list[gr.components.Component]:
+    """3. How small F(x) is: the ratios per block (filled on page load, returned)."""
     with gr.Accordion("3. How small is F(x)?", open=True, elem_id=links.elem_id("inside", "ratios")):
         gr.Markdown(
             "The paper's reason for residual learning: “if an identity mapping were optimal, it would be "
@@ -219,33 +264,6 @@ def build() -> list[gr.components.Component]:
         ratio_plot = gr.Plot(label="RMS(F(x)) / RMS(x)")
         ratio_json = gr.JSON(visible=False)
         go_ratio = gr.Button("Recompute", visible=False)
-    stored_files = [str(p) for p in sorted(INSIDE_DIR.glob("*.json"))]
-    if stored_files:
-        gr.File(stored_files, label="Download the stored results (JSON: lesion study, loss surfaces, F(x) ratios)",
-                file_count="multiple", interactive=False)
-    lesion_out = [single, k_plot, lesion_text, lesion_json]
-    go_lesion.click(
-        run_lesion,
-        [depth, images],
-        lesion_out,
-        show_progress="minimal",  # the stored result stays on screen until the new one arrives
-        api_name="lesion",
-        concurrency_id="inside",
-        concurrency_limit=1,
-        time_limit=int(settings().inside_limit_s) + 30,
-    )
-    depth.change(lesion_stored, depth, lesion_out, api_name=False, concurrency_id="inside_stored", concurrency_limit=8)
-    back_lesion.click(lesion_stored, depth, lesion_out, api_name=False, concurrency_id="inside_stored",
-                      concurrency_limit=8)
-    go_slice.click(lambda: gr.update(visible=True), None, slice_box, api_name=False, queue=False).then(
-        loss_slice,
-        [slice_depth, slice_images, points],
-        [slice_plot, slice_text, slice_json],
-        api_name="loss_slice",
-        concurrency_id="inside",
-        concurrency_limit=1,
-        time_limit=int(settings().inside_limit_s) + 30,
-    )
     go_ratio.click(
         block_ratios,
         None,
@@ -254,14 +272,4 @@ def build() -> list[gr.components.Component]:
         concurrency_id="inside_stored",
         concurrency_limit=8,
     )
-    return [
-        *lesion_out,
-        surface_plain,
-        surface_res,
-        contour_plain,
-        contour_res,
-        land_text,
-        ratio_plot,
-        ratio_text,
-        ratio_json,
-    ]
+    return [ratio_plot, ratio_text, ratio_json]
