@@ -57,3 +57,14 @@ def test_resize_area_downsamples():
 def test_load_rejects_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         data.load(str(tmp_path / "nope"))
+
+
+def test_the_shipped_subset_is_what_its_script_makes(tmp_path):
+    """assets/cifar10_subset.npz is reproduced, byte for byte, by python -m scripts.bundle_subset."""
+    from resnet_demo.base.settings import BUNDLED_DATA
+    from scripts.bundle_subset import build_bundle
+
+    build_bundle(shared("cifar10-jpeg"), tmp_path / "subset.npz")
+    with np.load(tmp_path / "subset.npz") as made, np.load(BUNDLED_DATA) as shipped:
+        assert sorted(made.files) == sorted(shipped.files)
+        assert all(np.array_equal(made[k], shipped[k]) for k in shipped.files)

@@ -1,26 +1,22 @@
 """CPU settings that every thread doing torch work needs, and the one thread the server's requests use.
 
-Deep random-init nets produce denormal floats, which are ~15x slower on x86 (ResNet-152: 200 ms ->
-2,960 ms). ``torch.set_flush_denormal`` sets FTZ/DAZ for the *calling* thread only. OpenMP worker
-threads are created lazily by the first parallel region a thread runs and inherit that thread's
-floating-point environment when they are created (pthread_create copies it), so calling this at the
-start of every request handler -- before its first torch op -- covers the handler thread and its team.
+Denormals: deep random-init nets produce denormal floats, which are far slower on x86.
+``torch.set_flush_denormal`` sets FTZ/DAZ for the *calling* thread only. OpenMP worker threads are created
+lazily by the first parallel region a thread runs and inherit that thread's floating-point environment when
+they are created (pthread_create copies it), so calling ``flush_denormals`` at the start of every request
+handler, before its first torch op, covers the handler thread and its team.
 
-Why one inference thread: torch's OpenMP (GNU libgomp) gives every thread that runs a parallel region a
-team of its own, and keeps it while that thread lives. Once more threads are in teams than there are
-CPUs, libgomp makes every team's workers sleep after each parallel region instead of spinning, and each
-of the hundreds of regions in a forward pass then waits for a wake-up. A server runs requests on a pool
-of threads, so after a few requests every torch call in the process was slower: measured on 2 vCPUs
-(Zen 4), CIFAR ResNet-20 forward + Grad-CAM 2.5 ms, and 6.7 ms once two other threads that had run
-torch were alive (back to 2.5 ms when they ended). ``on_inference_thread`` runs a request's torch work
-on one long-lived thread instead, so one team serves them all.
+One inference thread: torch's OpenMP (GNU libgomp) gives every thread that runs a parallel region a team of
+its own, and keeps it while that thread lives. Once more threads are in teams than there are CPUs, libgomp
+makes every team's workers sleep after each parallel region instead of spinning, and each of the hundreds of
+regions in a forward pass then waits for a wake-up. ``on_inference_thread`` runs every request's torch work on
+one long-lived thread, so one team serves them all.
 
-Small nets on one thread: a CIFAR net at batch 1 runs hundreds of parallel regions of a few microseconds,
-and a second OpenMP thread only adds the hand-offs; when requests come with pauses between them, its worker
-has gone to sleep and each region waits for its wake-up. Measured in one process on 2 vCPUs (Zen 4),
-CIFAR ResNet-20 forward + Grad-CAM: 2.4 ms on 2 threads and 1.9 ms on 1 called back to back; 13 ms on 2
-threads and 2.4 ms on 1 with 50 ms between calls. ``torch_threads`` sets the count for one block on the
-calling thread only (OpenMP's thread count is per thread: other threads keep theirs).
+Small nets on one thread: a CIFAR net at batch 1 runs hundreds of parallel regions of a few microseconds, and
+a second OpenMP thread only adds the hand-offs. ``torch_threads`` sets the count for one block on the calling
+thread only (OpenMP's thread count is per thread: other threads keep theirs).
+
+The measurements behind each choice: docs/performance.md ("Model time inside the server").
 """
 from __future__ import annotations
 

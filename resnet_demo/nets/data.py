@@ -63,7 +63,7 @@ def _interleave(labels: list[int]) -> list[int]:
     return order
 
 
-def _folder_files(split_dir: Path, per_class: int | None = None) -> tuple[list[Path], list[int]]:
+def folder_files(split_dir: Path, per_class: int | None = None) -> tuple[list[Path], list[int]]:
     classes = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
     if tuple(classes) != CLASSES:
         raise ValueError(f"{split_dir} should hold the 10 CIFAR-10 class folders {CLASSES}, found {classes}")
@@ -86,24 +86,11 @@ def load_image_folder(root: str | os.PathLike, per_class_train: int | None = Non
     root = Path(root)
     splits = []
     for split, per_class in (("train", per_class_train), ("test", per_class_test)):
-        files, labels = _folder_files(root / split, per_class)
+        files, labels = folder_files(root / split, per_class)
         splits += list(_stack([_decode(f.read_bytes()) for f in files], labels))
     return CifarData(
         *splits, name=f"CIFAR-10 image folder '{root.name}' ({len(splits[0])} train / {len(splits[2])} test)"
     )
-
-
-def build_bundle(root: str | os.PathLike, out: str | os.PathLike, per_class_train: int, per_class_test: int) -> None:
-    """Write the bundled subset: the chosen files' bytes, concatenated, with offsets and labels."""
-    arrays = {}
-    for split, per_class in (("train", per_class_train), ("test", per_class_test)):
-        files, labels = _folder_files(Path(root) / split, per_class)
-        blobs = [f.read_bytes() for f in files]
-        arrays[f"{split}_bytes"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-        arrays[f"{split}_offsets"] = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-        arrays[f"{split}_labels"] = np.asarray(labels, dtype=np.int64)
-        arrays[f"{split}_files"] = np.asarray([f"{f.parent.name}/{f.name}" for f in files])
-    np.savez(out, **arrays)
 
 
 def load_bundled(path: str | os.PathLike = BUNDLED) -> CifarData:
