@@ -3,6 +3,7 @@ sentences computed from their errors, and the stored runs beside the paper's Tab
 tab for the stored runs and for live runs alike."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -111,35 +112,54 @@ def params(run: dict[str, Any]) -> int:
     return count_params(net)
 
 
-def results_table(runs: list[dict[str, Any]], noise: Noise | None = None) -> str:
-    """Our runs beside the paper's Table 6: every number read from the runs, the modules or paper.py; each error
-    with ± twice its noise (``noise``), and the seed spread where extra seeds are stored."""
+@dataclasses.dataclass(frozen=True)
+class ResultRow:
+    """One stored run beside the paper's Table 6: its final errors (``noise.single``: seed 0's, the run the curves
+    show, with its noise), the spread over seeds where extra seeds are stored, and the paper's number."""
+    name: str
+    params: int
+    iterations: int
+    train: Diff | None
+    test: Diff | None
+    seeds: dict[str, Any] | None   # spread(...) of the test error over the stored seeds
+    paper: float | None            # the paper's test error (%), residual nets of Table 6 only
+    test_images: int | None
+
+
+def results_rows(runs: list[dict[str, Any]], noise: Noise | None = None) -> list[ResultRow]:
     noise = noise or Noise(runs)
     paper = CIFAR10_TEST_ERROR["resnet"]
-    tested = sorted({r["test_images"] for r in runs if "test_images" in r})
+    rows = []
+    for r in runs:
+        label = _short(r)
+        train, test = (noise.single(label, key) if final(r[key]) is not None else None
+                       for key in ("train_error", "test_error"))
+        seeds = spread(noise.groups[label], "test_error") if noise.seeds(label) > 1 else None
+        theirs = paper.get(r["depth"]) if r["arch"] == "residual" else None
+        rows.append(ResultRow(r["name"], params(r), r["iterations"][-1], train, test, seeds, theirs,
+                              r.get("test_images")))
+    return rows
+
+
+def results_table(runs: list[dict[str, Any]], noise: Noise | None = None) -> str:
+    """Our runs beside the paper's Table 6 (``results_rows``): each error with ± twice its noise, and the seed
+    spread where extra seeds are stored."""
+    rows = results_rows(runs, noise)
+    tested = sorted({r.test_images for r in rows if r.test_images})
     on = f", {tested[0]:,} JPEG test images" if len(tested) == 1 else ""
-    seeded = any(noise.seeds(_short(r)) > 1 for r in runs)
+    seeded = any(r.seeds for r in rows)
     lines = [f"| run | params | our iterations | final training error | final test error{on} "
              + ("| test error over seeds " if seeded else "")
              + "| the paper's test error (64k iterations, original CIFAR-10) |",
              "|---|---|---|---|---|" + ("---|" if seeded else "") + "---|"]
-    for r in runs:
-        label = _short(r)
-        cells = []
-        for key in ("train_error", "test_error"):
-            if final(r[key]) is None:
-                cells.append("—")
-                continue
-            one = noise.single(label, key)  # seed 0's, the run the curves show
-            cells.append(f"{one.value:.2f}% ± {one.margin:.2f}")
+    for r in rows:
+        cells = ["—" if d is None else f"{d.value:.2f}% ± {d.margin:.2f}" for d in (r.train, r.test)]
         if seeded:
-            sp = spread(noise.groups[label], "test_error")
-            cells.append(f"{sp['mean']:.2f}% ± {sp['sd']:.2f} s.d., {len(sp['values'])} seeds" if sp["sd"] is not None
-                         else "one seed")
-        theirs = (
-            f"{paper[r['depth']]}%" if r["arch"] == "residual" and r["depth"] in paper else "— (plotted in Fig. 6 only)"
-        )
-        lines.append(f"| {r['name']} | {params(r) / 1e6:.2f} M | {r['iterations'][-1]:,} | " + " | ".join(cells)
+            sp = r.seeds
+            cells.append(f"{sp['mean']:.2f}% ± {sp['sd']:.2f} s.d., {len(sp['values'])} seeds"
+                         if sp and sp["sd"] is not None else "one seed")
+        theirs = f"{r.paper}%" if r.paper is not None else "— (plotted in Fig. 6 only)"
+        lines.append(f"| {r.name} | {r.params / 1e6:.2f} M | {r.iterations:,} | " + " | ".join(cells)
                      + f" | {theirs} |")
     return ("\n".join(lines) + "\n\n± is twice the standard error (the noise rule: the Paper tab says how it is "
             "measured). Our test set is the JPEG re-encoded copy of CIFAR-10, not the paper's: the columns differ "
@@ -147,19 +167,14 @@ def results_table(runs: list[dict[str, Any]], noise: Noise | None = None) -> str
 
 
 def results_csv(runs: list[dict[str, Any]], noise: Noise | None = None) -> str:
-    """The table beside the paper's as CSV: errors in %, each with ± twice its noise (``results_table``)."""
-    noise = noise or Noise(runs)
-    paper = CIFAR10_TEST_ERROR["resnet"]
+    """The table beside the paper's as CSV (``results_rows``): errors in %, each with ± twice its noise."""
     lines = ["run,params,iterations,train_error_pct,train_error_pm,test_error_pct,test_error_pm,test_images,"
              "paper_test_error_pct"]
-    for r in runs:
-        label, cells = _short(r), []
-        for key in ("train_error", "test_error"):
-            one = noise.single(label, key) if final(r[key]) is not None else None
-            cells += ["", ""] if one is None else [f"{one.value:.2f}", f"{one.margin:.2f}"]
-        theirs = paper.get(r["depth"], "") if r["arch"] == "residual" else ""
-        lines.append(f"{r['name']},{params(r)},{r['iterations'][-1]},{','.join(cells)},{r.get('test_images', '')},"
-                     f"{theirs}")
+    for r in results_rows(runs, noise):
+        cells = [c for d in (r.train, r.test)
+                 for c in (("", "") if d is None else (f"{d.value:.2f}", f"{d.margin:.2f}"))]
+        theirs = "" if r.paper is None else r.paper
+        lines.append(f"{r.name},{r.params},{r.iterations},{','.join(cells)},{r.test_images or ''},{theirs}")
     return "\n".join(lines) + "\n"
 
 
