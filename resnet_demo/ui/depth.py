@@ -10,6 +10,7 @@ import gradio as gr
 from ..base.settings import settings
 from ..base.stored import how_computed
 from ..experiments import degradation
+from ..experiments.noise import Noise
 from ..nets.cifar import is_6n_plus_2
 from ..nets.runs import stored_runs, to_csv
 from ..serving import live, workers
@@ -52,7 +53,7 @@ DOWNLOADS = TempSlots("resnet-lab-live", slots=16)  # live runs are one at a tim
 STORED_DOWNLOADS = TempSlots("resnet-lab-stored", slots=1)  # written once, when the app is built
 
 
-def stored_downloads(runs: list[dict[str, Any]]) -> list[str]:
+def stored_downloads(runs: list[dict[str, Any]], noise: Noise | None = None) -> list[str]:
     """The stored runs as served files: every run (RUN JSON, as in assets/runs/), their curves in one CSV, and the
     table beside the paper's (CSV, with each error's noise)."""
     folder = STORED_DOWNLOADS.next()
@@ -67,7 +68,7 @@ def stored_downloads(runs: list[dict[str, Any]]) -> list[str]:
         rows += [f"{r['name']},{line}" for line in to_csv(r).splitlines()[1:]]
     curves.write_text("\n".join(rows) + "\n")
     table = folder / "stored-runs-table.csv"
-    table.write_text(degradation.results_csv(runs))
+    table.write_text(degradation.results_csv(runs, noise))
     return [str(curves), str(table), *paths]
 
 
@@ -187,17 +188,19 @@ def _build_stored() -> None:
     )
     selected = gr.CheckboxGroup(names, value=names, label="Runs to show")
     stored_plot = gr.Plot(stored_figure(names), label="Stored runs")
-    gr.Markdown(degradation.stored_summary(runs))
-    sweep = degradation.sweep_summary(runs)
+    noise = Noise(runs)  # the stored runs' noise, measured once for every sentence and table below
+    gr.Markdown(degradation.stored_summary(runs, noise))
+    sweep = degradation.sweep_summary(runs, noise)
     if sweep:
         gr.Markdown(sweep, elem_id=links.elem_id("depth", "sweep"))
     if len({r["depth"] for r in runs}) >= 2:
-        gr.Plot(plots.error_vs_depth(runs), label="Error against depth")
-    gr.Markdown(degradation.results_table(runs) + how_computed(degradation.results_provenance(runs)) if runs
+        gr.Plot(plots.error_vs_depth(runs, noise), label="Error against depth")
+    gr.Markdown(degradation.results_table(runs, noise) + how_computed(degradation.results_provenance(runs, noise))
+                if runs
                 else "No stored runs found in assets/runs/.", elem_id=links.elem_id("depth", "table6"))
     if runs:
-        gr.File(stored_downloads(runs), label="Download the stored runs: curves and table (CSV), each run (RUN JSON)",
-                file_count="multiple", interactive=False)
+        gr.File(stored_downloads(runs, noise), file_count="multiple", interactive=False,
+                label="Download the stored runs: curves and table (CSV), each run (RUN JSON)")
     selected.change(stored_figure, selected, stored_plot, api_name=False, queue=False)
 
 

@@ -144,10 +144,11 @@ def error_curves(runs: list[dict[str, Any]], *, title: str | None = None) -> go.
     return fig
 
 
-def error_points(runs: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[float | None, float | None]]:
+def error_points(runs: list[dict[str, Any]], noise: Noise | None = None
+                 ) -> dict[tuple[str, str], tuple[float | None, float | None]]:
     """{(net label, "train_error" or "test_error"): (final error in %, the mean over the net's stored seeds; ± twice
     its noise σ)} for every run: what the error-against-depth figures draw."""
-    noise = Noise(runs)
+    noise = noise or Noise(runs)
     out = {}
     for r in runs:
         label = net_label(r["arch"], r["depth"])
@@ -161,12 +162,12 @@ def error_points(runs: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[floa
 
 
 @_styled
-def error_vs_depth(runs: list[dict[str, Any]]) -> go.Figure:
+def error_vs_depth(runs: list[dict[str, Any]], noise: Noise | None = None) -> go.Figure:
     """Final training and test error of each stored net against its depth, plain and residual: degradation in one
     picture (dashed = training, solid = test, as in the curves; square = plain, circle = residual), each point with
     a bar of ±2 standard errors (``noise``): a step shorter than its bars is within noise."""
     fig = go.Figure()
-    points = error_points(runs)
+    points = error_points(runs, noise)
     for arch, symbol in KIND_SYMBOL.items():
         mine = of_kind(runs, arch)
         if not mine:
