@@ -2,7 +2,7 @@
 
     python -m scripts.inside_trained [--what lesion landscape responses] [--threads 2]
 
-- assets/inside/lesion.json: the lesion study (resnet_demo.experiments.lesion.compute) of every shipped checkpoint
+- assets/inside/lesion.json: the lesion study (resnet_demo.experiments.lesion.study) of every shipped checkpoint
   (resnet_demo.experiments.lesion.available: plain-20/ResNet-20, plain-56/ResNet-56, and ResNet-110 alone, no plain-110
   being trained) on the 1,000 bundled test images: each block deleted alone, then k = 1..10 random deletable
   blocks, 10 draws per k (seed 0).
@@ -62,7 +62,7 @@ def compute_lesion(data) -> None:
         for arch in archs:
             stem = cifar.checkpoint_stem(arch, depth)
             m, info = model(stem)
-            pair[arch] = {**lesion.compute(m, x, y, ks=LESION["ks"], draws=LESION["draws"], seed=LESION["seed"]),
+            pair[arch] = {**lesion.study(m, x, y, ks=LESION["ks"], draws=LESION["draws"], seed=LESION["seed"]),
                           **info}
             print(f"{stem}: baseline {pair[arch]['baseline']:.4f} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         pairs[str(depth)] = pair
@@ -91,7 +91,8 @@ def compute_landscape(data) -> None:
 
 def compute_responses() -> None:
     t0 = time.perf_counter()
-    fig7, ratios = responses.measure_responses(), responses.measure_ratios()
+    computed = responses.compute()
+    fig7, ratios = computed["fig7"], computed["ratios"]
     write("responses.json", {"setup": {"images": responses.RESPONSE_IMAGES, "ratio_images": responses.RATIO_IMAGES},
                              "fig7": fig7, "ratios": ratios}, t0)
 

@@ -115,7 +115,7 @@ def test_the_stored_counts_are_what_counting_gives_now():
     for key in ("networks", "stride_on_first_1x1_macs", "block_comparison"):
         assert stored[key] == now[key], f"assets/anatomy.json is stale ({key}): python -m scripts.anatomy_counts"
     assert set(stored["provenance"]) == {"command", "machine", "threads", "date", "wall_s", "notes"}
-    assert anatomy.anatomy("resnet50") == anatomy.count("resnet50")  # the stored entry reads back whole
+    assert anatomy.anatomy("resnet50") == anatomy.compute("resnet50")  # the stored entry reads back whole
 
 
 def test_unknown_names_are_refused():
@@ -131,9 +131,9 @@ def test_counts_made_at_the_same_time_do_not_mix():
     names = ["resnet50", "cifar-resnet110-C", "vgg19", "resnet152"]
     alone = {}
     for name in names:
-        anatomy.count.cache_clear()
-        alone[name] = [(s.params, s.macs) for s in anatomy.count(name).stages]
-    anatomy.count.cache_clear()
+        anatomy.compute.cache_clear()
+        alone[name] = [(s.params, s.macs) for s in anatomy.compute(name).stages]
+    anatomy.compute.cache_clear()
     together = {}
 
     def count(name):
@@ -148,9 +148,9 @@ def test_counts_made_at_the_same_time_do_not_mix():
     for t in threads:
         t.join(timeout=120)
     for name in names:
-        stages = anatomy.count(name).stages
+        stages = anatomy.compute(name).stages
         assert [(s.params, s.macs) for s in stages] == alone[name]
-        assert together[name]["<global>"] == anatomy.count(name).macs
+        assert together[name]["<global>"] == anatomy.compute(name).macs
         assert together[name] == macs.count_macs(anatomy.build(name).to("meta").eval(), anatomy.input_size(name))[0]
 
 
@@ -164,8 +164,8 @@ def test_counting_does_not_disturb_gradients_in_other_threads():
 
     def count_forever():
         while not stop.is_set():
-            anatomy.count.cache_clear()
-            anatomy.count("cifar-resnet56")
+            anatomy.compute.cache_clear()
+            anatomy.compute("cifar-resnet56")
 
     worker = threading.Thread(target=count_forever)
     worker.start()

@@ -37,7 +37,7 @@ def trained(stem: str) -> nn.Module:
 
 def test_deleting_nothing_gives_the_intact_error_exactly(test_batch):
     model = trained("resnet20")
-    result = lesion.compute(model, *test_batch, ks=[], draws=1)
+    result = lesion.study(model, *test_batch, ks=[], draws=1)
     assert result["baseline"] == lesion.error(model, *test_batch)
     with lesion.deleted(model, []):
         assert lesion.error(model, *test_batch) == result["baseline"]
@@ -45,7 +45,7 @@ def test_deleting_nothing_gives_the_intact_error_exactly(test_batch):
 
 def test_a_deleted_residual_block_equals_its_branch_zeroed(test_batch):
     model = trained("resnet20")
-    result = lesion.compute(model, *test_batch, ks=[3], draws=1, seed=4)
+    result = lesion.study(model, *test_batch, ks=[3], draws=1, seed=4)
     for i in (0, 3, 6, 8):  # 3 and 6 are the downsampling blocks (option A shortcut)
         ref = copy.deepcopy(model)
         with torch.no_grad():
@@ -66,7 +66,7 @@ def test_a_deleted_residual_block_equals_its_branch_zeroed(test_batch):
 
 def test_a_deleted_plain_block_equals_the_identity_and_downsampling_ones_cannot_go(test_batch):
     model = trained("plain20")
-    result = lesion.compute(model, *test_batch, ks=[], draws=1)
+    result = lesion.study(model, *test_batch, ks=[], draws=1)
     for i, s in enumerate(result["single"]):
         if i in (3, 6):
             assert s["error"] is None and s["downsampling"]
@@ -238,7 +238,7 @@ def test_stored_responses_and_ratios_are_reproduced():
     from resnet_demo.base.settings import INSIDE_DIR
 
     stored = json.loads((INSIDE_DIR / "responses.json").read_text())
-    for key, now in (("fig7", responses.measure_responses()), ("ratios", responses.measure_ratios())):
+    for key, now in (responses.compute().items()):
         assert set(stored[key]) == set(now), key
         for name, values in now.items():
             assert stored[key][name] == pytest.approx(values, rel=1e-4), (key, name)

@@ -259,13 +259,13 @@ def _from_dict(d: dict[str, Any]) -> Anatomy:
 
 @functools.lru_cache(maxsize=64)
 def anatomy(name: str) -> Anatomy:
-    """Every count for one network: stored (``stored``) where it is, else counted (``count``)."""
+    """Every count for one network: stored (``stored``) where it is, else counted now (``compute``)."""
     entry = _stored_data().get("networks", {}).get(name)
-    return _from_dict(entry) if entry is not None else count(name)
+    return _from_dict(entry) if entry is not None else compute(name)
 
 
 @functools.lru_cache(maxsize=64)
-def count(name: str) -> Anatomy:
+def compute(name: str) -> Anatomy:
     """Every count for one network, counted from its module on the meta device (~0.2 s on 2 vCPU)."""
     with torch.device("meta"):
         model = build(name).eval()
@@ -385,7 +385,7 @@ def count_block_comparison() -> list[dict[str, Any]]:
 def counts() -> dict[str, Any]:
     """What assets/anatomy.json holds, counted now: every network the tab offers, the paper's stride layout for
     ResNet-50/101/152, and Fig. 5's two blocks."""
-    return {"networks": {name: asdict(count(name)) for name in network_names()},
+    return {"networks": {name: asdict(compute(name)) for name in network_names()},
             "stride_on_first_1x1_macs": {f"resnet{d}": count_stride_on_first_1x1_macs(f"resnet{d}")
                                          for d in (50, 101, 152)},
             "block_comparison": count_block_comparison()}

@@ -204,7 +204,7 @@ def slice_summary(results: dict[str, dict[str, Any]], depth: int) -> str:
     return "; ".join(parts) + "." + reading
 
 
-def compute_slices(depth: int, images: torch.Tensor, labels: torch.Tensor, points: int, limit_s: float,
+def compute(depth: int, images: torch.Tensor, labels: torch.Tensor, points: int, limit_s: float,
                    progress: Callable[[float, str], None]) -> tuple[dict[str, Any], float]:
     """The 1-D loss slice of the trained plain net and ResNet of that depth, live: ({arch: slice}, seconds)."""
     return per_net(depth, ("plain", "residual"), "walking along the direction,", limit_s, progress,

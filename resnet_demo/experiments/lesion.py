@@ -126,7 +126,7 @@ def _single_deletions(model: nn.Module, bs: list[BasicBlock], images: torch.Tens
 
 
 @torch.inference_mode()
-def compute(
+def study(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -305,8 +305,8 @@ def per_net(depth: int, order: tuple[str, ...], doing: str, limit_s: float,
     return out, time.perf_counter() - t0
 
 
-def compute_pair(depth: int, images: torch.Tensor, labels: torch.Tensor, draws: int, limit_s: float,
+def compute(depth: int, images: torch.Tensor, labels: torch.Tensor, draws: int, limit_s: float,
                  progress: Callable[[float, str], None]) -> tuple[dict[str, Any], float]:
     """The lesion study of every trained net of that depth (ResNet first), live: ({arch: study}, seconds)."""
     return per_net(depth, available()[depth], "deleting blocks of", limit_s, progress,
-                   lambda model, report: compute(model, images, labels, draws=draws, seed=0, progress=report))
+                   lambda model, report: study(model, images, labels, draws=draws, seed=0, progress=report))

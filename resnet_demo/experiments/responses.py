@@ -67,6 +67,12 @@ def stored() -> Stored | None:
     return read_stored(RESPONSES_FILE)
 
 
+def compute() -> dict[str, dict[str, list[float]]]:
+    """Fig. 7 and the F(x) ratios measured now on this project's checkpoints (what ``stored`` holds): {"fig7":
+    {net: stds}, "ratios": {net: ratios}}."""
+    return {"fig7": _fig7(), "ratios": _ratios()}
+
+
 def stored_part(key: str) -> dict[str, list[float]] | None:
     """One series of the stored file ("fig7" or "ratios"), None where there is none."""
     s = stored()
@@ -75,18 +81,18 @@ def stored_part(key: str) -> dict[str, list[float]] | None:
 
 def trained_responses() -> tuple[dict[str, list[float]], str]:
     """Fig. 7 on this project's trained checkpoints (stored, else measured): {net: stds} and the sentence."""
-    series = stored_part("fig7") or measure_responses()
+    series = stored_part("fig7") or _fig7()
     return series, responses_sentence(series)
 
 
 def trained_ratios() -> tuple[dict[str, list[float]], str]:
     """The F(x) ratios of the trained nets and of one at initialisation (stored, else measured), and the sentence."""
-    series = stored_part("ratios") or measure_ratios()
+    series = stored_part("ratios") or _ratios()
     return series, ratios_sentence(series)
 
 
 @functools.lru_cache(maxsize=1)
-def measure_responses() -> dict[str, list[float]]:
+def _fig7() -> dict[str, list[float]]:
     """Fig. 7 on this project's trained checkpoints, in eval mode, over RESPONSE_IMAGES bundled test images:
     {net: stds}."""
     checkpoints = cifar.checkpoints()
@@ -168,7 +174,7 @@ def block_ratios(model: nn.Module, images: torch.Tensor, *, train_mode: bool = F
 
 
 @functools.lru_cache(maxsize=1)
-def measure_ratios() -> dict[str, list[float]]:
+def _ratios() -> dict[str, list[float]]:
     """``block_ratios`` of the trained ResNet-20 and -56 (eval mode) and of a ResNet-56 at initialisation (seed 0,
     each batch's own BN statistics, as training sees it), over RATIO_IMAGES bundled test images."""
     x = normalize(bundled().x_test[:RATIO_IMAGES])

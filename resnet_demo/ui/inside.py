@@ -92,7 +92,7 @@ def run_lesion(depth: Any, images: Any, progress=gr.Progress()):
     data = bundled()
     x, y = normalize(data.x_test[:images]), data.y_test[:images]  # class-balanced subset, first N
     bar = lambda f, desc: progress(f, desc=desc)  # noqa: E731
-    pair, took = _run(lambda: lesion.compute_pair(depth, x, y, LIVE_DRAWS, settings().inside_limit_s, bar),
+    pair, took = _run(lambda: lesion.compute(depth, x, y, LIVE_DRAWS, settings().inside_limit_s, bar),
                       "fewer images")
     footer = f"\n\n*Computed live: {images} bundled test images, {LIVE_DRAWS} draws per k, in {took:.1f} s.*"
     return _lesion_outputs(pair, depth, footer)
@@ -131,7 +131,7 @@ def loss_slice(depth: Any, images: Any, points: Any, progress=gr.Progress()):
     data = bundled()
     x, y = normalize(data.x_train[:images]), data.y_train[:images]
     bar = lambda f, desc: progress(f, desc=desc)  # noqa: E731
-    results, took = _run(lambda: landscape.compute_slices(depth, x, y, points, settings().inside_limit_s, bar),
+    results, took = _run(lambda: landscape.compute(depth, x, y, points, settings().inside_limit_s, bar),
                          "fewer images or points")
     text = (
         landscape.slice_summary(results, depth) + f"\n\n*Computed live: {points} points, {images} bundled "
