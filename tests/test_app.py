@@ -253,3 +253,13 @@ def test_bad_files_through_classify_get_a_prediction_or_a_clear_error(client, tm
     label, _, _ = client.predict(handle_file(str(photo())), "", "resnet18", api_name="/classify")
     assert len(label["confidences"]) == 5  # still serving
     assert _rss_mb() - rss_before < 400, "memory grew while serving bad files"
+
+
+def test_shortcut_lab_endpoint(client):
+    """/shortcut_lab (#43): the stored profiles of the variants asked for, their closed forms, and a refusal."""
+    _, text, lab = client.predict(["identity", "scale"], 56, 50, api_name="/shortcut_lab")
+    assert [p["variant"] for p in lab["profiles"]] == ["identity", "scale"]
+    assert all(p["steps"] == [0, 50] and len(p["grads"][0]) == 28 for p in lab["profiles"])
+    assert lab["profiles"][1]["closed_form"] == pytest.approx(0.5 ** 27) and "λ^27" in text
+    with pytest.raises(AppError, match="one to four"):
+        client.predict([], 56, 0, api_name="/shortcut_lab")

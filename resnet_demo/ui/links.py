@@ -17,7 +17,7 @@ SECTIONS = {
     "paper": ("why", "claims"),
     "classify": ("classify", "stream"),
     "depth": ("stored", "sweep", "table6", "live"),
-    "gradflow": ("gradients", "fig7"),
+    "gradflow": ("gradients", "fig7", "shortcuts"),
     "anatomy": ("network",),
     "inside": ("lesion", "landscape", "ratios"),
 }

@@ -277,3 +277,30 @@ def grad_trajectory(record: dict[str, Any], step: int | None = None) -> go.Figur
     fig.update_layout(title=f"Training step {steps[i]}", height=760, margin={"l": 60, "r": 10, "t": 90, "b": 40},
                       hovermode="closest")
     return fig
+
+
+LAB_STYLES = (("#0072B2", "solid", "circle"), ("#D55E00", "dash", "square"), ("#009E73", "dot", "diamond"),
+              ("#CC79A7", "dashdot", "triangle-up"))  # up to four variants, told apart by line and marker too
+
+
+@_styled
+def shortcut_profiles(profiles: list[dict[str, Any]], labels: dict[str, str]) -> go.Figure:
+    """The shortcut lab: the gradient RMS reaching each unit's input (and the last unit's output), at each
+    profile's last step, one line per variant (log y)."""
+    fig = go.Figure()
+    for p, (colour, dash, symbol) in zip(profiles, LAB_STYLES):
+        g = p["grads"][-1]
+        name = f"{labels[p['variant']]}"
+        fig.add_trace(go.Scatter(
+            x=list(range(1, len(g) + 1)), y=g, mode="lines+markers", name=name,
+            line={"color": colour, "dash": dash}, marker={"size": 6, "symbol": symbol},
+            hovertemplate=f"{name}<br>unit %{{x}}<br>%{{y:.3g}}<extra></extra>"))
+    step = profiles[0]["steps"][-1]
+    when = "at initialisation" if step == 0 else f"after {step} SGD steps"
+    fig.update_layout(title=f"Gradient reaching each unit, depth {profiles[0]['depth']}<br><sup>{when}; the last "
+                            "point is the last unit's output</sup>",
+                      height=420, margin={"l": 60, "r": 10, "t": 70, "b": 40}, hovermode="closest",
+                      xaxis_title="unit (input → output)", yaxis_title="∂loss/∂x, RMS per value (log)",
+                      yaxis_type="log")
+    fig.update_yaxes(dtick=1, exponentformat="power", tickfont_size=16)
+    return fig

@@ -1,0 +1,121 @@
+"""The shortcut lab (He, Zhang, Ren, Sun, "Identity Mappings in Deep Residual Networks", ECCV 2016): why the
+shortcut should be the identity. For each variant of the CIFAR net (``nets.variants``: a shortcut kind with the
+original unit, or a unit kind with the identity shortcut), the gradient that reaches the input of every unit,
+at initialisation and after a few SGD steps, beside what the shortcut path alone multiplies it by (the closed
+form: 1 for the identity, λ^k through k units of constant scaling).
+
+``stored()`` holds every variant's profile at depths 56 and 110 (``python -m scripts.shortcut_lab``);
+``compute()`` profiles one variant now.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..base.settings import SHORTCUT_LAB_FILE
+from ..base.stored import Stored
+from ..base.stored import read as read_stored
+from ..base.threads import flush_denormals
+from ..nets.trainer import TrainConfig, Trainer
+from ..nets.variants import shortcut_path_factor, unit_input_gradients
+from .gradflow import BATCH, probe_batch
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    label: str
+    unit: str
+    shortcut: str
+    formula: str  # the unit as He et al. 2016 write it
+
+
+VARIANTS = {v.key: v for v in (
+    Variant("identity", "identity shortcut, original unit", "original", "identity", "x_{l+1} = ReLU(x_l + F(x_l))"),
+    Variant("scale", "constant scaling, λ = 0.5 on the shortcut", "original", "scale",
+            "x_{l+1} = ReLU(0.5·x_l + F(x_l))"),
+    Variant("scale-both", "constant scaling, 0.5 on both", "original", "scale-both",
+            "x_{l+1} = ReLU(0.5·x_l + 0.5·F(x_l))"),
+    Variant("exclusive-gate", "exclusive gating", "original", "exclusive-gate",
+            "x_{l+1} = ReLU((1 − g(x_l))·x_l + g(x_l)·F(x_l)), g = sigmoid(1×1 conv + b)"),
+    Variant("shortcut-gate", "shortcut-only gating", "original", "shortcut-gate",
+            "x_{l+1} = ReLU((1 − g(x_l))·x_l + F(x_l))"),
+    Variant("conv1x1", "1×1 convolution shortcut", "original", "conv1x1", "x_{l+1} = ReLU(W·x_l + F(x_l))"),
+    Variant("dropout", "dropout shortcut (0.5)", "original", "dropout",
+            "x_{l+1} = ReLU(m·x_l + F(x_l)), m ~ Bernoulli(0.5)"),
+    Variant("bn-after-add", "BN after addition", "bn-after-add", "identity", "x_{l+1} = ReLU(BN(x_l + F(x_l)))"),
+    Variant("relu-before-add", "ReLU before addition", "relu-before-add", "identity",
+            "x_{l+1} = x_l + ReLU(F(x_l))"),
+    Variant("relu-preact", "ReLU-only pre-activation", "relu-preact", "identity", "x_{l+1} = x_l + F(ReLU(x_l))"),
+    Variant("full-preact", "full pre-activation", "full-preact", "identity",
+            "x_{l+1} = x_l + F(x_l), F = conv(ReLU(BN(conv(ReLU(BN(x))))))"),
+)}
+DEPTHS = (56, 110)
+STEPS = (0, 50)  # profiled at initialisation and after a few SGD steps
+LR = 0.1
+
+
+def units(depth: int) -> int:
+    """Residual units in a CIFAR net of depth 6n + 2: 3n."""
+    return (depth - 2) // 2
+
+
+def _config(v: Variant, depth: int, seed: int, steps: int) -> TrainConfig:
+    return TrainConfig(depth=depth, seed=seed, batch_size=BATCH, lr=LR, iterations=max(steps, 1), milestones=(),
+                       eval_every=0, log_every=10**9, unit=v.unit, shortcut_kind=v.shortcut)
+
+
+def compute(key: str, depth: int, steps: int = STEPS[-1], seed: int = 0, data=None) -> dict[str, Any]:
+    """One variant's profile: the gradient RMS at every unit's input and the last unit's output (``grads``, one
+    list per profiled step in ``steps``), the loss there, and the first unit's share of the last one's
+    (``ratio``), beside the shortcut path's closed form (``closed_form``; None where learned or random)."""
+    from ..nets.data import bundled  # noqa: PLC0415
+
+    flush_denormals()
+    v, data = VARIANTS[key], data or bundled()
+    t0 = time.perf_counter()
+    trainer = Trainer(_config(v, depth, seed, steps), data)
+    x, y = probe_batch(data, seed)
+    out = {"variant": key, "depth": depth, "seed": seed, "units": units(depth), "steps": [], "grads": [],
+           "ratio": [], "loss": [], "diverged": None,
+           "closed_form": shortcut_path_factor(v.shortcut, units(depth))}
+    for mark in (0, steps) if steps else (0,):
+        while trainer.iteration < mark:
+            try:
+                trainer.step()
+            except FloatingPointError as e:
+                out["diverged"] = {"step": trainer.iteration, "why": str(e)}
+                break
+        if out["diverged"]:
+            break
+        trainer.model.train()  # BN on the batch's own statistics, as training sees it
+        trainer.model.zero_grad(set_to_none=True)
+        g = unit_input_gradients(trainer.model, x, y)
+        with torch.no_grad():
+            loss = torch.nn.functional.cross_entropy(trainer.model(x), y).item()
+        trainer.model.zero_grad(set_to_none=True)
+        out["steps"].append(mark)
+        out["grads"].append(g)
+        out["ratio"].append(g[0] / g[-1] if g[-1] else float("inf"))
+        out["loss"].append(loss)
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def stored() -> Stored | None:
+    """Every variant's profile at DEPTHS and STEPS (``python -m scripts.shortcut_lab``); None when absent."""
+    return read_stored(SHORTCUT_LAB_FILE)
+
+
+def stored_profile(key: str, depth: int) -> dict[str, Any] | None:
+    s = stored()
+    return s.data["profiles"].get(f"{key}-{depth}") if s else None
+
+
+def at_step(p: dict[str, Any], step: int) -> dict[str, Any]:
+    """A profile cut at ``step`` (a copy): what the lab shows for that many training steps."""
+    n = p["steps"].index(step) + 1 if step in p["steps"] else len(p["steps"])
+    return {**p, **{k: p[k][:n] for k in ("steps", "grads", "ratio", "loss")}}

@@ -1,0 +1,67 @@
+"""The shortcut lab's sentences and table: what each variant's gradient profile shows, beside the closed form."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..experiments.shortcut_lab import VARIANTS
+from .gradflow_text import factor
+
+
+def _sci(x: float) -> str:
+    return f"{x:.2g}" if 1e-3 <= x < 1e4 else f"{x:.1e}"
+
+
+def sentence(p: dict[str, Any]) -> str:
+    """"With λ = 0.5 over 27 units the first unit receives 2.1e-8 of the last unit's gradient by the shortcut
+    path alone; measured: …" for one profile."""
+    v = VARIANTS[p["variant"]]
+    parts = []
+    for step, ratio in zip(p["steps"], p["ratio"]):
+        when = "at initialisation" if step == 0 else f"after {step} SGD steps"
+        parts.append(f"{when} **{factor(ratio)}** (loss {p['loss'][p['steps'].index(step)]:.2f})")
+    text = (f"**{v.label}** (depth {p['depth']}, {p['units']} units): the gradient at the first unit's input is "
+            + "; ".join(parts) + " the last unit's.")
+    cf = p["closed_form"]
+    if cf is not None:
+        text += (" The shortcut path alone passes it on unchanged (×1)." if cf == 1 else
+                 f" The shortcut path alone multiplies it by **{_sci(cf)}** over {p['units']} units (λ^{p['units']}, "
+                 "λ = 0.5).")
+    else:
+        text += " What the shortcut path multiplies it by depends on learned weights or a random mask: no closed form."
+    if p["diverged"]:
+        text += f" It diverged at step {p['diverged']['step']}."
+    return text
+
+
+def table(profiles: list[dict[str, Any]]) -> str:
+    longest = max((p["steps"] for p in profiles), key=len)
+    rows = ["| variant | units | closed form (shortcut path) | " + " | ".join(
+        f"measured, step {s}" for s in longest) + " |", "|---|---|---|" + "---|" * len(longest)]
+    for p in profiles:
+        cf = "—" if p["closed_form"] is None else _sci(p["closed_form"])
+        cells = [_sci(p["ratio"][p["steps"].index(s)]) if s in p["steps"] else "diverged" for s in longest]
+        rows.append(f"| {VARIANTS[p['variant']].label} | {p['units']} | {cf} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def summary(profiles: list[dict[str, Any]]) -> str:
+    """The sentences, the table, and what BN does to the comparison."""
+    return ("\n\n".join(sentence(p) for p in profiles) + "\n\n" + table(profiles)
+            + "\n\nRead the measured column against the closed form: the closed form is the direct path through the "
+            "shortcuts only, while the measured gradient also flows through every residual branch, and BN after "
+            "each convolution rescales what it receives. He et al. 2016 (§3) argue from the closed form; the "
+            "measurement says how much of it survives in a real net at this depth. Each profile is one net from one "
+            "seed on one batch: the spread between seeds is not measured, so no variant is called better or worse "
+            "than another here.")
+
+
+def provenance(computed: list[str]) -> str:
+    """Where the profiles came from: the stored file, and which (if any) were computed for this request."""
+    from ..experiments.shortcut_lab import stored  # noqa: PLC0415
+
+    s = stored()
+    text = f"Stored profiles: computed by {s.provenance.line()}" if s else "No stored profiles in this copy of the app."
+    if computed:
+        text += f" Computed now on this server: {', '.join(computed)}."
+    return (text + " Each net is built from seed 0, trained with SGD (lr 0.1, momentum 0.9, batch 64) on the bundled "
+            "CIFAR-10 subset, and profiled on one fixed batch of 64 test images with BN on the batch's own statistics.")
