@@ -101,3 +101,29 @@ def test_the_tab_refuses_a_bad_choice_with_a_message():
                                         (["identity"], 56, 7, "steps one of"), (["identity"], "x", 0, "whole")]:
         with pytest.raises(gr.Error, match=message):
             gradflow.shortcut_lab(keys, depth, steps)
+
+
+def test_trained_results_are_means_over_seeds_judged_by_the_noise_rule(tmp_path, monkeypatch):
+    from resnet_demo.base.stored import Provenance, write
+
+    def runs(train, test, diverged=0):
+        out = [{"seed": i, "train_error": a, "test_error": b, "diverged": None}
+               for i, (a, b) in enumerate(zip(train, test))]
+        out += [{"seed": 9, "train_error": None, "test_error": None, "diverged": {"step": 3}}] * diverged
+        return out
+
+    path = tmp_path / "training.json"
+    write(path, {"runs": {"identity": runs([0.50, 0.52, 0.54], [0.6, 0.6, 0.6]),
+                          "scale": runs([0.60, 0.62, 0.64], [0.7, 0.7, 0.7], diverged=1),
+                          "conv1x1": runs([0.51, 0.53, 0.55], [0.6, 0.6, 0.6])}},
+          Provenance("test", "here"))
+    monkeypatch.setattr(shortcut_lab, "SHORTCUT_TRAINING_FILE", path)
+    got = {r.key: r for r in shortcut_lab.trained()}
+    assert got["identity"].train_mean == pytest.approx(52) and got["identity"].train_sd == pytest.approx(2)
+    assert got["scale"].seeds == 4 and got["scale"].diverged == 1
+    sigma = math.sqrt(4 / 3 + 4 / 3)  # the standard error of a difference of two means of 3 seeds, s.d. 2 each
+    vs = got["scale"].vs_identity
+    assert vs.value == pytest.approx(10) and vs.sigma == pytest.approx(sigma)
+    assert got["scale"].vs_identity.called and not got["conv1x1"].vs_identity.called
+    text = shortcut_text.training_table(list(got.values()))
+    assert "+10.00 points, higher" in text and "within noise" in text and "62.0% ± 2.0" in text

@@ -20,6 +20,7 @@ INSIDE_DIR = ASSETS / "inside"          # lesion study and loss landscape, scrip
 IMAGENET_CATALOG = ASSETS / "imagenet_models.json"
 ANATOMY_FILE = ASSETS / "anatomy.json"          # every network's counts, scripts/anatomy_counts.py
 LIVE_PRESETS_FILE = ASSETS / "live_presets.json"  # what benchmarks/live_preset.py measured for each preset
+SHORTCUT_TRAINING_FILE = ASSETS / "shortcut_training.json"  # the variants over seeds, scripts/shortcut_training.py
 SHORTCUT_LAB_FILE = ASSETS / "shortcut_lab.json"  # the shortcut lab's gradient profiles, scripts/shortcut_lab.py
 FIRST_VIEW_DIR = ASSETS / "first_view"  # Classify's opening result, scripts/classify_first_view.py
 

@@ -9,19 +9,23 @@ form: 1 for the identity, λ^k through k units of constant scaling).
 """
 from __future__ import annotations
 
+import dataclasses
+import math
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from ..base.settings import SHORTCUT_LAB_FILE
+from ..base.settings import SHORTCUT_LAB_FILE, SHORTCUT_TRAINING_FILE
 from ..base.stored import Stored
 from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
 from ..nets.trainer import TrainConfig, Trainer
 from ..nets.variants import shortcut_path_factor, unit_input_gradients
 from .gradflow import BATCH, probe_batch
+from .noise import Diff, diff
 
 
 @dataclass(frozen=True)
@@ -119,3 +123,86 @@ def at_step(p: dict[str, Any], step: int) -> dict[str, Any]:
     """A profile cut at ``step`` (a copy): what the lab shows for that many training steps."""
     n = p["steps"].index(step) + 1 if step in p["steps"] else len(p["steps"])
     return {**p, **{k: p[k][:n] for k in ("steps", "grads", "ratio", "loss")}}
+
+
+TRAIN_DEPTH = 56
+
+
+def training_setup() -> dict[str, Any]:
+    """The live demo's default preset, as the variants are trained at its scale (``train``)."""
+    from ..serving.live import DEFAULT_PRESET, PRESETS  # noqa: PLC0415
+
+    p = PRESETS[DEFAULT_PRESET]
+    return {"preset": DEFAULT_PRESET, "depth": TRAIN_DEPTH, "train_images": p.train_images,
+            "test_images": p.test_images, **dataclasses.asdict(p.config)}
+
+
+def train(key: str, seed: int, data=None) -> dict[str, Any]:
+    """One variant trained at the live demo's scale (its default preset, depth 56): the final training error (the
+    preset's fixed sample of training images, no augmentation), test error, and whether it diverged."""
+    from ..nets.data import bundled  # noqa: PLC0415
+    from ..serving.live import DEFAULT_PRESET, PRESETS  # noqa: PLC0415
+
+    v, p, t0 = VARIANTS[key], PRESETS[DEFAULT_PRESET], time.perf_counter()
+    cfg = dataclasses.replace(p.config, depth=TRAIN_DEPTH, seed=seed, unit=v.unit, shortcut_kind=v.shortcut)
+    trainer = Trainer(cfg, (data or bundled()).subset(p.train_images, p.test_images))
+    diverged = None
+    try:
+        for _ in trainer.steps():
+            pass
+    except FloatingPointError as e:
+        diverged = {"step": trainer.iteration, "why": str(e)}
+    run = trainer.run
+    measured = [e for e in run.get("train_error_measured") or [] if e is not None]
+    tests = [e for e in run["test_error"] if e is not None]
+    return {"seed": seed, "train_error": measured[-1] if measured and not diverged else None,
+            "test_error": tests[-1] if tests and not diverged else None, "iterations": trainer.iteration,
+            "diverged": diverged, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def stored_training() -> Stored | None:
+    """Every variant trained over seeds at the live scale (``python -m scripts.shortcut_training``)."""
+    return read_stored(SHORTCUT_TRAINING_FILE)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """One variant over its seeds at the live scale: mean and s.d. of the final errors (points), how many seeds
+    ended (a diverged run has no final error), and its training error against the identity's (``vs_identity``:
+    the difference of means with the standard error of that difference as its noise)."""
+    key: str
+    seeds: int
+    diverged: int
+    train_mean: float | None
+    train_sd: float | None
+    test_mean: float | None
+    test_sd: float | None
+    vs_identity: Diff | None
+
+
+def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return 100 * statistics.mean(values), (100 * statistics.stdev(values) if len(values) > 1 else None)
+
+
+def trained() -> list[Trained]:
+    """Every stored variant's training results, the identity's first (empty without the stored file)."""
+    s = stored_training()
+    if s is None:
+        return []
+    runs = s.data["runs"]
+
+    def stats(key: str):
+        ended = [r for r in runs[key] if r["train_error"] is not None]
+        return ended, _mean_sd([r["train_error"] for r in ended]), _mean_sd([r["test_error"] for r in ended])
+
+    base, (bm, bsd), _ = stats("identity")
+    out = []
+    for key in runs:
+        ended, (tm, tsd), (em, esd) = stats(key)
+        vs = None
+        if key != "identity" and tm is not None and bm is not None and tsd is not None and bsd is not None:
+            vs = diff(tm - bm, ("seeds", math.sqrt(tsd ** 2 / len(ended) + bsd ** 2 / len(base))))
+        out.append(Trained(key, len(runs[key]), len(runs[key]) - len(ended), tm, tsd, em, esd, vs))
+    return out

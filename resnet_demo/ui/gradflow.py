@@ -174,9 +174,14 @@ def shortcut_lab(keys: Any, depth: Any, steps: Any):
             p = on_inference_thread(shortcut_lab_core.compute, key, depth, steps)
             computed.append(key)
         profiles.append(shortcut_lab_core.at_step(p, steps))
-    text = shortcut_text.summary(profiles) + how_computed(shortcut_text.provenance(computed))
+    results = [r for r in shortcut_lab_core.trained() if r.key in keys]
+    text = (shortcut_text.summary(profiles) + "\n\n**Trained over seeds**\n\n" + shortcut_text.training_table(results)
+            + how_computed(shortcut_text.provenance(computed)))
     labels = {k: v.label for k, v in shortcut_lab_core.VARIANTS.items()}
-    return plots.shortcut_profiles(profiles, labels), text, {"profiles": profiles}
+    training = {r.key: {"seeds": r.seeds, "diverged": r.diverged, "train_error_mean": r.train_mean,
+                        "train_error_sd": r.train_sd, "test_error_mean": r.test_mean, "test_error_sd": r.test_sd}
+                for r in results}
+    return plots.shortcut_profiles(profiles, labels), text, {"profiles": profiles, "training": training}
 
 
 def build() -> tuple[list[gr.components.Component], list[gr.components.Component]]:

@@ -57,11 +57,34 @@ def summary(profiles: list[dict[str, Any]]) -> str:
 
 def provenance(computed: list[str]) -> str:
     """Where the profiles came from: the stored file, and which (if any) were computed for this request."""
-    from ..experiments.shortcut_lab import stored  # noqa: PLC0415
+    from ..experiments.shortcut_lab import stored, stored_training  # noqa: PLC0415
 
-    s = stored()
+    s, tr = stored(), stored_training()
     text = f"Stored profiles: computed by {s.provenance.line()}" if s else "No stored profiles in this copy of the app."
+    if tr:
+        text += f" Training over seeds: {tr.provenance.line()}"
     if computed:
         text += f" Computed now on this server: {', '.join(computed)}."
     return (text + " Each net is built from seed 0, trained with SGD (lr 0.1, momentum 0.9, batch 64) on the bundled "
             "CIFAR-10 subset, and profiled on one fixed batch of 64 test images with BN on the batch's own statistics.")
+
+
+def training_table(results: list) -> str:
+    """The variants trained at the live scale over seeds: mean ± s.d., and each one's training error against the
+    identity's by the app's noise rule."""
+    if not results:
+        return "*No stored training of the variants yet: `python -m scripts.shortcut_training`.*"
+
+    def cell(mean, sd) -> str:
+        return "—" if mean is None else f"{mean:.1f}%" + (f" ± {sd:.1f}" if sd is not None else "")
+
+    rows = ["| variant | seeds (diverged) | final training error | final test error | training error vs identity |",
+            "|---|---|---|---|---|"]
+    for r in results:
+        vs = "—" if r.vs_identity is None else r.vs_identity.text()
+        rows.append(f"| {VARIANTS[r.key].label} | {r.seeds} ({r.diverged}) | {cell(r.train_mean, r.train_sd)} | "
+                    f"{cell(r.test_mean, r.test_sd)} | {vs} |")
+    return ("\n".join(rows) + "\n\nTrained at the live demo's scale (its default preset: depth 56, width 8, 16×16 "
+            "inputs, 250 iterations on the bundled 5,000-image subset), far from the paper's ResNet-110 trained to "
+            "convergence on CIFAR-10: ± is the s.d. over seeds, and a difference is called only beyond twice its "
+            "noise (the standard error of the difference of the means).")
