@@ -127,3 +127,18 @@ def test_trained_results_are_means_over_seeds_judged_by_the_noise_rule(tmp_path,
     assert got["scale"].vs_identity.called and not got["conv1x1"].vs_identity.called
     text = shortcut_text.training_table(list(got.values()))
     assert "+10.00 points, higher" in text and "within noise" in text and "62.0% ± 2.0" in text
+
+
+def test_each_unit_is_drawn_in_its_order_with_its_formula_as_text():
+    import re
+
+    from resnet_demo.views import unit_svg
+
+    for v in shortcut_lab.VARIANTS.values():
+        svg = unit_svg.unit(v)
+        assert 'role="img"' in svg and v.label in svg
+        boxes = re.findall(r'text-anchor="middle" fill="#222222">([^<+]+)</text>', svg)
+        branch, after = unit_svg.BRANCH[v.unit]
+        assert boxes == branch + after, v.key
+    assert unit_svg.BRANCH["full-preact"][0][:2] == ["BN", "ReLU"]  # pre-activation: BN and ReLU come first
+    assert unit_svg.BRANCH["original"][1] == ["ReLU"]  # the original unit: ReLU after the addition

@@ -15,7 +15,7 @@ from ..experiments import shortcut_lab as shortcut_lab_core
 from ..nets.data import bundled
 from ..serving import classifiers, weights
 from ..serving.images import InputError, load_input
-from ..views import classify_text, gradflow_text, plots, shortcut_text
+from ..views import classify_text, gradflow_text, plots, shortcut_text, unit_svg
 from . import links
 from .common import upload_path
 
@@ -304,8 +304,9 @@ def _build_shortcut_lab() -> None:
             "He, Zhang, Ren and Sun's follow-up paper (*Identity Mappings in Deep Residual Networks*, ECCV 2016, "
             "§3) shows that with identity shortcuts the gradient of the last unit reaches every earlier unit "
             "directly, while a shortcut scaled by λ multiplies it by λ once per unit on that path. Pick up to four "
-            "variants and see what reaches each unit in a real net.\n\n"
-            + "\n".join(f"- **{v.label}**: {v.formula}" for v in shortcut_lab_core.VARIANTS.values()))
+            "variants and see what reaches each unit in a real net. Each unit below: F's layers top to bottom, "
+            "the shortcut (dashed where it is not the identity) and what follows the addition.")
+        gr.HTML(unit_svg.gallery(), padding=True)
         with gr.Row():
             keys = gr.CheckboxGroup([(v.label, k) for k, v in shortcut_lab_core.VARIANTS.items()],
                                     value=list(LAB_DEFAULT), label="Variants (one to four)")
