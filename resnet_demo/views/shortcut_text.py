@@ -33,13 +33,19 @@ def sentence(p: dict[str, Any]) -> str:
     return text
 
 
+def _index(p: dict[str, Any], step: int) -> int | None:
+    return p["steps"].index(step) if step in p["steps"] else None
+
+
 def table(profiles: list[dict[str, Any]]) -> str:
     longest = max((p["steps"] for p in profiles), key=len)
     rows = ["| variant | units | closed form (shortcut path) | " + " | ".join(
-        f"measured, step {s}" for s in longest) + " |", "|---|---|---|" + "---|" * len(longest)]
+        f"first ÷ last, step {s} | first unit's gradient, step {s}" for s in longest) + " |",
+        "|---|---|---|" + "---|---|" * len(longest)]
     for p in profiles:
         cf = "—" if p["closed_form"] is None else _sci(p["closed_form"])
-        cells = [_sci(p["ratio"][p["steps"].index(s)]) if s in p["steps"] else "diverged" for s in longest]
+        cells = [f"{_sci(p['ratio'][i])} | {_sci(p['grads'][i][0])}" if (i := _index(p, s)) is not None
+                 else "diverged | diverged" for s in longest]
         rows.append(f"| {VARIANTS[p['variant']].label} | {p['units']} | {cf} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -47,12 +53,13 @@ def table(profiles: list[dict[str, Any]]) -> str:
 def summary(profiles: list[dict[str, Any]]) -> str:
     """The sentences, the table, and what BN does to the comparison."""
     return ("\n\n".join(sentence(p) for p in profiles) + "\n\n" + table(profiles)
-            + "\n\nRead the measured column against the closed form: the closed form is the direct path through the "
-            "shortcuts only, while the measured gradient also flows through every residual branch, and BN after "
-            "each convolution rescales what it receives. He et al. 2016 (§3) argue from the closed form; the "
-            "measurement says how much of it survives in a real net at this depth. Each profile is one net from one "
-            "seed on one batch: the spread between seeds is not measured, so no variant is called better or worse "
-            "than another here.")
+            + "\n\n“First ÷ last” is the gradient at the first unit's input over the one at the last unit's "
+            "output; “first unit's gradient” is its RMS per value. Read them against the closed form: the closed "
+            "form is the direct path through the shortcuts only, while the measured gradient also flows through "
+            "every residual branch, and BN after each convolution rescales what it receives. He et al. 2016 (§3) "
+            "argue from the closed form; the measurement says how much of it survives in a real net at this depth. "
+            "Each profile is one net from one seed on one batch: the spread between seeds is not measured, so no "
+            "variant's gradient is called larger or smaller than another's here.")
 
 
 def provenance(computed: list[str]) -> str:
