@@ -142,3 +142,18 @@ def test_each_unit_is_drawn_in_its_order_with_its_formula_as_text():
         assert boxes == branch + after, v.key
     assert unit_svg.BRANCH["full-preact"][0][:2] == ["BN", "ReLU"]  # pre-activation: BN and ReLU come first
     assert unit_svg.BRANCH["original"][1] == ["ReLU"]  # the original unit: ReLU after the addition
+
+
+@pytest.mark.slow
+def test_the_stored_training_covers_every_variant_and_one_run_is_reproduced(bundled):
+    from resnet_demo.base.threads import torch_threads
+
+    s = shortcut_lab.stored_training()
+    assert s is not None, "assets/shortcut_training.json is missing: python -m scripts.shortcut_training"
+    runs = s.data["runs"]
+    assert set(runs) == set(shortcut_lab.VARIANTS) and all(len(v) == 5 for v in runs.values())
+    with torch_threads(1):  # as the script ran (one thread a run)
+        now = shortcut_lab.train("identity", 0, bundled)
+    stored = next(r for r in runs["identity"] if r["seed"] == 0)
+    same_cpu = f"{torch.backends.cpu.get_cpu_capability()})" in s.provenance.machine
+    assert now["train_error"] == pytest.approx(stored["train_error"], abs=0.0005 if same_cpu else 0.05)
