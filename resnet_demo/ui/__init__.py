@@ -27,11 +27,15 @@ button[role=tab][aria-selected=true] { color: #C2410C !important; }  /* Gradio's
 """
 
 # Run once when the page loads (launch(js=...)): Gradio 6.31's image input is a <button> with no accessible name;
-# name every one, now and whenever Gradio draws one again, so a screen reader says what it does.
+# name every one, now and whenever Gradio draws one again, so a screen reader says what it does. And every table
+# in prose is a keyboard stop: on a phone a wide one scrolls sideways, which a keyboard can do only once it has focus.
 PAGE_JS = """
 () => {
-  const name = () => document.querySelectorAll('.image-container button:not([aria-label])').forEach(b =>
-    b.setAttribute('aria-label', 'Upload an image: click to choose a file, drop one here, or paste'));
+  const name = () => {
+    document.querySelectorAll('.image-container button:not([aria-label])').forEach(b =>
+      b.setAttribute('aria-label', 'Upload an image: click to choose a file, drop one here, or paste'));
+    document.querySelectorAll('.prose table:not([tabindex])').forEach(t => t.setAttribute('tabindex', '0'));
+  };
   name();
   new MutationObserver(name).observe(document.body, {childList: true, subtree: true});
 }
