@@ -242,8 +242,8 @@ def _build_race() -> list[gr.components.Component]:
         concurrency_limit=4,
         time_limit=int(settings().gradflow_limit_s + LIVE_WAIT_S) + 60,
     )
-    for control in (depth, batch_norm, steps, seed):
-        control.change(
+    for control in (depth, batch_norm, steps, seed):  # .input: a reader's change, not the reset's (it fills them)
+        control.input(
             show_stored,
             [depth, batch_norm, steps, seed],
             [*outputs, button],
