@@ -109,7 +109,8 @@ def decode_answers(rec: dict[str, Any]) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def predictions() -> dict[str, np.ndarray]:
     """{net label: bool array over the 10,000 test images, True = right} for every kept checkpoint."""
-    return {name: decode_answers(rec) for name, rec in (stored().data["nets"] if stored() else {}).items()}
+    found = stored()
+    return {name: decode_answers(rec) for name, rec in (found.data["nets"] if found else {}).items()}
 
 
 @functools.lru_cache(maxsize=1)

@@ -22,8 +22,10 @@ from ..base.settings import SHORTCUT_LAB_FILE, SHORTCUT_TRAINING_FILE
 from ..base.stored import Stored
 from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
+from ..nets.data import bundled
 from ..nets.trainer import TrainConfig, Trainer
 from ..nets.variants import shortcut_path_factor, unit_input_gradients
+from ..serving.live import DEFAULT_PRESET, PRESETS
 from .gradflow import BATCH, probe_batch
 from .noise import Diff, diff
 
@@ -76,8 +78,6 @@ def compute(key: str, depth: int, steps: int = STEPS[-1], seed: int = 0, data=No
     """One variant's profile: the gradient RMS at every unit's input and the last unit's output (``grads``, one
     list per profiled step in ``steps``), the loss there, and the first unit's share of the last one's
     (``ratio``), beside the shortcut path's closed form (``closed_form``; None where learned or random)."""
-    from ..nets.data import bundled  # noqa: PLC0415
-
     flush_denormals()
     v, data = VARIANTS[key], data or bundled()
     t0 = time.perf_counter()
@@ -130,8 +130,6 @@ TRAIN_DEPTH = 56
 
 def training_setup() -> dict[str, Any]:
     """The live demo's default preset, as the variants are trained at its scale (``train``)."""
-    from ..serving.live import DEFAULT_PRESET, PRESETS  # noqa: PLC0415
-
     p = PRESETS[DEFAULT_PRESET]
     return {"preset": DEFAULT_PRESET, "depth": TRAIN_DEPTH, "train_images": p.train_images,
             "test_images": p.test_images, **dataclasses.asdict(p.config)}
@@ -140,9 +138,6 @@ def training_setup() -> dict[str, Any]:
 def train(key: str, seed: int, data=None) -> dict[str, Any]:
     """One variant trained at the live demo's scale (its default preset, depth 56): the final training error (the
     preset's fixed sample of training images, no augmentation), test error, and whether it diverged."""
-    from ..nets.data import bundled  # noqa: PLC0415
-    from ..serving.live import DEFAULT_PRESET, PRESETS  # noqa: PLC0415
-
     v, p, t0 = VARIANTS[key], PRESETS[DEFAULT_PRESET], time.perf_counter()
     cfg = dataclasses.replace(p.config, depth=TRAIN_DEPTH, seed=seed, unit=v.unit, shortcut_kind=v.shortcut)
     trainer = Trainer(cfg, (data or bundled()).subset(p.train_images, p.test_images))

@@ -186,7 +186,8 @@ def imagenet_claims() -> list[Claim]:
 
 def after_claims() -> list[Claim]:
     out = []
-    pairs = lesion.stored().data["pairs"] if lesion.stored() else {}
+    found = lesion.stored()
+    pairs = found.data["pairs"] if found else {}
     if pairs:
         ours, parts, holds, fails, down_worst = {}, [], [], [], []
         for d in sorted(pairs, key=int):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..experiments.shortcut_lab import VARIANTS
+from ..experiments.shortcut_lab import VARIANTS, stored, stored_training
 from .gradflow_text import factor
 
 
@@ -64,8 +64,6 @@ def summary(profiles: list[dict[str, Any]]) -> str:
 
 def provenance(computed: list[str]) -> str:
     """Where the profiles came from: the stored file, and which (if any) were computed for this request."""
-    from ..experiments.shortcut_lab import stored, stored_training  # noqa: PLC0415
-
     s, tr = stored(), stored_training()
     text = f"Stored profiles: computed by {s.provenance.line()}" if s else "No stored profiles in this copy of the app."
     if tr:
