@@ -92,13 +92,18 @@ def build_demo() -> gr.Blocks:
         # then NAVIGATE_JS puts its URL in the address bar and scrolls to its section.
         url = gr.Textbox(visible=False)
         opened = [tabs, network, stream, url]
+        # A view that names an Anatomy network sets the dropdown, whose own event fires on a reader's input only:
+        # the view is computed here, once.
         for button, link in explore:
-            button.click(lambda link=link: links.view(link), None, opened, api_name=False, queue=False).then(
+            opens = button.click(lambda link=link: links.view(link), None, opened, api_name=False, queue=False).then(
                 None, url, None, js=links.NAVIGATE_JS, api_name=False, queue=False)
+            if link.net:
+                opens.then(anatomy.architecture, network, outputs, api_name=False, concurrency_id="anatomy")
         for button, step in ((back, -1), (ahead, 1)):
             button.click(lambda i, step=step: links.tour_step(i, step), stop, [stop, tour, back, ahead, *opened],
                          api_name=False, queue=False).then(None, url, None, js=links.NAVIGATE_JS, api_name=False,
-                                                           queue=False)
+                                                           queue=False).then(
+                anatomy.architecture, network, outputs, api_name=False, concurrency_id="anatomy")
         # computed when the first page loads (then cached), not while the app starts; Anatomy after the route,
         # which may choose its network
         demo.load(classify.first_view, None, classified, api_name=False, concurrency_id="classify_first")

@@ -36,5 +36,6 @@ def build() -> tuple[gr.Dropdown, list[gr.components.Component]]:
     compared = gr.Markdown()
     result = gr.JSON(label="Counts (JSON)", visible=False)
     outputs = [picture, table, options, compared, result]
-    choice.change(architecture, choice, outputs, api_name="architecture", concurrency_id="anatomy", concurrency_limit=2)
+    # .input, not .change: a deep link sets the dropdown too, and computes the view itself (build_demo), once
+    choice.input(architecture, choice, outputs, api_name="architecture", concurrency_id="anatomy", concurrency_limit=2)
     return choice, outputs

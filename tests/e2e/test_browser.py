@@ -543,6 +543,7 @@ def test_a_link_opens_its_view_and_the_tour_walks_the_stops(browser, app):
     page.goto(app + "?tab=anatomy&section=network&net=resnet152")
     _landed(page, links.Link("anatomy", "network", "resnet152"))
     assert page.get_by_label("Network").input_value().startswith("ResNet-152")
+    _text(page, "1024] × 36").first.wait_for(timeout=30_000)  # its Table 1, computed once by the route
     page.wait_for_timeout(3000)
     page.goto(app + "?tab=nonsense&section=<script>")  # odd links open the Paper tab, never an error
     _text(page, "The paper, claim by claim").wait_for(timeout=30_000)
