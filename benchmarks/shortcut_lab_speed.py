@@ -32,7 +32,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
-    from resnet_demo.ui import gradflow as tab  # noqa: PLC0415 (the tab's handler: what a visitor's request runs)
+    from resnet_demo.ui import shortcuts as tab  # noqa: PLC0415 (the tab's handler: what a visitor's request runs)
 
     data = bundled()
     shortcut_lab.compute("identity", 56, 0, data=data)  # warm-up

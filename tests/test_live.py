@@ -268,3 +268,25 @@ def test_workers_end_when_the_app_is_killed(tmp_path):
         assert not any(map(_alive, pids))
     finally:
         app.kill()
+
+
+@pytest.mark.slow
+def test_workers_train_the_shortcut_labs_nets_as_one_process_does(tiny_preset, workers):
+    """Three of the shortcut lab's nets (an uneven split: two in one worker, one in the other) at the deep depth:
+    the same curves as one process stepping them in turn, each built as its variant."""
+    nets = (live.Net("identity"), live.Net("scale", shortcut_kind="scale"),
+            live.Net("gate", shortcut_kind="shortcut-gate", gate_bias=-6.0))
+    snaps = list(workers.run(tiny_preset, (8, 14), True, 3, nets=nets, every_s=0.0))
+    job = dataclasses.replace(live.Job.of(tiny_preset, (8, 14), True, 3), nets=nets, which=(0, 1, 2))
+    with torch_threads(1):
+        ref = list(live.run_live(live.make_trainers(data.load_bundled(), job), every_s=0))
+    final = snaps[-1]
+    assert final.stopped is None and final.iteration == 24
+    assert [r["name"] for r in final.runs] == ["live identity", "live scale", "live gate"]
+    assert [(r["arch"], r["depth"], r["recipe"].get("shortcut_kind"), r["recipe"].get("gate_bias"))
+            for r in final.runs] == [("residual", 14, None, None), ("residual", 14, "scale", None),
+                                     ("residual", 14, "shortcut-gate", -6.0)]
+    for mine, theirs in zip(final.runs, ref[-1].runs):
+        for key in ("iterations", "train_error", "test_error", "train_error_measured"):
+            assert mine[key] == theirs[key], (mine["name"], key)
+    assert all(len({tuple(r["iterations"]) for r in s.runs}) == 1 for s in snaps)

@@ -40,7 +40,7 @@ def test_a_resume_state_written_before_the_variants_still_loads(bundled, tmp_pat
     t = Trainer(cfg, bundled.subset(256, 64))
     t.step()
     state = t.state_dict()
-    for key in ("unit", "shortcut_kind"):  # as the ResNet-56 seed runs' states were written
+    for key in ("unit", "shortcut_kind", "gate_bias"):  # as the ResNet-56 seed runs' states were written
         del state["config"][key]
     again = Trainer(cfg, bundled.subset(256, 64))
     again.load_state_dict(state)
@@ -71,13 +71,67 @@ def test_the_profile_is_the_autograd_gradient_at_each_unit_input(bundled):
     assert p["grads"][0] == pytest.approx(want, rel=1e-4)
 
 
-def test_the_closed_form_sentence_names_the_factor(bundled):
+def test_the_sentence_names_the_direct_share_beside_its_closed_form(bundled):
     p = shortcut_lab.compute("scale", 56, 0, data=bundled)
     text = shortcut_text.sentence(p)
-    assert "7.5e-09" in text and "27 units" in text and "λ^27" in text
+    assert "27 units" in text and "λ^27 = 7.5e-09" in text
+    assert f"at initialisation **{shortcut_text._sci(p['direct_ratio'][0])}**" in text
     ident = shortcut_lab.compute("identity", 56, 0, data=bundled)
-    assert "unchanged (×1)" in shortcut_text.sentence(ident)
+    assert "(closed form 1)" in shortcut_text.sentence(ident)
+    # the paper's point, measured: along the shortcuts, λ = 0.5 passes back orders of magnitude less
+    assert p["direct_ratio"][0] < 1e-6 * ident["direct_ratio"][0]
     assert "no closed form" in shortcut_text.sentence(shortcut_lab.compute("conv1x1", 20, 0, data=bundled))
+
+
+@pytest.mark.parametrize("kind, per_unit", [("identity", 1.0), ("scale", 0.5)])
+def test_the_direct_path_is_the_closed_form_where_its_assumptions_hold(kind, per_unit):
+    """Within one feature-map size and with nothing after the addition (a pre-activation unit), the gradient that
+    comes back along the shortcuts alone is exactly λ^k times the one k units later (He et al. 2016, Eqn. 8)."""
+    from resnet_demo.nets.cifar import cifar_net
+    from resnet_demo.nets.variants import unit_input_gradients
+
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(0, 10, (8,))
+    net = cifar_net(20, width=4, unit="full-preact", shortcut_kind=kind,
+                    generator=torch.Generator().manual_seed(0)).train()
+    before = unit_input_gradients(net, x, y)
+    direct = unit_input_gradients(net, x, y, direct=True)
+    n = 3  # units a stage at depth 20; direct[n] is the first stage's output
+    assert direct[0] / direct[n] == pytest.approx(per_unit ** n, rel=1e-5)
+    assert direct[-1] == pytest.approx(before[-1])  # the forward pass and the last unit's gradient are unchanged
+    assert unit_input_gradients(net, x, y) == pytest.approx(before)  # and nothing is left switched on
+
+
+def test_the_direct_path_of_the_default_net_skips_its_branches(bundled):
+    """The identity variant is the app's own BasicBlock net: its branches are skipped by a hook (removed after).
+    Reference: autograd through the same net written out by hand, each branch's output detached."""
+    from resnet_demo.nets.cifar import cifar_net
+    from resnet_demo.nets.variants import unit_input_gradients
+
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(0, 10, (8,))
+    net = cifar_net(20, width=4, generator=torch.Generator().manual_seed(0)).train()
+    assert type(net.blocks[0]).__name__ == "BasicBlock"
+    direct = unit_input_gradients(net, x, y, direct=True)
+    h, inputs = net.stem(x), []
+    for b in net.blocks:
+        inputs.append(h)
+        f = b.bn2(b.conv2(F.relu(b.bn1(b.conv1(h)))))
+        h = F.relu(f.detach() + b.shortcut(h))
+    inputs.append(h)
+    grads = torch.autograd.grad(F.cross_entropy(net.head(h), y), inputs)
+    assert direct == pytest.approx([g.pow(2).mean().sqrt().item() for g in grads], rel=1e-4)
+    assert direct[0] <= direct[3] * (1 + 1e-6)  # the ReLUs after the additions only ever remove gradient
+    assert not any(b.bn2._forward_hooks for b in net.blocks)
+
+
+def test_the_gated_variants_start_where_the_paper_puts_b_g(bundled):
+    for key, bias in (("exclusive-gate", 0.0), ("exclusive-gate-6", -6.0), ("shortcut-gate", 0.0),
+                      ("shortcut-gate-6", -6.0)):
+        v = shortcut_lab.VARIANTS[key]
+        t = Trainer(shortcut_lab._config(v, 20, 0, 1), bundled)
+        gates = [b.gate.bias for b in t.model.blocks]
+        assert all(torch.all(g == bias) for g in gates), key
 
 
 def test_the_stored_profiles_cover_every_variant_and_match_a_recompute(bundled):
@@ -88,19 +142,20 @@ def test_the_stored_profiles_cover_every_variant_and_match_a_recompute(bundled):
         for key in shortcut_lab.VARIANTS:
             p = shortcut_lab.stored_profile(key, depth)
             assert p["steps"] == list(shortcut_lab.STEPS) or p["diverged"], (key, depth)
-            assert all(math.isfinite(r) for r in p["ratio"]), (key, depth)
+            assert all(math.isfinite(r) for r in p["ratio"] + p["direct_ratio"]), (key, depth)
+            assert len(p["direct"]) == len(p["grads"]), (key, depth)
     now = shortcut_lab.compute("identity", 56, 0, data=bundled)  # step 0: the same numbers on any CPU (rel 1e-4)
     assert now["grads"][0] == pytest.approx(shortcut_lab.stored_profile("identity", 56)["grads"][0], rel=1e-4)
 
 
 def test_the_tab_refuses_a_bad_choice_with_a_message():
-    from resnet_demo.ui import gradflow
+    from resnet_demo.ui import shortcuts
 
     for keys, depth, steps, message in [([], 56, 0, "one to four"), (list(shortcut_lab.VARIANTS)[:5], 56, 0,
                                         "one to four"), (["identity"], 57, 0, "Depth must be"),
                                         (["identity"], 56, 7, "steps one of"), (["identity"], "x", 0, "whole")]:
         with pytest.raises(gr.Error, match=message):
-            gradflow.shortcut_lab(keys, depth, steps)
+            shortcuts.shortcut_lab(keys, depth, steps)
 
 
 def test_trained_results_are_means_over_seeds_judged_by_the_noise_rule(tmp_path, monkeypatch):
@@ -157,3 +212,35 @@ def test_the_stored_training_covers_every_variant_and_one_run_is_reproduced(bund
     stored = next(r for r in runs["identity"] if r["seed"] == 0)
     same_cpu = f"{torch.backends.cpu.get_cpu_capability()})" in s.provenance.machine
     assert now["train_error"] == pytest.approx(stored["train_error"], abs=0.0005 if same_cpu else 0.05)
+
+
+def test_the_live_verdict_calls_a_difference_only_beyond_the_stored_seed_spread(monkeypatch):
+    from resnet_demo.views import shortcut_text
+
+    spread = [shortcut_lab.Trained("identity", 5, 0, 56.0, 2.0, 60.0, 1.0, None),
+              shortcut_lab.Trained("scale", 5, 0, 80.0, 1.5, 80.0, 1.0, None),
+              shortcut_lab.Trained("full-preact", 5, 0, 58.0, 1.5, 62.0, 1.0, None)]
+    monkeypatch.setattr(shortcut_text, "trained", lambda: spread)
+
+    def run(final):
+        return {"train_error_measured": [0.9, final], "diverged": None}
+
+    text = shortcut_text.live_verdict([run(0.55), run(0.79), run(0.58)], ["identity", "scale", "full-preact"], True)
+    noise = 2 * math.sqrt(2.0 ** 2 + 1.5 ** 2)  # twice the s.d. of a difference of two single runs
+    assert f"+24.00 points, higher (noise ±{noise:.2f})" in text
+    assert f"+3.00 points, within noise (±{noise:.2f})" in text
+    assert "against 1 of 2 variants" in text
+    assert "none: the run ended before" in shortcut_text.live_verdict([run(0.5)], ["identity"], False)
+    # without the identity, the first chosen variant is the reference; a diverged net has no final error
+    text = shortcut_text.live_verdict([run(0.79), {"train_error_measured": [0.9], "diverged": "nan"}],
+                                      ["scale", "full-preact"], True)
+    assert "against constant scaling" in text and "no final training error" in text
+
+
+def test_the_live_run_refuses_a_bad_choice_with_a_message():
+    from resnet_demo.ui import shortcuts
+
+    for keys, seed, message in [([], 0, "one to four"), (["identity"], "x", "whole number"),
+                                (["identity"], -1, "between")]:
+        with pytest.raises(gr.Error, match=message):
+            next(shortcuts.train_variants(keys, seed, None))

@@ -117,6 +117,7 @@ class CifarNet(nn.Module):
         generator: torch.Generator | None = None,
         unit: str = "original",
         shortcut_kind: str = "identity",
+        gate_bias: float = 0.0,
     ) -> None:
         super().__init__()
         variant = (unit, shortcut_kind) != ("original", "identity")  # He et al. 2016's units: variants.py
@@ -137,7 +138,8 @@ class CifarNet(nn.Module):
             for i in range(n):
                 stride = 2 if stage > 0 and i == 0 else 1
                 blocks.append(
-                    VariantBlock(in_planes, p, stride=stride, shortcut=shortcut_kind, unit=unit) if variant else
+                    VariantBlock(in_planes, p, stride=stride, shortcut=shortcut_kind, unit=unit, gate_bias=gate_bias)
+                    if variant else
                     BasicBlock(in_planes, p, stride=stride, residual=residual, shortcut=shortcut, batch_norm=batch_norm)
                 )
                 in_planes = p
@@ -185,11 +187,12 @@ def cifar_net(
     generator: torch.Generator | None = None,
     unit: str = "original",
     shortcut_kind: str = "identity",
+    gate_bias: float = 0.0,
 ) -> nn.Module:
     """A plain or residual CIFAR net of depth 6n+2 (docs/architecture.md); initial weights drawn from
     ``generator`` when given (per-request randomness), else from torch's global RNG. ``unit`` and
-    ``shortcut_kind`` build He et al. 2016's variants (``variants``); the defaults are the paper's nets, built
-    exactly as before."""
+    ``shortcut_kind`` build He et al. 2016's variants (``variants``; ``gate_bias`` is b_g, where a gate starts);
+    the defaults are the paper's nets, built exactly as before."""
     return CifarNet(
         depth=depth,
         residual=residual,
@@ -200,6 +203,7 @@ def cifar_net(
         generator=generator,
         unit=unit,
         shortcut_kind=shortcut_kind,
+        gate_bias=gate_bias,
     )
 
 

@@ -62,6 +62,7 @@ class TrainConfig:
     zero_init_residual: bool = False  # not the paper: start each block's last BN at 0 (labelled option)
     unit: str = "original"          # He et al. 2016's units and shortcuts (nets/variants.py, the shortcut lab);
     shortcut_kind: str = "identity"  # the defaults build the paper's nets exactly as before
+    gate_bias: float = 0.0          # b_g, where a gated shortcut's gate starts (He et al. 2016, Table 1)
 
     def scaled(self, scale: float) -> TrainConfig:
         """The same recipe with iterations and milestones multiplied by ``scale`` (a shortened schedule)."""
@@ -74,7 +75,7 @@ class TrainConfig:
         return self.lr * 0.1 ** sum(iteration >= m for m in self.milestones)
 
 
-VARIANT_DEFAULTS = {"unit": "original", "shortcut_kind": "identity"}
+VARIANT_DEFAULTS = {"unit": "original", "shortcut_kind": "identity", "gate_bias": 0.0}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -105,7 +106,7 @@ class Trainer:
         self.model = cifar_net(cfg.depth, residual=cfg.arch == "residual", shortcut=cfg.shortcut,
                                batch_norm=cfg.batch_norm, width=cfg.width,
                                generator=torch.Generator().manual_seed(cfg.seed), unit=cfg.unit,
-                               shortcut_kind=cfg.shortcut_kind).to(self.device)
+                               shortcut_kind=cfg.shortcut_kind, gate_bias=cfg.gate_bias).to(self.device)
         masks = torch.Generator().manual_seed(cfg.seed)  # the dropout shortcut's masks: this run's own RNG
         for block in self.model.blocks:
             if hasattr(block, "generator"):

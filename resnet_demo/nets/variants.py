@@ -66,6 +66,7 @@ class VariantBlock(nn.Module):
         if shortcut == "conv1x1":
             self.project = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
         self.drop = drop
+        self.direct = False  # True: the backward pass skips F (and the gates), as He et al. 2016's direct term
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
         """F(x), the residual branch, as the unit orders its BN and ReLU."""
@@ -95,12 +96,15 @@ class VariantBlock(nn.Module):
             mask = torch.bernoulli(torch.full_like(s, keep), generator=self.generator) if self.training else keep
             return mask * s + f
         g = torch.sigmoid(self.gate(x))
+        if self.direct:
+            g = g.detach()
         if self.kind == "exclusive-gate":
             return g * f + (1 - g) * s
         return f + (1 - g) * s  # shortcut-gate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.combine(x, self.branch(x))
+        f = self.branch(x)
+        y = self.combine(x, f.detach() if self.direct else f)
         if self.unit == "original":
             return F.relu(y)
         if self.unit == "bn-after-add":
@@ -123,9 +127,25 @@ def shortcut_path_factor(kind: str, units: int, scale: float = 0.5) -> float | N
     return None
 
 
-def unit_input_gradients(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[float]:
+def _skip_branches(net: nn.Module) -> list:
+    """Make every unit's backward pass skip its residual branch (and its gate): only the shortcut path, and what
+    sits on it after the addition (a ReLU, a BN), carries the gradient back. The forward pass is unchanged.
+    Returns the hooks to remove; ``VariantBlock.direct`` is reset by the caller."""
+    handles = []
+    for b in net.blocks:
+        if isinstance(b, VariantBlock):
+            b.direct = True
+        else:  # cifar.BasicBlock: F ends at bn2
+            handles.append(b.bn2.register_forward_hook(lambda _m, _a, out: out.detach()))
+    return handles
+
+
+def unit_input_gradients(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+                         direct: bool = False) -> list[float]:
     """RMS per value of dL/dx_l at the input x_l of every unit, in forward order, and at the last unit's output
-    (one more value): what reaches each unit on the way back. The model's mode is left as it was given."""
+    (one more value): what reaches each unit on the way back. With ``direct``, only what comes back along the
+    shortcuts (the first term of He et al. 2016's Eqn. 5/8; ``_skip_branches``). The model's mode is left as it
+    was given."""
     inputs: list[torch.Tensor] = []
 
     def keep(_m: nn.Module, args: tuple) -> None:
@@ -133,6 +153,8 @@ def unit_input_gradients(net: nn.Module, images: torch.Tensor, labels: torch.Ten
         inputs.append(args[0])
 
     handles = [b.register_forward_pre_hook(keep) for b in net.blocks]
+    if direct:
+        handles += _skip_branches(net)
     try:
         out = net.blocks(net.stem(images))
         out.retain_grad()
@@ -140,4 +162,7 @@ def unit_input_gradients(net: nn.Module, images: torch.Tensor, labels: torch.Ten
     finally:
         for h in handles:
             h.remove()
+        for b in net.blocks:
+            if isinstance(b, VariantBlock):
+                b.direct = False
     return [t.grad.pow(2).mean().sqrt().item() for t in (*inputs, out)]

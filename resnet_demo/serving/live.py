@@ -63,10 +63,20 @@ def measured(preset: str) -> tuple[dict[str, Any], Provenance] | None:
 
 
 @dataclass(frozen=True)
+class Net:
+    """A residual net of the shortcut lab (He et al. 2016's units and shortcuts, ``nets.variants``), named."""
+    name: str
+    unit: str = "original"
+    shortcut_kind: str = "identity"
+    gate_bias: float = 0.0
+
+
+@dataclass(frozen=True)
 class Job:
     """One live run, as the app sends it to the workers: the preset itself (not its name, so a worker trains
-    what the app asked for whatever its own module defines), the depths, BN, the seed, and which of the four
-    trainers (plain-shallow, plain-deep, residual-shallow, residual-deep) this process steps."""
+    what the app asked for whatever its own module defines), the depths, BN, the seed, and which of the
+    trainers this process steps: the four of the degradation demo (plain-shallow, plain-deep, residual-shallow,
+    residual-deep), or, where ``nets`` names them, the shortcut lab's nets at the deep depth with BN."""
     preset_key: str
     preset: Preset
     depths: tuple[int, int]
@@ -74,6 +84,12 @@ class Job:
     seed: int
     zero_init_residual: bool = False
     which: tuple[int, ...] = (0, 1, 2, 3)
+    nets: tuple[Net, ...] = ()
+
+    @property
+    def count(self) -> int:
+        """How many nets the whole run trains."""
+        return len(self.nets) or 4
 
     @classmethod
     def of(cls, preset_key: str, depths: tuple[int, int], batch_norm: bool, seed: int,
@@ -112,18 +128,28 @@ class StopCheck:
         return None
 
 
+def _configs(job: Job) -> list[tuple[TrainConfig, str | None]]:
+    """Every net of the job, in order: its config and, for the shortcut lab's nets, its name."""
+    p = job.preset
+    if job.nets:
+        return [(dataclasses.replace(p.config, arch="residual", depth=job.depths[1], batch_norm=True, seed=job.seed,
+                                     unit=n.unit, shortcut_kind=n.shortcut_kind, gate_bias=n.gate_bias), n.name)
+                for n in job.nets]
+    return [(dataclasses.replace(p.config, arch=arch, depth=depth, batch_norm=job.batch_norm, seed=job.seed,
+                                 zero_init_residual=job.zero_init_residual and arch == "residual"), None)
+            for arch in ("plain", "residual") for depth in job.depths]
+
+
 def make_trainers(data: CifarData, job: Job) -> list[Trainer]:
-    """The job's trainers (those of the four in ``job.which``): same seed, same batches."""
+    """The job's trainers (those in ``job.which``): same seed, same batches."""
     p = job.preset
     subset = data.subset(p.train_images, p.test_images)
     trainers = []
-    for i, (arch, depth) in enumerate((a, d) for a in ("plain", "residual") for d in job.depths):
+    for i, (cfg, name) in enumerate(_configs(job)):
         if i not in job.which:
             continue
-        cfg = dataclasses.replace(p.config, arch=arch, depth=depth, batch_norm=job.batch_norm, seed=job.seed,
-                                  zero_init_residual=job.zero_init_residual and arch == "residual")
         t = Trainer(cfg, subset, command=f"live demo: preset {job.preset_key!r}, seed {job.seed}")
-        t.run["name"] = f"live {t.run['name']}" + ("" if job.batch_norm else " (no BN)")
+        t.run["name"] = f"live {name or t.run['name']}" + ("" if cfg.batch_norm else " (no BN)")
         t.run["preset"] = job.preset_key
         trainers.append(t)
     return trainers

@@ -22,10 +22,18 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..base.settings import ROOT
-from .live import Job, Snapshot, StopCheck, make_trainers, run_live
+from .live import Job, Net, Snapshot, StopCheck, make_trainers, run_live
 
 # Which trainers each worker steps: a deep and a shallow net in each, so both take about as long.
 SPLIT = ((1, 2), (0, 3))  # plain-deep + residual-shallow | plain-shallow + residual-deep
+NETS_SPLIT = ((0, 2), (1, 3))  # the shortcut lab's nets, all at one depth: alternately (one or two per worker)
+
+
+def split(job: Job) -> tuple[tuple[int, ...], ...]:
+    """Which of the job's nets each worker steps (a worker with none sits this run out)."""
+    if not job.nets:
+        return SPLIT
+    return tuple(tuple(i for i in part if i < job.count) for part in NETS_SPLIT)
 PACKAGE_PARENT = ROOT  # on the workers' PYTHONPATH
 # Below the server's own threads: a classify request (or a browser on the same machine) comes first and
 # training takes the rest of the cores, instead of all of them sharing alike.
@@ -144,23 +152,26 @@ class Workers:
         seed: int,
         zero_init_residual: bool = False,
         *,
+        nets: tuple[Net, ...] = (),
         should_stop: Callable[[], bool] = lambda: False,
         time_limit_s: float = 300.0,
         every_s: float = 1.0,
     ) -> Iterator[Snapshot]:
-        """``run_live``'s snapshots for the four trainers of ``make_trainers``, trained by the workers; each
-        snapshot cut at the iteration all four have reached. The first run starts the workers (a few
-        seconds, counted in its elapsed time)."""
+        """``run_live``'s snapshots for the trainers of ``make_trainers`` (the four of the degradation demo, or
+        the shortcut lab's ``nets``), trained by the workers; each snapshot cut at the iteration all have
+        reached. The first run starts the workers (a few seconds, counted in its elapsed time)."""
         if not self.lock.acquire(timeout=10):
             raise WorkerError("another live run is still using the training processes")
         running: set[int] = set()
         try:
             if not self.ready:
                 self._start()
-            job = Job.of(preset, depths, batch_norm, seed, zero_init_residual)
-            for conn, which in zip(self._conns, SPLIT):
-                conn.send(("job", dataclasses.replace(job, which=which), every_s / 2))
-            running.update(range(len(self._conns)))
+            job = dataclasses.replace(Job.of(preset, depths, batch_norm, seed, zero_init_residual), nets=tuple(nets))
+            parts = split(job)
+            for i, (conn, which) in enumerate(zip(self._conns, parts)):
+                if which:
+                    conn.send(("job", dataclasses.replace(job, which=which), every_s / 2))
+                    running.add(i)
             latest: list[Snapshot | None] = [None] * len(self._conns)
             stopped: str | None = None
             check = StopCheck(should_stop, time_limit_s)
@@ -170,12 +181,13 @@ class Workers:
                 now = time.perf_counter()
                 if not stopped and running and (stopped := check.reason()):
                     self._stop(running)
-                if running and now - last >= every_s and all(latest) and not stopped:
-                    snap = _merge(latest, check.elapsed(), None)
+                if running and now - last >= every_s and all(latest[i] for i in range(len(parts)) if parts[i]) \
+                        and not stopped:
+                    snap = _merge(latest, parts, check.elapsed(), None)
                     if snap.iteration < snap.total:  # the run's end is yielded once, below, when all ended
                         last = now
                         yield snap
-            yield _merge(latest, check.elapsed(), stopped)
+            yield _merge(latest, parts, check.elapsed(), stopped)
         except GeneratorExit:  # the caller gave up (a closed page): end the job, keep the workers
             self._stop(running)
             self._drain(running)
@@ -228,9 +240,12 @@ class Workers:
             self.close()
 
 
-def _merge(parts: list[Snapshot], elapsed: float, stopped: str | None) -> Snapshot:
-    runs: list[dict[str, Any] | None] = [None] * 4
-    for part, which in zip(parts, SPLIT):
+def _merge(latest: list[Snapshot | None], split: tuple[tuple[int, ...], ...], elapsed: float,
+           stopped: str | None) -> Snapshot:
+    """The workers' snapshots as one: the runs in the job's order, cut at the iteration every net has reached."""
+    parts = [p for p, which in zip(latest, split) if which]
+    runs: list[dict[str, Any] | None] = [None] * sum(len(which) for which in split)
+    for part, which in zip(parts, [w for w in split if w]):
         for i, run in zip(which, part.runs):
             runs[i] = run
     upto = min(part.iteration for part in parts)

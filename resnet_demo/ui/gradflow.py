@@ -11,12 +11,11 @@ from ..base.settings import GRADFLOW_FILE, settings
 from ..base.stored import how_computed
 from ..base.threads import on_inference_thread
 from ..experiments import gradflow, responses
-from ..experiments import shortcut_lab as shortcut_lab_core
 from ..nets.data import bundled
 from ..serving import classifiers, weights
 from ..serving.images import InputError, load_input
-from ..views import classify_text, gradflow_text, plots, shortcut_text, unit_svg
-from . import links
+from ..views import classify_text, gradflow_text, plots
+from . import links, shortcuts
 from .common import upload_path
 
 LIVE = threading.Semaphore(1)  # one live run at a time: stored answers never wait behind one
@@ -151,44 +150,11 @@ def imagenet_profile(upload: Any, url: str | None, model_name: str):
     return fig, gradflow_text.imagenet_sentence(model_name, prof)
 
 
-# -- the shortcut lab (He et al. 2016) ---------------------------------------------------------------------------
-LAB_DEFAULT = ("identity", "scale", "conv1x1", "full-preact")
-
-
-def shortcut_lab(keys: Any, depth: Any, steps: Any):
-    """/shortcut_lab: the figure, the summary and the JSON of up to four variants' gradient profiles, stored where
-    they are (seed 0), else computed now."""
-    keys = [k for k in (keys or []) if k in shortcut_lab_core.VARIANTS]
-    if not 1 <= len(keys) <= 4:
-        raise gr.Error(f"Pick one to four variants of {', '.join(shortcut_lab_core.VARIANTS)}.")
-    try:
-        depth, steps = int(depth), int(steps)
-    except (TypeError, ValueError):
-        raise gr.Error("Depth and steps must be whole numbers.") from None
-    if depth not in shortcut_lab_core.DEPTHS or steps not in shortcut_lab_core.STEPS:
-        raise gr.Error(f"Depth must be one of {shortcut_lab_core.DEPTHS} and steps one of {shortcut_lab_core.STEPS}.")
-    profiles, computed = [], []
-    for key in keys:
-        p = shortcut_lab_core.stored_profile(key, depth)
-        if p is None:
-            p = on_inference_thread(shortcut_lab_core.compute, key, depth, steps)
-            computed.append(key)
-        profiles.append(shortcut_lab_core.at_step(p, steps))
-    results = [r for r in shortcut_lab_core.trained() if r.key in keys]
-    text = (shortcut_text.summary(profiles) + "\n\n**Trained over seeds**\n\n" + shortcut_text.training_table(results)
-            + how_computed(shortcut_text.provenance(computed)))
-    labels = {k: v.label for k, v in shortcut_lab_core.VARIANTS.items()}
-    training = {r.key: {"seeds": r.seeds, "diverged": r.diverged, "train_error_mean": r.train_mean,
-                        "train_error_sd": r.train_sd, "test_error_mean": r.test_mean, "test_error_sd": r.test_sd}
-                for r in results}
-    return plots.shortcut_profiles(profiles, labels), text, {"profiles": profiles, "training": training}
-
-
 def build() -> tuple[list[gr.components.Component], list[gr.components.Component]]:
     """The tab; returns the components ``first_view`` and ``fig7`` fill when the page loads (see build_demo)."""
     outputs = _build_race()
     _build_imagenet()
-    _build_shortcut_lab()
+    shortcuts.build()
     gr.Markdown(
         "### Fig. 7: layer responses of the trained nets\nThe std of each 3×3 layer's response (after BN, "
         "before the ReLU or the addition), as the paper measures it. Only trained nets say something here: "
@@ -294,29 +260,3 @@ def fig7():
     return sentence, plots.layer_responses(
         series, title="Fig. 7: std of 3×3 responses<br><sup>dashed: plain · solid: ResNet</sup>"
     )
-
-
-def _build_shortcut_lab() -> None:
-    """Why the identity? Up to four of He et al. 2016's shortcuts and units, their gradient profiles side by side."""
-    with gr.Accordion("Why must the shortcut be the identity? The shortcut lab (He et al. 2016)", open=False,
-                      elem_id=links.elem_id("gradflow", "shortcuts")):
-        gr.Markdown(
-            "He, Zhang, Ren and Sun's follow-up paper (*Identity Mappings in Deep Residual Networks*, ECCV 2016, "
-            "§3) shows that with identity shortcuts the gradient of the last unit reaches every earlier unit "
-            "directly, while a shortcut scaled by λ multiplies it by λ once per unit on that path. Pick up to four "
-            "variants and see what reaches each unit in a real net. Each unit below: F's layers top to bottom, "
-            "the shortcut (dashed where it is not the identity) and what follows the addition.")
-        gr.HTML(unit_svg.gallery(), padding=True)
-        with gr.Row():
-            keys = gr.CheckboxGroup([(v.label, k) for k, v in shortcut_lab_core.VARIANTS.items()],
-                                    value=list(LAB_DEFAULT), label="Variants (one to four)")
-        with gr.Row():
-            depth = gr.Dropdown(list(shortcut_lab_core.DEPTHS), value=56, label="Depth")
-            steps = gr.Dropdown(list(shortcut_lab_core.STEPS), value=shortcut_lab_core.STEPS[-1],
-                                label="Training steps (0 = at initialisation)")
-            go = gr.Button("Compare the variants", variant="primary")
-        text = gr.Markdown()
-        figure = gr.Plot(label="Gradient reaching each unit")
-        result = gr.JSON(visible=False)
-    go.click(shortcut_lab, [keys, depth, steps], [figure, text, result], api_name="shortcut_lab",
-             concurrency_id="gradflow", concurrency_limit=4, time_limit=int(settings().gradflow_limit_s) + 60)

@@ -286,21 +286,49 @@ LAB_STYLES = (("#0072B2", "solid", "circle"), ("#D55E00", "dash", "square"), ("#
 @_styled
 def shortcut_profiles(profiles: list[dict[str, Any]], labels: dict[str, str]) -> go.Figure:
     """The shortcut lab: the gradient RMS reaching each unit's input (and the last unit's output), at each
-    profile's last step, one line per variant (log y)."""
-    fig = go.Figure()
+    profile's last step, one line per variant (log y): through every path (top) and along the shortcuts alone
+    (below, He et al. 2016's direct term). A zero (a path closed by the ReLUs) has no point on a log axis."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                        subplot_titles=("through every path (weight layers included)",
+                                        "along the shortcuts alone (the paper's direct term)"))
     for p, (colour, dash, symbol) in zip(profiles, LAB_STYLES):
-        g = p["grads"][-1]
-        name = f"{labels[p['variant']]}"
-        fig.add_trace(go.Scatter(
-            x=list(range(1, len(g) + 1)), y=g, mode="lines+markers", name=name,
-            line={"color": colour, "dash": dash}, marker={"size": 6, "symbol": symbol},
-            hovertemplate=f"{name}<br>unit %{{x}}<br>%{{y:.3g}}<extra></extra>"))
+        name = labels[p["variant"]]
+        for row, values in ((1, p["grads"][-1]), (2, (p.get("direct") or [[]])[-1])):
+            fig.add_trace(go.Scatter(
+                x=list(range(1, len(values) + 1)), y=[v if v > 0 else None for v in values],
+                mode="lines+markers", name=name, legendgroup=name, showlegend=row == 1,
+                line={"color": colour, "dash": dash}, marker={"size": 6, "symbol": symbol},
+                hovertemplate=f"{name}<br>unit %{{x}}<br>%{{y:.3g}}<extra></extra>"), row=row, col=1)
     step = profiles[0]["steps"][-1]
     when = "at initialisation" if step == 0 else f"after {step} SGD steps"
     fig.update_layout(title=f"Gradient reaching each unit, depth {profiles[0]['depth']}<br><sup>{when}; the last "
-                            "point is the last unit's output</sup>",
-                      height=420, margin={"l": 60, "r": 10, "t": 70, "b": 40}, hovermode="closest",
-                      xaxis_title="unit (input → output)", yaxis_title="∂loss/∂x, RMS per value (log)",
-                      yaxis_type="log")
-    fig.update_yaxes(dtick=1, exponentformat="power", tickfont_size=16)
+                            "point is the last unit's output; no point where nothing comes back</sup>",
+                      height=640, margin={"l": 60, "r": 10, "t": 90, "b": 40}, hovermode="closest")
+    fig.update_xaxes(title_text="unit (input → output)", row=2, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", tickfont_size=14, title_text="∂loss/∂x, RMS (log)")
+    return fig
+
+
+@_styled
+def variant_curves(runs: list[dict[str, Any]], labels: list[str], *, title: str) -> go.Figure:
+    """The shortcut lab's live run: each variant's training error (the running mean over recent batches, a line;
+    on a fixed sample of training images at each evaluation, open markers: what the verdict compares), one colour,
+    dash and marker a variant (LAB_STYLES)."""
+    fig = go.Figure()
+    for run, name, (colour, dash, symbol) in zip(runs, labels, LAB_STYLES):
+        its = run["iterations"]
+        fig.add_trace(go.Scatter(
+            x=its, y=[None if v is None else 100 * v for v in run["train_error"]], mode="lines", name=name,
+            legendgroup=name, line={"color": colour, "dash": dash, "width": 2},
+            hovertemplate=f"{name}<br>iteration %{{x}}<br>training error (recent batches) %{{y:.1f}}%<extra></extra>"))
+        measured = [(i, 100 * v) for i, v in zip(its, run.get("train_error_measured") or []) if v is not None]
+        if measured:
+            fig.add_trace(go.Scatter(
+                x=[i for i, _ in measured], y=[v for _, v in measured], mode="markers", name=f"{name}, measured",
+                legendgroup=name, showlegend=False,
+                marker={"size": 11, "symbol": f"{symbol}-open", "line": {"width": 2.5}, "color": colour},
+                hovertemplate=f"{name}<br>iteration %{{x}}<br>training error on a fixed sample %{{y:.1f}}%"
+                              "<extra></extra>"))
+    fig.update_layout(title=title, height=440, margin={"l": 60, "r": 10, "t": 70, "b": 40}, hovermode="closest",
+                      xaxis_title="iterations", yaxis_title="training error (%)", yaxis_range=[0, 100])
     return fig

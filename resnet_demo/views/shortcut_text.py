@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..experiments.shortcut_lab import VARIANTS, stored, stored_training
+from ..experiments.noise import diff
+from ..experiments.shortcut_lab import VARIANTS, stored, stored_training, trained
 from .gradflow_text import factor
 
 
@@ -11,23 +12,31 @@ def _sci(x: float) -> str:
     return f"{x:.2g}" if 1e-3 <= x < 1e4 else f"{x:.1e}"
 
 
-def sentence(p: dict[str, Any]) -> str:
-    """"With λ = 0.5 over 27 units the first unit receives 2.1e-8 of the last unit's gradient by the shortcut
-    path alone; measured: …" for one profile."""
-    v = VARIANTS[p["variant"]]
-    parts = []
-    for step, ratio in zip(p["steps"], p["ratio"]):
-        when = "at initialisation" if step == 0 else f"after {step} SGD steps"
-        parts.append(f"{when} **{factor(ratio)}** (loss {p['loss'][p['steps'].index(step)]:.2f})")
-    text = (f"**{v.label}** (depth {p['depth']}, {p['units']} units): the gradient at the first unit's input is "
-            + "; ".join(parts) + " the last unit's.")
+def _share(x: float) -> str:
+    return "0 (no path along the shortcuts stays open)" if x == 0 else _sci(x)
+
+
+def _closed_form(p: dict[str, Any]) -> str:
     cf = p["closed_form"]
-    if cf is not None:
-        text += (" The shortcut path alone passes it on unchanged (×1)." if cf == 1 else
-                 f" The shortcut path alone multiplies it by **{_sci(cf)}** over {p['units']} units (λ^{p['units']}, "
-                 "λ = 0.5).")
-    else:
-        text += " What the shortcut path multiplies it by depends on learned weights or a random mask: no closed form."
+    if cf is None:
+        return "no closed form: it depends on learned weights or a random mask"
+    if cf == 1:
+        return "closed form 1"
+    return f"closed form λ^{p['units']} = {_sci(cf)}"
+
+
+def sentence(p: dict[str, Any]) -> str:
+    """One profile in words: what reaches the first unit along the shortcuts alone (the paper's direct term)
+    beside its closed form, then through every path."""
+    v = VARIANTS[p["variant"]]
+    whens = ["at initialisation" if s == 0 else f"after {s} SGD steps" for s in p["steps"]]
+    direct = "; ".join(f"{w} **{_share(r)}**" for w, r in zip(whens, p.get("direct_ratio") or []))
+    total = "; ".join(f"{w} **{factor(r)}** (loss {loss:.2f})" for w, r, loss in zip(whens, p["ratio"], p["loss"]))
+    text = f"**{v.label}** (depth {p['depth']}, {p['units']} units). "
+    if direct:
+        text += (f"Along the shortcuts alone, the first unit receives {direct} of the last unit's gradient "
+                 f"({_closed_form(p)}). ")
+    text += f"Through every path, weight layers included: {total}."
     if p["diverged"]:
         text += f" It diverged at step {p['diverged']['step']}."
     return text
@@ -39,27 +48,32 @@ def _index(p: dict[str, Any], step: int) -> int | None:
 
 def table(profiles: list[dict[str, Any]]) -> str:
     longest = max((p["steps"] for p in profiles), key=len)
-    rows = ["| variant | units | closed form (shortcut path) | " + " | ".join(
-        f"first ÷ last, step {s} | first unit's gradient, step {s}" for s in longest) + " |",
+    rows = ["| variant | units | closed form | " + " | ".join(
+        f"shortcuts alone, step {s} | every path, step {s}" for s in longest) + " |",
         "|---|---|---|" + "---|---|" * len(longest)]
     for p in profiles:
         cf = "—" if p["closed_form"] is None else _sci(p["closed_form"])
-        cells = [f"{_sci(p['ratio'][i])} | {_sci(p['grads'][i][0])}" if (i := _index(p, s)) is not None
+        cells = [f"{_sci(p['direct_ratio'][i])} | {_sci(p['ratio'][i])}" if (i := _index(p, s)) is not None
                  else "diverged | diverged" for s in longest]
         rows.append(f"| {VARIANTS[p['variant']].label} | {p['units']} | {cf} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
 def summary(profiles: list[dict[str, Any]]) -> str:
-    """The sentences, the table, and what BN does to the comparison."""
+    """The sentences, the table, and how to read the two measurements against the paper."""
     return ("\n\n".join(sentence(p) for p in profiles) + "\n\n" + table(profiles)
-            + "\n\n“First ÷ last” is the gradient at the first unit's input over the one at the last unit's "
-            "output; “first unit's gradient” is its RMS per value. Read them against the closed form: the closed "
-            "form is the direct path through the shortcuts only, while the measured gradient also flows through "
-            "every residual branch, and BN after each convolution rescales what it receives. He et al. 2016 (§3) "
-            "argue from the closed form; the measurement says how much of it survives in a real net at this depth. "
-            "Each profile is one net from one seed on one batch: the spread between seeds is not measured, so no "
-            "variant's gradient is called larger or smaller than another's here.")
+            + "\n\nEach number is the gradient at the first unit's input over the one at the last unit's output "
+            "(RMS per value). *Shortcuts alone* is the first term of He et al. 2016's Eqn. 5 and 8: the backward "
+            "pass skips every residual branch (and gate), so only the shortcut and what follows the addition carry "
+            "the gradient. Its closed form assumes nothing after the addition and one feature-map size; here the "
+            "original unit's ReLU zeroes the gradient wherever a sum was negative, and option A's two downsampling "
+            "units pass back only the pixels and channels they keep, so even the identity's share is below 1. "
+            "Within one feature-map size and with nothing after the addition, the app measures exactly 1 for the "
+            "identity and λ^k for scaling (tested). *Every path* adds the weight layers: with BN in every branch "
+            "it is not small for any variant, because a shortcut that blocks the signal “forces it to flow through "
+            "the weight layers” (§3), and the paper's claim is that this makes optimisation harder, not that the "
+            "total gradient vanishes. Each profile is one net from one seed on one batch; orders of magnitude are "
+            "read from it, smaller differences are not.")
 
 
 def provenance(computed: list[str]) -> str:
@@ -93,3 +107,58 @@ def training_table(results: list) -> str:
             "inputs, 250 iterations on the bundled 5,000-image subset), far from the paper's ResNet-110 trained to "
             "convergence on CIFAR-10: ± is the s.d. over seeds, and a difference is called only beyond twice its "
             "noise (the standard error of the difference of the means).")
+
+
+def live_status(iteration: int, total: int, elapsed_s: float, stopped: str | None) -> str:
+    """The live run's progress line: where it is and how long it has taken on this server."""
+    if iteration >= total or stopped:
+        text = f"Done: **{iteration}/{total}** iterations in {elapsed_s:.0f} s on this server"
+    else:
+        left = elapsed_s / max(iteration, 1) * (total - iteration)
+        text = (f"Iteration **{iteration}/{total}** · elapsed {elapsed_s:.0f} s · about {left:.0f} s left (measured "
+                "on this run)")
+    return text + (f" · ended early: {stopped}" if stopped else "")
+
+
+def _final(run: dict[str, Any]) -> float | None:
+    """A live run's last training error on its fixed sample of training images, in %."""
+    measured = [e for e in run.get("train_error_measured") or [] if e is not None]
+    return 100 * measured[-1] if measured and not run.get("diverged") else None
+
+
+def live_verdict(runs: list[dict[str, Any]], keys: list[str], finished: bool) -> str:
+    """Each variant's final training error against the identity's (or the first chosen's), called by the noise
+    rule: one run each, so the noise of a difference is the two variants' seed-to-seed s.d. (stored: five seeds
+    of exactly this setting) added in quadrature."""
+    if not finished:
+        return "**Verdict:** none: the run ended before its last iteration, and the stored spread is for full runs."
+    spread = {r.key: r.train_sd for r in trained()}
+    base = "identity" if "identity" in keys else keys[0]
+    finals = dict(zip(keys, (_final(r) for r in runs)))
+    lines, shown = [], 0
+    for key in keys:
+        if key == base:
+            continue
+        a, b = finals[key], finals[base]
+        if a is None or b is None:
+            lines.append(f"- {VARIANTS[key].label}: no final training error (a net diverged).")
+            continue
+        sds = [spread.get(k) for k in (key, base)]
+        if None in sds:
+            lines.append(f"- {VARIANTS[key].label}: {a:.1f}% against {b:.1f}% ({a - b:+.1f} points); its seed spread "
+                         "is not stored, so no difference is called.")
+            continue
+        d = diff(a - b, ("seeds", (sds[0] ** 2 + sds[1] ** 2) ** 0.5))
+        shown += d.sign > 0
+        lines.append(f"- {VARIANTS[key].label}: {a:.1f}% against {b:.1f}%, {d.text()}.")
+    if not lines:
+        return f"**Final training error:** {VARIANTS[base].label} {finals[base]:.1f}%. Pick two or more to compare."
+    head = f"**Verdict** (final training error on 1,000 training images, against {VARIANTS[base].label}):"
+    tail = ""
+    if base == "identity":
+        tail = f"\n\nThe identity trained best beyond noise against {shown} of {len(lines)} variants in this run"
+        tail += "." if shown == len(lines) else (": the others are within noise of it, or ahead, this time (the "
+                                                 "stored table above holds five seeds of each).")
+    return head + "\n" + "\n".join(lines) + tail + (
+        "\n\nNoise: each variant's seed-to-seed s.d. at this setting (five stored seeds), combined for two single "
+        "runs; a difference is called only beyond twice it.")

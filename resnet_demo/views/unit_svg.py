@@ -48,8 +48,18 @@ def unit(v: Variant) -> str:
 
 
 def gallery() -> str:
-    """Every variant drawn, with its name and formula under it."""
-    cells = [f'<figure style="margin:6px;max-width:300px"><figcaption style="font-size:13px"><b>{html.escape(v.label)}'
-             f'</b><br><code>{html.escape(v.formula)}</code></figcaption>{unit(v)}</figure>'
-             for v in VARIANTS.values()]
+    """Every unit drawn once, with its name and formula under it (a gate started at two biases is one drawing)."""
+    drawn: dict[tuple[str, str], list] = {}
+    for v in VARIANTS.values():
+        drawn.setdefault((v.unit, v.shortcut), []).append(v)
+    cells = []
+    for same in drawn.values():
+        v = same[0]
+        label, formula = v.label, v.formula
+        if len(same) > 1:  # the gates: one unit, started at b_g = 0 or −6
+            biases = " or ".join(f"{x.gate_bias:g}".replace("-", "−") for x in same)
+            label = f"{v.label.split(',')[0]}, b_g = {biases} at the start"
+            formula = formula.split(", b_g = 0 at the start")[0]
+        cells.append(f'<figure style="margin:6px;max-width:300px"><figcaption style="font-size:13px"><b>'
+                     f'{html.escape(label)}</b><br><code>{html.escape(formula)}</code></figcaption>{unit(v)}</figure>')
     return '<div style="display:flex;flex-wrap:wrap;align-items:flex-start">' + "".join(cells) + "</div>"
