@@ -40,6 +40,18 @@ ILSVRC2015 = {"source": f"{PAPER}, Table 5", "top5": 3.57}
 DETECTION = {"source": f"{PAPER}, Tables 7 and 8", "relative": 28,
              "map": {"VOC 2007": (73.2, 76.4), "VOC 2012": (70.4, 73.8), "COCO mAP@[.5, .95]": (21.2, 27.2)}}
 
+# The follow-up paper: He, Zhang, Ren, Sun, "Identity Mappings in Deep Residual Networks" (ECCV 2016). CIFAR-10 test
+# error (%) of ResNet-110 (54 two-layer units), the median of 5 runs; "fail" is the paper's word for above 20%.
+# Table 1: the shortcut, with the original unit (ReLU after the addition). Keys are the shortcut lab's variants.
+IDENTITY = "He, Zhang, Ren, Sun. Identity Mappings in Deep Residual Networks. arXiv:1603.05027 (ECCV 2016)"
+IDENTITY_URL = "https://arxiv.org/abs/1603.05027"
+IDENTITY_TABLE1 = {"source": f"{IDENTITY}, Table 1", "error": {
+    "identity": 6.61, "scale": "fail", "scale-both": 12.35, "exclusive-gate": "fail", "exclusive-gate-6": 8.70,
+    "shortcut-gate": 12.86, "shortcut-gate-6": 6.91, "conv1x1": 12.22, "dropout": "fail"}}
+# Table 2: where BN and ReLU sit, with the identity shortcut (ResNet-110; ResNet-164 in the paper's next column).
+IDENTITY_TABLE2 = {"source": f"{IDENTITY}, Table 2", "error": {
+    "identity": 6.61, "bn-after-add": 8.17, "relu-before-add": 7.84, "relu-preact": 6.71, "full-preact": 6.37}}
+
 VEIT = ("**Veit, Wilber, Belongie (2016)**, Fig. 3 and 5, ResNet-110 on CIFAR-10: deleting one block leaves the "
         "error close to the intact net's except at the downsampling blocks, and the error grows smoothly as more "
         "blocks are deleted; deleting any layer of a plain VGG-style net sends it to chance. Their reading: a "

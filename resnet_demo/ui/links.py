@@ -63,6 +63,8 @@ CLAIMS = {
     "imagenet-18-34": Link("classify", "classify"), "imagenet-deeper": Link("classify", "classify"),
     "ilsvrc": Link("classify", "classify"), "detection": Link("classify", "classify"),
     "no-vanishing": Link("gradflow", "gradients"), "fig7": Link("gradflow", "fig7"),
+    **{c: Link("gradflow", "shortcuts") for c in ("identity-shortcut", "direct-path", "activation-order",
+                                                   "full-preact")},
 }
 
 

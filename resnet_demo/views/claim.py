@@ -16,7 +16,8 @@ MEANING = {
               "it where they exist",
     "counted": "arithmetic on the architecture, counted from the modules: it agrees with the paper's number",
 }
-GROUPS = {"paper": "The paper's experiments", "later": "Later papers that test it", "counted": "Counted facts"}
+GROUPS = {"paper": "The paper's experiments", "followup": "The follow-up paper: Identity Mappings (He et al. 2016)",
+          "later": "Later papers that test it", "counted": "Counted facts"}
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """One claim of the Paper tab: where the paper makes it, its words, its number and ours, our status (one of

@@ -2,8 +2,9 @@
 tabs show (never typed), and a status that claims no more than the paper's own words and our noise allow
 (``noise``: a difference is called only beyond twice its measured noise).
 
-Claims come in three groups: the paper's experiments (He et al. 2015), later papers that test it (Veit et al.,
-Li et al.), and counted facts (parameters and multiply-adds, arithmetic on the architecture).
+Claims come in four groups: the paper's experiments (He et al. 2015), its follow-up by the same authors (Identity
+Mappings, He et al. 2016: ``claims_identity``), later papers that test it (Veit et al., Li et al.), and counted
+facts (parameters and multiply-adds, arithmetic on the architecture).
 
 ``claims()`` is what the Paper tab and ``/paper`` show; when the stored files change (the depth sweep, the seed
 runs, new checkpoints), the claims change with them.
@@ -30,6 +31,7 @@ from ..nets.runs import and_list, of_kind, stored_runs
 from ..serving.weights import catalog_entry
 from .claim import GROUPS, STATUSES, Claim
 from .claims_depth import degradation_claims
+from .claims_identity import identity_claims
 from .gradflow_text import CHANCE_LOSS, factor
 
 
@@ -291,13 +293,15 @@ def claims() -> list[Claim]:
     """Every claim, in the paper's order, computed from the stored files now."""
     runs = stored_runs()
     found = {c.id: c for c in (*degradation_claims(runs), *residual_claims(), *architecture_claims(),
-                                  *imagenet_claims(), *gradient_claims(), *stated_claims(runs), *after_claims())}
+                                  *imagenet_claims(), *gradient_claims(), *stated_claims(runs), *identity_claims(),
+                                  *after_claims())}
     return [found[i] for i in ORDER if i in found]
 
 
 ORDER = ("degradation", "small-f", "identity-free", "imagenet-18-34", "fig4", "table3", "cheaper-than-vgg",
          "bottleneck", "imagenet-deeper", "ilsvrc", "no-vanishing", "no-degradation", "table6", "resnet1202",
-         "fig7", "detection", "lesion", "landscape")
+         "fig7", "detection", "identity-shortcut", "direct-path", "activation-order", "full-preact", "lesion",
+         "landscape")
 
 
 def counts(found: list[Claim]) -> dict[str, dict[str, int]]:
