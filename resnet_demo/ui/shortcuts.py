@@ -18,7 +18,7 @@ from . import links
 
 LAB_DEFAULT = ("identity", "scale", "conv1x1", "full-preact")
 # The live run's default: two nets at depth 56 cost less than the degradation demo's four at 20, 20, 56 and 56
-# (2 × 56 against 152 depth-units a step), so it is no slower than that demo; four cost about 1.5× it.
+# (2 × 56 against 152 depth-units a step): 0.74× that demo's time, four variants 1.56× (docs/performance.md).
 LIVE_DEFAULT = ("identity", "scale")
 UPDATE_S = 2.5  # a new figure at most this often (as the Depth tab's live run)
 STOPS = live.StopFlags()
@@ -138,8 +138,9 @@ def build() -> None:
         gr.Markdown(
             "#### Train them live\nTrains the chosen variants side by side at depth 56 on the bundled CIFAR-10 "
             "subset, same seed and same batches, at the live demo's scale (its default preset, 250 iterations). "
-            f"Two variants take about as long as the Depth tab's live run; four about 1.5× as long. The default "
-            f"pair: {' and '.join(lab.VARIANTS[k].label for k in LIVE_DEFAULT)}.",
+            "Two variants take about three quarters of the Depth tab's live run, four about 1.5× as long (measured "
+            f"on this project's 2-vCPU machine). The default pair: "
+            f"{' and '.join(lab.VARIANTS[k].label for k in LIVE_DEFAULT)}.",
             elem_id=links.elem_id("gradflow", "shortcuts-live"))
         with gr.Row():
             live_keys = gr.CheckboxGroup([(v.label, k) for k, v in lab.VARIANTS.items()], value=list(LIVE_DEFAULT),
