@@ -182,6 +182,8 @@ def test_trained_results_are_means_over_seeds_judged_by_the_noise_rule(tmp_path,
     assert got["scale"].vs_identity.called and not got["conv1x1"].vs_identity.called
     text = shortcut_text.training_table(list(got.values()))
     assert "+10.00 points, higher" in text and "within noise" in text and "62.0% ± 2.0" in text
+    # the paper's ResNet-110 test error beside each (Tables 1-2), its scale said in the note under the table
+    assert "| 6.61% |" in text and "| fail |" in text and "| 12.22% |" in text and "not the size" in text
 
 
 def test_each_unit_is_drawn_in_its_order_with_its_formula_as_text():
