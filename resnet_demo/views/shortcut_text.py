@@ -70,10 +70,10 @@ def summary(profiles: list[dict[str, Any]]) -> str:
             "original unit's ReLU zeroes the gradient wherever a sum was negative, and option A's two downsampling "
             "units pass back only the pixels and channels they keep, so even the identity's share is below 1. "
             "Within one feature-map size and with nothing after the addition, the app measures exactly 1 for the "
-            "identity and λ^k for scaling (tested). *Every path* adds the weight layers: with BN in every branch "
-            "it is not small for any variant, because a shortcut that blocks the signal “forces it to flow through "
-            "the weight layers” (§3), and the paper's claim is that this makes optimisation harder, not that the "
-            "total gradient vanishes. Each profile is one net from one seed on one batch; orders of magnitude are "
+            "identity and λ^k for scaling (tested). *Every path* adds the weight layers: where a shortcut blocks "
+            "the signal, the paper says it is “forced to flow through the weight layers” (§3), and its claim is that "
+            "this makes optimisation harder, not that the total gradient vanishes: compare the two columns. Each "
+            "profile is one net from one seed on one batch; orders of magnitude are "
             "read from it, smaller differences are not.")
 
 
@@ -165,7 +165,8 @@ def live_verdict(runs: list[dict[str, Any]], keys: list[str], finished: bool) ->
     head = f"**Verdict** (final training error on 1,000 training images, against {VARIANTS[base].label}):"
     tail = ""
     if base == "identity":
-        tail = f"\n\nThe identity trained best beyond noise against {shown} of {len(lines)} variants in this run"
+        tail = (f"\n\nThe identity trained best beyond noise against {shown} of {len(lines)} "
+                f"variant{'s' * (len(lines) != 1)} in this run")
         tail += "." if shown == len(lines) else (": the others are within noise of it, or ahead, this time (the "
                                                  "stored table above holds five seeds of each).")
     return head + "\n" + "\n".join(lines) + tail + (
