@@ -599,3 +599,19 @@ def test_on_a_phone_a_wide_table_keeps_its_first_column_and_shows_the_papers(bro
     assert scrolled and first_visible and paper_visible and "the paper's test error" in paper_header, shown
     _text(page, "stored-runs-table").first.wait_for(timeout=10_000)  # the downloads, under the table
     page.close()
+
+
+def test_the_shortcut_lab_compares_and_trains_variants(page, app):
+    """#43: by its deep link, the shortcut lab answers the stored profiles at once (both gradients, the paper's
+    Table 1-2 column), then trains the default pair live to a verdict; no WCAG violation in either state."""
+    page.goto(app + "?tab=gradflow&section=shortcuts")
+    page.get_by_text("Why must the shortcut be the identity?").first.click()
+    page.get_by_role("button", name="Compare the variants").click()
+    _text(page, "Along the shortcuts alone, the first unit receives").first.wait_for(timeout=60_000)
+    _text(page, "the paper: ResNet-110 test error").first.wait_for(timeout=10_000)
+    problems = _axe(page, "Shortcut lab, profiles") if AXE.exists() else []
+    page.get_by_role("button", name="Train live").last.click()
+    _text(page, "Verdict").first.wait_for(timeout=180_000)
+    _text(page, "constant scaling, λ = 0.5 on the shortcut:").first.wait_for(timeout=10_000)
+    problems += _axe(page, "Shortcut lab, after a live run") if AXE.exists() else []
+    assert problems == [], "\n".join(problems)
