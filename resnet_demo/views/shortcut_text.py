@@ -38,6 +38,8 @@ def sentence(p: dict[str, Any]) -> str:
         text += (f"Along the shortcuts alone, the first unit receives {direct} of the last unit's gradient "
                  f"({_closed_form(p)}). ")
     text += f"Through every path, weight layers included: {total}."
+    if p["steps"] and p["steps"][0] == 0 and p["ratio"][0] > 1:
+        text += " Above 1 at initialisation: there the gradient grows on its way back to the input; it does not fade."
     if p["diverged"]:
         text += f" It diverged at step {p['diverged']['step']}."
     return text
