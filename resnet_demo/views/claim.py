@@ -16,7 +16,7 @@ MEANING = {
               "it where they exist",
     "counted": "arithmetic on the architecture, counted from the modules: it agrees with the paper's number",
 }
-GROUPS = {"paper": "The paper's experiments", "followup": "The follow-up paper: Identity Mappings (He et al. 2016)",
+GROUPS = {"paper": "The paper's experiments", "followup": "The follow-up paper: He et al. 2016, Identity Mappings",
           "later": "Later papers that test it", "counted": "Counted facts"}
 @dataclasses.dataclass(frozen=True)
 class Claim:
