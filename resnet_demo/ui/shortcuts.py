@@ -25,7 +25,7 @@ STOPS = live.StopFlags()
 
 
 def _keys(keys: Any) -> list[str]:
-    keys = [k for k in (keys or []) if k in lab.VARIANTS]
+    keys = list(dict.fromkeys(k for k in (keys or []) if k in lab.VARIANTS))  # known, each once, in order
     if not 1 <= len(keys) <= 4:
         raise gr.Error(f"Pick one to four variants of {', '.join(lab.VARIANTS)}.")
     return keys
