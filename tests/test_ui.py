@@ -22,14 +22,14 @@ def tiny_preset():
 
 def test_stop_reaches_a_run_still_waiting_in_the_queue(tiny_preset):
     me, other = SimpleNamespace(session_hash="me"), SimpleNamespace(session_hash="other")
-    depth.arm(me)      # the click, before the run joins the queue
-    depth.arm(other)
-    depth.stop(me)     # pressed while the run waits
+    depth.STOPS.arm(me)      # the click, before the run joins the queue
+    depth.STOPS.arm(other)
+    depth.STOPS.stop(me)     # pressed while the run waits
     outputs = list(depth.train_live(tiny_preset, 8, 14, True, 0, False, me))
     assert len(outputs) == 1 and "Stopped before it started" in outputs[0][1]
     # another session's run is not affected, and the next run of this session trains again
     assert "Verdict" in list(depth.train_live(tiny_preset, 8, 14, True, 0, False, other))[-1][1]
-    depth.arm(me)
+    depth.STOPS.arm(me)
     last = list(depth.train_live(tiny_preset, 8, 14, True, 0, False, me))[-1]
     assert "Verdict" in last[1] and [r["iterations"][-1] for r in last[-1]["runs"]] == [6] * 4
     assert len(depth.STOPS) == 0
@@ -37,7 +37,7 @@ def test_stop_reaches_a_run_still_waiting_in_the_queue(tiny_preset):
 
 def test_stop_without_a_run_does_not_stop_the_next_one(tiny_preset):
     me = SimpleNamespace(session_hash="idle")
-    depth.stop(me)
+    depth.STOPS.stop(me)
     last = list(depth.train_live(tiny_preset, 8, 14, True, 0, False, me))[-1]
     assert "Verdict" in last[1]
 

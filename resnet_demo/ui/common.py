@@ -9,6 +9,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
+
+from ..serving import live
+
 
 def upload_path(payload: Any) -> str | None:
     """The image events run with preprocess=False (gr.Image would open the file with PIL first and turn a
@@ -47,3 +51,42 @@ class TempSlots:
 
     def files(self) -> list[Path]:
         return [p for p in self.root.rglob("*") if p.is_file()] if self.root is not None else []
+
+
+def session_key(request: Any) -> str:
+    """The visitor's session (Gradio's hash), or one shared key for calls without one."""
+    return request.session_hash if request is not None and request.session_hash else "anonymous"
+
+
+STOPPED_IN_QUEUE = "Stopped before it started (it was waiting for another run to finish)."
+STARTING_WORKERS = "Starting the two training processes (the first run after the app starts)…"
+
+
+class RunStops:
+    """One live run's Stop button, per session (``live.StopFlags``): ``arm`` at the click, before the run joins
+    the queue (it also shows the run's box), so that Stop reaches a run still waiting; ``stop`` from the button;
+    ``start`` when the run starts (None: Stop came while it waited, and the flag is released); ``release`` when it
+    ends. The Depth tab's run and the shortcut lab's each have their own."""
+
+    def __init__(self) -> None:
+        self.flags = live.StopFlags()
+
+    def arm(self, request: gr.Request):
+        self.flags.arm(session_key(request))
+        return gr.update(visible=True)
+
+    def stop(self, request: gr.Request) -> None:
+        self.flags.stop(session_key(request))
+
+    def start(self, request: Any) -> threading.Event | None:
+        flag = self.flags.arm(session_key(request))  # armed at the click, or now (API)
+        if flag.is_set():
+            self.flags.release(session_key(request), flag)
+            return None
+        return flag
+
+    def release(self, request: Any, flag: threading.Event) -> None:
+        self.flags.release(session_key(request), flag)
+
+    def __len__(self) -> int:
+        return len(self.flags)

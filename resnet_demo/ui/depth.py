@@ -16,11 +16,11 @@ from ..nets.runs import stored_runs, to_csv
 from ..serving import live, workers
 from ..views import plots
 from . import links
-from .common import TempSlots
+from .common import STARTING_WORKERS, STOPPED_IN_QUEUE, RunStops, TempSlots
 
 UPDATE_S = 2.5  # a new figure at most this often: each redraw costs a browser on the same cores CPU the run needs
 
-STOPS = live.StopFlags()  # Stop sets the flag of the session that pressed it; its run checks it between steps
+STOPS = RunStops()  # Stop sets the flag of the session that pressed it; its run checks it between steps
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,14 +95,12 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
         if not is_6n_plus_2(d) or d > 110:
             raise gr.Error(f"Depth {d} is not 6n+2 between 8 and 110.")
     seed = int(seed or 0)
-    key = _session(request)
-    flag = STOPS.arm(key)  # armed at the click, or now (API)
-    if flag.is_set():  # Stop was pressed while this run waited in the queue
-        STOPS.release(key, flag)
-        yield gr.skip(), "Stopped before it started (it was waiting for another run to finish).", None, None
+    flag = STOPS.start(request)
+    if flag is None:  # Stop was pressed while this run waited in the queue
+        yield gr.skip(), STOPPED_IN_QUEUE, None, None
         return
     if not workers.WORKERS.ready:
-        yield gr.skip(), "Starting the two training processes (the first run after the app starts)…", None, None
+        yield gr.skip(), STARTING_WORKERS, None, None
     snaps = workers.WORKERS.run(
         preset,
         (shallow, deep),
@@ -135,25 +133,10 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
     except workers.WorkerError as e:
         raise gr.Error(f"Live training failed: {str(e).strip().splitlines()[-1]}") from None
     finally:
-        STOPS.release(key, flag)
-
-
-def _session(request: gr.Request | None) -> str:
-    return request.session_hash if request is not None and request.session_hash else "anonymous"
-
-
-def arm(request: gr.Request):
-    """At the click, before the run joins the queue: from now on Stop reaches it, queued or running; and the
-    run's box (progress line, plot, downloads) is shown."""
-    STOPS.arm(_session(request))
-    return gr.update(visible=True)
+        STOPS.release(request, flag)
 
 
 SCROLL_TO_RUN = "() => document.getElementById('live-run')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
-
-
-def stop(request: gr.Request) -> None:
-    STOPS.stop(_session(request))
 
 
 def _preset_provenance() -> str:
@@ -232,7 +215,7 @@ def _build_live() -> None:
         live_plot = gr.Plot(label="Live training (its own axes)")
         downloads = gr.File(label="Download the runs (RUN JSON and CSV)", file_count="multiple")
     result = gr.JSON(label="Runs (RUN schema)", visible=False)
-    start.click(arm, None, live_box, api_name=False, queue=False).then(
+    start.click(STOPS.arm, None, live_box, api_name=False, queue=False).then(
         None, None, None, js=SCROLL_TO_RUN, api_name=False, queue=False).then(
         train_live,
         [preset, shallow, deep, batch_norm, seed, zero_init],
@@ -247,7 +230,7 @@ def _build_live() -> None:
     )
     # No `cancels`: a cancelled job shows "Error" on every output. The flag ends the run between two
     # steps instead, and the generator yields its last snapshot (with the verdict so far) as usual.
-    stop_button.click(stop, None, None, api_name=False, queue=False)
+    stop_button.click(STOPS.stop, None, None, api_name=False, queue=False)
     clear.click(lambda: gr.update(visible=False), None, live_box, api_name=False, queue=False).then(
         None, None, None, js="() => document.getElementById('sec-depth-stored')?.scrollIntoView({block: 'start'})",
         api_name=False, queue=False)

@@ -15,13 +15,14 @@ from ..experiments import shortcut_lab as lab
 from ..serving import live, workers
 from ..views import plots, shortcut_text, unit_svg
 from . import links
+from .common import STARTING_WORKERS, STOPPED_IN_QUEUE, RunStops
 
 LAB_DEFAULT = ("identity", "scale", "conv1x1", "full-preact")
 # The live run's default: two nets at depth 56 cost less than the degradation demo's four at 20, 20, 56 and 56
 # (2 × 56 against 152 depth-units a step): 0.74× that demo's time, four variants 1.56× (docs/performance.md).
 LIVE_DEFAULT = ("identity", "scale")
 UPDATE_S = 2.5  # a new figure at most this often (as the Depth tab's live run)
-STOPS = live.StopFlags()
+STOPS = RunStops()
 
 
 def _keys(keys: Any) -> list[str]:
@@ -69,17 +70,15 @@ def train_variants(keys: Any, seed: Any, request: gr.Request):
         raise gr.Error("The seed must be a whole number.") from None
     if not 0 <= seed < 2**31:
         raise gr.Error("The seed must be between 0 and 2³¹−1.")
-    session = _session(request)
-    flag = STOPS.arm(session)  # armed at the click (``arm``), or now (API)
-    if flag.is_set():  # Stop was pressed while this run waited in the queue
-        STOPS.release(session, flag)
-        yield gr.skip(), "Stopped before it started (it was waiting for another run to finish).", None
+    flag = STOPS.start(request)
+    if flag is None:  # Stop was pressed while this run waited in the queue
+        yield gr.skip(), STOPPED_IN_QUEUE, None
         return
     nets = tuple(live.Net(k, v.unit, v.shortcut, v.gate_bias) for k, v in ((k, lab.VARIANTS[k]) for k in keys))
     labels = [lab.VARIANTS[k].label for k in keys]
     try:
         if not workers.WORKERS.ready:
-            yield gr.skip(), "Starting the two training processes (the first run after the app starts)…", None
+            yield gr.skip(), STARTING_WORKERS, None
         for snap in workers.WORKERS.run(live.DEFAULT_PRESET, (lab.TRAIN_DEPTH, lab.TRAIN_DEPTH), True, seed,
                                         nets=nets, should_stop=flag.is_set, time_limit_s=settings().train_limit_s,
                                         every_s=UPDATE_S):
@@ -94,22 +93,7 @@ def train_variants(keys: Any, seed: Any, request: gr.Request):
     except workers.WorkerError as e:
         raise gr.Error(f"Live training failed: {str(e).strip().splitlines()[-1]}") from None
     finally:
-        STOPS.release(session, flag)
-
-
-def _session(request: gr.Request | None) -> str:
-    return request.session_hash if request is not None and request.session_hash else "anonymous"
-
-
-def arm(request: gr.Request):
-    """At the click, before the run joins the queue: from now on Stop reaches it, queued or running; and the
-    run's box (progress line and figure) is shown."""
-    STOPS.arm(_session(request))
-    return gr.update(visible=True)
-
-
-def stop(request: gr.Request) -> None:
-    STOPS.stop(_session(request))
+        STOPS.release(request, flag)
 
 
 def build() -> None:
@@ -155,8 +139,8 @@ def build() -> None:
         runs = gr.JSON(visible=False)
     go.click(shortcut_lab, [keys, depth, steps], [figure, text, result], api_name="shortcut_lab",
              concurrency_id="gradflow", concurrency_limit=4, time_limit=int(settings().gradflow_limit_s) + 60)
-    start.click(arm, None, live_box, api_name=False, queue=False).then(
+    start.click(STOPS.arm, None, live_box, api_name=False, queue=False).then(
         train_variants, [live_keys, seed], [curves, status, runs], api_name="train_variants",
                 show_progress="hidden", concurrency_id="train", concurrency_limit=1,
                 time_limit=int(settings().train_limit_s) + 60)
-    stop_button.click(stop, None, None, api_name=False, queue=False)
+    stop_button.click(STOPS.stop, None, None, api_name=False, queue=False)
