@@ -286,11 +286,11 @@ def test_the_page_opens_no_heartbeat_and_keeps_few_streams():
 
 
 def test_a_finished_live_run_never_says_what_is_left():
-    from resnet_demo.ui import depth
+    from resnet_demo.ui.common import live_status
 
-    running = depth._status(live.Snapshot([], 50, 250, 10.0, 900.0, None))
+    running = live_status(live.Snapshot([], 50, 250, 10.0, 900.0, None), "four nets")
     assert "about 40 s left (measured on this run)" in running
-    done = depth._status(live.Snapshot([], 250, 250, 55.6, 900.0, None))
+    done = live_status(live.Snapshot([], 250, 250, 55.6, 900.0, None), "four nets")
     assert "left" not in done and done.startswith("Done: **250/250** iterations in 56 s")
-    stopped = depth._status(live.Snapshot([], 80, 250, 9.0, 900.0, "Stop pressed"))
+    stopped = live_status(live.Snapshot([], 80, 250, 9.0, 900.0, "Stop pressed"), "four nets")
     assert "left" not in stopped and "ended early: Stop pressed" in stopped

@@ -90,3 +90,17 @@ class RunStops:
 
     def __len__(self) -> int:
         return len(self.flags)
+
+
+def live_status(snap: live.Snapshot, together: str | None = None) -> str:
+    """A live run's progress line: where it is and how long it has taken on this server, with its throughput when
+    ``together`` names the nets it counts ("four nets"); a finished or stopped run never says what is left."""
+    it, total, el = snap.iteration, snap.total, snap.elapsed_s
+    rate = f" · {snap.images_per_s:.0f} images/s ({together} together)" if together else ""
+    if it >= total or snap.stopped:
+        text = f"Done: **{it}/{total}** iterations in {el:.0f} s on this server{rate}"
+    else:
+        left = el / max(it, 1) * (total - it)
+        text = (f"Iteration **{it}/{total}**{rate} · elapsed {el:.0f} s · about {left:.0f} s left (measured on this "
+                "run)")
+    return text + (f" · ended early: {snap.stopped}" if snap.stopped else "")

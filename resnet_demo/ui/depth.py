@@ -16,7 +16,7 @@ from ..nets.runs import stored_runs, to_csv
 from ..serving import live, workers
 from ..views import plots
 from . import links
-from .common import STARTING_WORKERS, STOPPED_IN_QUEUE, RunStops, TempSlots
+from .common import STARTING_WORKERS, STOPPED_IN_QUEUE, RunStops, TempSlots, live_status
 
 UPDATE_S = 2.5  # a new figure at most this often: each redraw costs a browser on the same cores CPU the run needs
 
@@ -31,20 +31,6 @@ def _stored() -> tuple[dict[str, Any], ...]:
 def stored_figure(selected: list[str]):
     runs = [r for r in _stored() if r["name"] in (selected or [])]
     return plots.error_curves(runs, title="Stored runs<br><sup>" + plots.measured_on(runs) + "</sup>")
-
-
-def _status(snap: live.Snapshot) -> str:
-    it, total, el = snap.iteration, snap.total, snap.elapsed_s
-    if it >= total or snap.stopped:  # a finished run says how long it took, never what is "left"
-        text = (f"Done: **{it}/{total}** iterations in {el:.0f} s on this server · {snap.images_per_s:.0f} "
-                "images/s (four nets together)")
-    else:
-        left = el / max(it, 1) * (total - it)
-        text = (f"Iteration **{it}/{total}** · {snap.images_per_s:.0f} images/s (four nets together) · "
-                f"elapsed {el:.0f} s · about {left:.0f} s left (measured on this run)")
-    if snap.stopped:
-        text += f" · ended early: {snap.stopped}"
-    return text
 
 
 DOWNLOADS = TempSlots("resnet-lab-live", slots=16)  # live runs are one at a time: 16 is many minutes' worth
@@ -122,7 +108,7 @@ def train_live(preset: str, shallow: int, deep: int, batch_norm: bool, seed: flo
             fig.update_xaxes(range=[-0.02 * snap.total, 1.03 * snap.total])
             result = {"runs": runs, "elapsed_s": round(snap.elapsed_s, 2)}
             done = snap.iteration >= snap.total or snap.stopped
-            status = _status(snap)
+            status = live_status(snap, "four nets")
             if done:
                 # the seed spread was measured for the default setting only (depths 20/56, BN, the paper's init)
                 found = live.measured(preset) if (shallow, deep) == (20, 56) and batch_norm and not zero_init else None

@@ -15,7 +15,7 @@ from ..experiments import shortcut_lab as lab
 from ..serving import live, workers
 from ..views import plots, shortcut_text, unit_svg
 from . import links
-from .common import STARTING_WORKERS, STOPPED_IN_QUEUE, RunStops
+from .common import STARTING_WORKERS, STOPPED_IN_QUEUE, RunStops, live_status
 
 LAB_DEFAULT = ("identity", "scale", "conv1x1", "full-preact")
 # The live run's default: two nets at depth 56 cost less than the degradation demo's four at 20, 20, 56 and 56
@@ -86,7 +86,7 @@ def train_variants(keys: Any, seed: Any, request: gr.Request):
                                        f"{len(keys)} variant{'s' * (len(keys) > 1)}")
             fig.update_xaxes(range=[-0.02 * snap.total, 1.03 * snap.total])
             done = snap.iteration >= snap.total or snap.stopped
-            status = shortcut_text.live_status(snap.iteration, snap.total, snap.elapsed_s, snap.stopped)
+            status = live_status(snap)
             if done:
                 status += "\n\n" + shortcut_text.live_verdict(snap.runs, keys, snap.iteration >= snap.total)
             yield fig, status, {"runs": snap.runs, "elapsed_s": round(snap.elapsed_s, 2)}

@@ -120,17 +120,6 @@ def training_table(results: list) -> str:
             "error of the difference of the means).")
 
 
-def live_status(iteration: int, total: int, elapsed_s: float, stopped: str | None) -> str:
-    """The live run's progress line: where it is and how long it has taken on this server."""
-    if iteration >= total or stopped:
-        text = f"Done: **{iteration}/{total}** iterations in {elapsed_s:.0f} s on this server"
-    else:
-        left = elapsed_s / max(iteration, 1) * (total - iteration)
-        text = (f"Iteration **{iteration}/{total}** · elapsed {elapsed_s:.0f} s · about {left:.0f} s left (measured "
-                "on this run)")
-    return text + (f" · ended early: {stopped}" if stopped else "")
-
-
 def _final(run: dict[str, Any]) -> float | None:
     """A live run's last training error on its fixed sample of training images, in %."""
     measured = [e for e in run.get("train_error_measured") or [] if e is not None]
