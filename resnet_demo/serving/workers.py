@@ -27,6 +27,10 @@ from .live import Job, Net, Snapshot, StopCheck, make_trainers, run_live
 # Which trainers each worker steps: a deep and a shallow net in each, so both take about as long.
 SPLIT = ((1, 2), (0, 3))  # plain-deep + residual-shallow | plain-shallow + residual-deep
 NETS_SPLIT = ((0, 2), (1, 3))  # the shortcut lab's nets, all at one depth: alternately (one or two per worker)
+PACKAGE_PARENT = ROOT  # on the workers' PYTHONPATH
+# Below the server's own threads: a classify request (or a browser on the same machine) comes first and
+# training takes the rest of the cores, instead of all of them sharing alike.
+WORKER_NICE = 10
 
 
 def split(job: Job) -> tuple[tuple[int, ...], ...]:
@@ -34,10 +38,6 @@ def split(job: Job) -> tuple[tuple[int, ...], ...]:
     if not job.nets:
         return SPLIT
     return tuple(tuple(i for i in part if i < job.count) for part in NETS_SPLIT)
-PACKAGE_PARENT = ROOT  # on the workers' PYTHONPATH
-# Below the server's own threads: a classify request (or a browser on the same machine) comes first and
-# training takes the rest of the cores, instead of all of them sharing alike.
-WORKER_NICE = 10
 
 
 def worker_main(fd: int, threads: int) -> None:
@@ -181,8 +181,8 @@ class Workers:
                 now = time.perf_counter()
                 if not stopped and running and (stopped := check.reason()):
                     self._stop(running)
-                if running and now - last >= every_s and all(latest[i] for i in range(len(parts)) if parts[i]) \
-                        and not stopped:
+                if running and now - last >= every_s and not stopped and all(
+                        snap for snap, which in zip(latest, parts) if which):
                     snap = _merge(latest, parts, check.elapsed(), None)
                     if snap.iteration < snap.total:  # the run's end is yielded once, below, when all ended
                         last = now
