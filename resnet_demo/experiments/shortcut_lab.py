@@ -23,6 +23,7 @@ from ..base.stored import Stored
 from ..base.stored import read as read_stored
 from ..base.threads import flush_denormals
 from ..nets.data import bundled
+from ..nets.runs import final
 from ..nets.trainer import TrainConfig, Trainer
 from ..nets.variants import shortcut_path_factor, unit_input_gradients
 from ..serving.live import DEFAULT_PRESET, PRESETS
@@ -162,10 +163,8 @@ def train(key: str, seed: int, data=None) -> dict[str, Any]:
     except FloatingPointError as e:
         diverged = {"step": trainer.iteration, "why": str(e)}
     run = trainer.run
-    measured = [e for e in run.get("train_error_measured") or [] if e is not None]
-    tests = [e for e in run["test_error"] if e is not None]
-    return {"seed": seed, "train_error": measured[-1] if measured and not diverged else None,
-            "test_error": tests[-1] if tests and not diverged else None, "iterations": trainer.iteration,
+    return {"seed": seed, "train_error": None if diverged else final(run.get("train_error_measured") or []),
+            "test_error": None if diverged else final(run["test_error"]), "iterations": trainer.iteration,
             "diverged": diverged, "seconds": round(time.perf_counter() - t0, 1)}
 
 

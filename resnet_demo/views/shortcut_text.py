@@ -6,6 +6,7 @@ from typing import Any
 from ..base.paper import IDENTITY_TABLE1, IDENTITY_TABLE2
 from ..experiments.noise import diff
 from ..experiments.shortcut_lab import VARIANTS, stored, stored_training, trained
+from ..nets.runs import final
 from .gradflow_text import factor
 
 
@@ -122,8 +123,8 @@ def training_table(results: list) -> str:
 
 def _final(run: dict[str, Any]) -> float | None:
     """A live run's last training error on its fixed sample of training images, in %."""
-    measured = [e for e in run.get("train_error_measured") or [] if e is not None]
-    return 100 * measured[-1] if measured and not run.get("diverged") else None
+    measured = final(run.get("train_error_measured") or [])
+    return 100 * measured if measured is not None and not run.get("diverged") else None
 
 
 def live_verdict(runs: list[dict[str, Any]], keys: list[str], finished: bool) -> str:
