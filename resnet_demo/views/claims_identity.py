@@ -115,7 +115,7 @@ def _direct_claim() -> Claim | None:
          for k, name in (("identity", "identity"), ("other", "λ = 0.5"))},
         "reproduced" if called else "inconclusive here", why, "gradflow",
         unit="first unit's share of the last unit's gradient along the shortcuts, at initialisation, geometric "
-             "mean of 5 seeds")
+             f"mean of {seeds} seeds")
 
 
 def _activation_claims(results: dict[str, Trained]) -> list[Claim]:
