@@ -140,11 +140,16 @@ def test_one_rule_for_every_step_in_depth():
     assert by["table6"].status == "partly"
     assert "| ResNet-44 | 13.60% | 7.17% | +0.10 points, within noise" in by["table6"].why
     assert "Only ResNet-110 is below ResNet-20 beyond noise" in by["table6"].why
+    # residual steps of -0.60 points of training error, within noise: reproduced (110 lower, no rise), named
+    assert by["no-degradation"].status == "reproduced"
+    assert "No step rises beyond noise; ResNet-20 → ResNet-32, ResNet-32 → ResNet-44 and ResNet-44 → ResNet-56 are " \
+        "within noise either way" in by["no-degradation"].why
 
     # a residual step that rises beyond noise is named, as a plain one would be
     by = _by(_sweep({20: 10.6, 56: 30.2}, {20: 13.5, 56: 13.0, 110: 12.0}, res_train={20: 8.0, 56: 10.0, 110: 4.0}))
     assert by["no-degradation"].status == "partly"
     assert "Training error rises beyond noise at ResNet-20 → ResNet-56 (+2.00)" in by["no-degradation"].why
+    assert "No step rises" not in by["no-degradation"].why
     # all within noise: inconclusive, never reproduced
     by = _by(_sweep({20: 10.6, 56: 10.9}, {20: 13.5, 56: 13.3}, res_train={20: 8.0, 56: 7.8}))
     assert by["degradation"].status == "inconclusive here"

@@ -62,6 +62,7 @@ def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -
         steps = noise.steps(names, "train_error")
         whole = noise.compare(names[0], names[-1], "train_error")
         up = [f"{a} → {b} ({d.value:+.2f})" for a, b, d in steps if d.sign > 0]
+        level = [f"{a} → {b}" for a, b, d in steps if d.sign == 0]
         if whole.sign < 0 and not up:
             status = "reproduced"
         elif whole.sign < 0:
@@ -73,7 +74,10 @@ def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -
         why = (f"Final training error, {names[-1]} against {names[0]}: {whole.text()}."
                + (f" Step by step, by the same rule as the plain nets: {_step_text(steps)}." if len(steps) > 1 else "")
                + (f" Training error rises beyond noise at {and_list(up)}: the same kind of step that counts as "
-                  "degradation in the plain nets." if up else "") + caveat)
+                  "degradation in the plain nets." if up else "")
+               + (f" No step rises beyond noise; {and_list(level)} {'is' if len(level) == 1 else 'are'} within noise "
+                  "either way, so the order there is not resolved at this noise." if level and not up else "")
+               + caveat)
         out.append(Claim(
             "no-degradation", "paper", "§4.2, Fig. 6",
             f"Residual nets do not degrade: {names[-1]} trains to lower error than {names[0]}, and training error "

@@ -38,7 +38,8 @@ def _sorted(results: dict[str, Trained], keys: list[str]) -> tuple[list[str], li
 
 def _parts(results: dict[str, Trained], keys: list[str]) -> str:
     def one(r: Trained) -> str:
-        lost = f" ({r.diverged} of {r.seeds} seeds diverged and are left out)" if r.diverged else ""
+        lost = (f" ({r.diverged} of {r.seeds} seeds diverged and {'is' if r.diverged == 1 else 'are'} left out)"
+                if r.diverged else "")
         return f"{_label(r.key)} {r.vs_identity.text()}{lost}"
     return "; ".join(one(results[k]) for k in keys if results[k].vs_identity)
 
