@@ -58,36 +58,41 @@ def degradation_claims(runs: list[dict[str, Any]], noise: Noise | None = None) -
             "higher training error at every depth step (Fig. 6, plotted only)", round(whole.value, 2), status,
             why, "depth", unit="points of training error"))
     if len(res) >= 2:
-        names = [net_label("residual", r["depth"]) for r in res]
-        steps = noise.steps(names, "train_error")
-        whole = noise.compare(names[0], names[-1], "train_error")
-        up = [f"{a} → {b} ({d.value:+.2f})" for a, b, d in steps if d.sign > 0]
-        level = [f"{a} → {b}" for a, b, d in steps if d.sign == 0]
-        if whole.sign < 0 and not up:
-            status = "reproduced"
-        elif whole.sign < 0:
-            status = "partly"
-        elif whole.sign == 0:
-            status = "inconclusive here"
-        else:
-            status = "not reproduced"
-        why = (f"Final training error, {names[-1]} against {names[0]}: {whole.text()}."
-               + (f" Step by step, by the same rule as the plain nets: {_step_text(steps)}." if len(steps) > 1 else "")
-               + (f" Training error rises beyond noise at {and_list(up)}: the same kind of step that counts as "
-                  "degradation in the plain nets." if up else "")
-               + (f" No step rises beyond noise; {and_list(level)} {'is' if len(level) == 1 else 'are'} within noise "
-                  "either way, so the order there is not resolved at this noise." if level and not up else "")
-               + caveat)
-        out.append(Claim(
-            "no-degradation", "paper", "§4.2, Fig. 6",
-            f"Residual nets do not degrade: {names[-1]} trains to lower error than {names[0]}, and training error "
-            "does not rise with depth.",
-            "lower training error with depth (Fig. 6, plotted only)", round(whole.value, 2), status, why, "depth",
-            unit="points of training error"))
+        out.append(_no_degradation(res, noise, caveat))
         table = [r for r in res if r["depth"] in CIFAR10_TEST_ERROR["resnet"]]
         if len(table) >= 2:
             out.append(_table6(table, noise, its))
     return out
+
+
+def _no_degradation(res: list[dict[str, Any]], noise: Noise, caveat: str) -> Claim:
+    """Fig. 6's residual half: the deepest against the shallowest, and every step, by the one rule."""
+    names = [net_label("residual", r["depth"]) for r in res]
+    steps = noise.steps(names, "train_error")
+    whole = noise.compare(names[0], names[-1], "train_error")
+    up = [f"{a} → {b} ({d.value:+.2f})" for a, b, d in steps if d.sign > 0]
+    level = [f"{a} → {b}" for a, b, d in steps if d.sign == 0]
+    if whole.sign < 0 and not up:
+        status = "reproduced"
+    elif whole.sign < 0:
+        status = "partly"
+    elif whole.sign == 0:
+        status = "inconclusive here"
+    else:
+        status = "not reproduced"
+    why = (f"Final training error, {names[-1]} against {names[0]}: {whole.text()}."
+           + (f" Step by step, by the same rule as the plain nets: {_step_text(steps)}." if len(steps) > 1 else "")
+           + (f" Training error rises beyond noise at {and_list(up)}: the same kind of step that counts as "
+              "degradation in the plain nets." if up else "")
+           + (f" No step rises beyond noise; {and_list(level)} {'is' if len(level) == 1 else 'are'} within noise "
+              "either way, so the order there is not resolved at this noise." if level and not up else "")
+           + caveat)
+    return Claim(
+        "no-degradation", "paper", "§4.2, Fig. 6",
+        f"Residual nets do not degrade: {names[-1]} trains to lower error than {names[0]}, and training error "
+        "does not rise with depth.",
+        "lower training error with depth (Fig. 6, plotted only)", round(whole.value, 2), status, why, "depth",
+        unit="points of training error")
 
 
 def _table6(table: list[dict[str, Any]], noise: Noise, its: int) -> Claim:
