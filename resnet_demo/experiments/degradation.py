@@ -231,7 +231,9 @@ def stored_summary(runs: list[dict[str, Any]], noise: Noise | None = None) -> st
     pick = [by_depth[arch][d] for arch in ("plain", "residual") for d in (common[0], common[-1])]
     ends = {r["iterations"][-1] for r in pick}
     when = f"after {ends.pop():,} iterations" if len(ends) == 1 else "runs of different lengths"
-    return (f"**What these runs show** ({when}): " + verdict(pick, _stored_noise(noise)) + " "
+    seeds = {r.get("seed", 0) for r in pick}
+    drawn = f"the seed-{seeds.pop()} runs drawn above, " if len(seeds) == 1 else ""
+    return (f"**What these runs show** ({drawn}{when}): " + verdict(pick, _stored_noise(noise)) + " "
             + test_sentence(pick, noise))
 
 
